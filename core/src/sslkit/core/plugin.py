@@ -1,0 +1,277 @@
+"""The plugin contract and its discovery.
+
+A domain plugin is one :class:`Plugin` object registered under the entry-point group
+``sslkit.plugins``::
+
+    [project.entry-points."sslkit.plugins"]
+    tabular = "sslkit.tabular.plugin:plugin"
+
+The plugin module must stay light: it may import config dataclasses, but no torch and no heavy
+library at import time. Everything heavy is named as a ``"module:attribute"`` reference and
+imported only when called (:func:`resolve`).
+
+This module never imports torch: ``sslkit --help`` and ``sslkit plugins`` rely on that.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata as md
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Generic, TypeVar
+
+from sslkit.core.errors import UsageError
+
+API_VERSION = 1
+ENTRY_POINT_GROUP = "sslkit.plugins"
+PLUGINS_ENV = "SSLKIT_PLUGINS"
+
+Ref = str | Callable[..., Any]
+"""A factory: a callable, or ``"package.module:attribute"`` imported on first use."""
+
+
+def resolve(ref: Ref) -> Any:
+    """Import a ``"module:attr"`` reference (or return a callable unchanged)."""
+    if callable(ref):
+        return ref
+    module_name, _, attr = ref.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split(".") if attr else []:
+        obj = getattr(obj, part)
+    return obj
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One SSL method of a domain.
+
+    ``config`` is a dataclass whose fields are the method's hyperparameters (each with a
+    default); the CLI turns them into options. ``build(config, data)`` returns a
+    :class:`sslkit.core.engine.Method` for the loaded :class:`sslkit.core.data.DomainData`.
+    Presets are TOML files ``<presets package>/<method>/<preset>.toml``.
+    """
+
+    name: str
+    config: type
+    build: Ref
+    summary: str = ""
+    paper: str = ""
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A named data set a domain can load without a path (the embedded sample, for one).
+
+    ``load(data_config)`` is not needed here: the plugin's ``load_data`` receives the name in
+    ``data_config.path`` and resolves it. The spec documents it for ``sslkit datasets``.
+    """
+
+    name: str
+    summary: str = ""
+    source: str = ""
+    license: str = ""
+    rows: str = ""
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A downstream evaluation run on frozen embeddings.
+
+    ``run(ctx: sslkit.core.evaluate.TaskContext) -> dict`` returns metrics (JSON-serialisable;
+    floats for numbers). ``needs_labels`` tasks are skipped with one line when the data has
+    none.
+    """
+
+    name: str
+    run: Ref
+    summary: str = ""
+    needs_labels: bool = True
+
+
+T = TypeVar("T")
+
+
+class Registry(Mapping[str, T], Generic[T]):
+    """An ordered, read-only name -> spec mapping whose unknown-key error lists what exists."""
+
+    def __init__(self, kind: str, items: list[T] | tuple[T, ...] = ()):
+        self.kind = kind
+        self._items: dict[str, T] = {}
+        for item in items:
+            name = item.name  # type: ignore[attr-defined]
+            if name in self._items:
+                raise ValueError(f"duplicate {kind} {name!r}")
+            self._items[name] = item
+
+    def __getitem__(self, name: str) -> T:
+        try:
+            return self._items[name]
+        except KeyError:
+            raise UsageError(
+                f"unknown {self.kind} {name!r}; available: {', '.join(self._items) or '(none)'}"
+            ) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Registry({self.kind}: {', '.join(self._items)})"
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """What a domain plugin registers under the ``sslkit.plugins`` entry-point group.
+
+    - ``data_config``: the domain's data options dataclass; it must have a ``path: str`` field
+      (a file, a folder or a registered data set name; ``""`` means the embedded sample).
+    - ``load_data(data_config, state=None) -> DomainData``: ``state`` is the fitted
+      preprocessing saved with a run (JSON); when given, reuse it instead of fitting.
+    - ``presets``: the package holding ``<method>/<preset>.toml`` files.
+    - ``commands``: optional ``"module:attr"`` of a ``typer.Typer`` with domain-only commands.
+    """
+
+    name: str
+    version: str
+    summary: str
+    data_config: type
+    load_data: Ref
+    methods: Registry[MethodSpec]
+    datasets: Registry[DatasetSpec] = field(default_factory=lambda: Registry("data set"))
+    tasks: Registry[TaskSpec] = field(default_factory=lambda: Registry("task"))
+    default_method: str = ""
+    default_task: str = ""
+    presets: str = ""
+    commands: str = ""
+    api_version: int = API_VERSION
+
+    def __post_init__(self) -> None:
+        if self.default_method and self.default_method not in self.methods:
+            raise ValueError(f"default_method {self.default_method!r} is not a method")
+        if self.default_task and self.default_task not in self.tasks:
+            raise ValueError(f"default_task {self.default_task!r} is not a task")
+
+    def method(self, name: str | None) -> MethodSpec:
+        return self.methods[name or self.default_method or next(iter(self.methods))]
+
+    def preset_names(self, method: str) -> list[str]:
+        folder = self._preset_folder(method)
+        if folder is None:
+            return []
+        return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+    def preset_text(self, method: str, preset: str) -> str:
+        names = self.preset_names(method)
+        if preset not in names:
+            raise UsageError(
+                f"unknown preset {preset!r} for {self.name}/{method}; "
+                f"available: {', '.join(names) or '(none)'}"
+            )
+        folder = self._preset_folder(method)
+        assert folder is not None
+        return folder.joinpath(f"{preset}.toml").read_text(encoding="utf-8")
+
+    def _preset_folder(self, method: str):
+        if not self.presets:
+            return None
+        folder = resources.files(self.presets).joinpath(method)
+        return folder if folder.is_dir() else None
+
+
+# ---------------------------------------------------------------------------------------------
+# discovery
+
+
+@dataclass
+class PluginEntry:
+    """An installed plugin as its entry point describes it; ``load()`` imports it once."""
+
+    name: str
+    value: str
+    distribution: str
+    version: str
+    _plugin: Plugin | None = None
+    error: str | None = None
+
+    def load(self) -> Plugin | None:
+        if self._plugin is None and self.error is None:
+            try:
+                obj = resolve(self.value)
+                if not isinstance(obj, Plugin):
+                    raise TypeError(f"{self.value} is a {type(obj).__name__}, not an sslkit Plugin")
+                if obj.api_version != API_VERSION:
+                    raise TypeError(
+                        f"plugin API version {obj.api_version}, this sslkit-core speaks "
+                        f"{API_VERSION}; upgrade {self.distribution} or sslkit-core"
+                    )
+                self._plugin = obj
+            except Exception as exc:  # any import failure marks only this plugin broken
+                self.error = f"{type(exc).__name__}: {exc}"
+        return self._plugin
+
+
+_extra: dict[str, PluginEntry] = {}
+_cache: dict[str, PluginEntry] | None = None
+
+
+def _allowlist() -> set[str] | None:
+    raw = os.environ.get(PLUGINS_ENV)
+    if raw is None:
+        return None
+    return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+def entries() -> dict[str, PluginEntry]:
+    """Installed plugins by name, from entry-point metadata only (nothing imported)."""
+    global _cache
+    if _cache is None:
+        found: dict[str, PluginEntry] = {}
+        for ep in md.entry_points(group=ENTRY_POINT_GROUP):
+            dist = ep.dist
+            found[ep.name] = PluginEntry(
+                name=ep.name,
+                value=ep.value,
+                distribution=dist.name if dist else "?",
+                version=dist.version if dist else "?",
+            )
+        _cache = found
+    allowed = _allowlist()
+    merged = {**_cache, **_extra}
+    if allowed is not None:
+        merged = {k: v for k, v in merged.items() if k in allowed}
+    return dict(sorted(merged.items()))
+
+
+def get_plugin(name: str) -> Plugin:
+    """The loaded plugin ``name``, or a :class:`UsageError` naming what is installed."""
+    found = entries()
+    if name not in found:
+        raise UsageError(
+            f"unknown domain {name!r}; installed: {', '.join(found) or '(none)'}"
+            + (f" (limited by {PLUGINS_ENV})" if _allowlist() is not None else "")
+        )
+    entry = found[name]
+    plugin = entry.load()
+    if plugin is None:
+        raise UsageError(f"plugin {name!r} is installed but broken: {entry.error}")
+    return plugin
+
+
+def register(plugin: Plugin) -> None:
+    """Register a plugin in-process (tests, notebooks); it shadows an installed one."""
+    _extra[plugin.name] = PluginEntry(
+        name=plugin.name,
+        value="<in-process>",
+        distribution="<in-process>",
+        version=plugin.version,
+        _plugin=plugin,
+    )
+
+
+def unregister(name: str) -> None:
+    _extra.pop(name, None)

@@ -1,0 +1,410 @@
+"""Contrastive objectives, all on the shared kernel in ``_kernel.py``.
+
+Inputs are embeddings ``z`` shaped ``(batch, views, dim)`` (or a sequence of ``(batch, dim)``
+views). Row ``i`` view ``v`` is an anchor; by default its positives are the other views of row
+``i`` and every other embedding of the (global) batch is a negative. When
+``world_size > 1`` keys are gathered from all ranks with an autograd-aware all_gather and the
+returned loss is the global-batch loss (see ``sslkit.core.distributed`` for the gradient
+convention).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sslkit.core import distributed as D
+from sslkit.core.objectives._kernel import logsumexp_logits, positive_mean_logit, upcast
+
+__all__ = [
+    "DCL",
+    "DCLW",
+    "NNCLR",
+    "AMInfoNCE",
+    "DebiasedInfoNCE",
+    "InfoNCE",
+    "MoCoQueue",
+    "SupCon",
+    "as_views",
+]
+
+
+def as_views(z: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor:
+    """``(batch, views, dim)`` from such a tensor or a sequence of ``(batch, dim)`` views."""
+    if isinstance(z, torch.Tensor):
+        if z.dim() != 3:
+            raise ValueError(f"expected (batch, views, dim) embeddings, got shape {tuple(z.shape)}")
+        return z
+    return torch.stack(list(z), dim=1)
+
+
+def _normalize(z: torch.Tensor) -> torch.Tensor:
+    with torch.autocast(z.device.type, enabled=False):
+        return F.normalize(upcast(z), dim=-1)
+
+
+class _Layout:
+    """Flattened local anchors, gathered keys and index bookkeeping for ``(B, V, D)`` input."""
+
+    def __init__(self, z: torch.Tensor):
+        b, v, d = z.shape
+        self.b, self.v = b, v
+        self.anchors = z.reshape(b * v, d)
+        self.keys, start = D.gather_with_offset(self.anchors)
+        self.row_start = start // v  # first global sample index of this rank
+        dev = z.device
+        self.self_index = start + torch.arange(b * v, device=dev)
+        self.anchor_rows = (self.row_start + torch.arange(b, device=dev)).repeat_interleave(v)
+        self.key_rows = torch.arange(self.keys.shape[0] // v, device=dev).repeat_interleave(v)
+
+    def positives_fn(self, labels: torch.Tensor | None, positive_mask: torch.Tensor | None):
+        """Boolean positive-mask maker (rows r0:r1) for the anchors, or None for 'same row'."""
+        v = self.v
+        if labels is None and positive_mask is None:
+            ar, kr = self.anchor_rows, self.key_rows
+            return lambda r0, r1: ar[r0:r1, None] == kr[None, :]
+        if labels is not None:
+            lab = labels.reshape(-1)
+            al = lab.repeat_interleave(v)
+            kl = D.gather(lab).repeat_interleave(v)
+            ar, kr = self.anchor_rows, self.key_rows
+            return lambda r0, r1: (al[r0:r1, None] == kl[None, :]) | (ar[r0:r1, None] == kr[None])
+        pm = positive_mask.bool()
+        if pm.shape != (self.b, self.keys.shape[0] // v):
+            raise ValueError(
+                f"positive_mask must be (local batch, global batch) = "
+                f"{(self.b, self.keys.shape[0] // v)}, got {tuple(pm.shape)}"
+            )
+        ar, kr = self.anchor_rows, self.key_rows
+        lr = ar - self.row_start
+
+        def fn(r0: int, r1: int) -> torch.Tensor:
+            same = ar[r0:r1, None] == kr[None, :]
+            return same | pm[lr[r0:r1]][:, kr]
+
+        return fn
+
+    def same_row_positive_logit(self, zn: torch.Tensor, temperature: float) -> torch.Tensor:
+        """Mean logit with the other views of the same row, ``(B * V,)``; cheap, no B x B."""
+        sim = torch.einsum("bvd,bwd->bvw", zn, zn)
+        diag = sim.diagonal(dim1=1, dim2=2)
+        return ((sim.sum(-1) - diag) / (self.v - 1) / temperature).reshape(-1)
+
+
+class InfoNCE(nn.Module):
+    """InfoNCE / NT-Xent (SimCLR; Chen et al. 2020, "A Simple Framework for Contrastive
+    Learning of Visual Representations"; Oord et al. 2018).
+
+    ``loss_i = -1/|P(i)| sum_{p in P(i)} log( exp(s_ip / t) / sum_{a != i} exp(s_ia / t) )``
+    with cosine similarities ``s``, ``P(i)`` the other views of anchor ``i``'s row (plus rows
+    with the same ``labels`` / ``positive_mask``), averaged over anchors with a positive. With
+    two views this is exactly NT-Xent; with labels it is SupCon's ``L_out``.
+
+    ``forward(z, labels=None, positive_mask=None)``: ``z`` ``(batch, views >= 2, dim)``;
+    ``labels`` ``(batch,)``; ``positive_mask`` boolean ``(batch, global batch)`` of extra
+    positive rows. ``chunk_size`` bounds memory to ``chunk_size x (views * global batch)``.
+    """
+
+    distributed_kind = "gather"
+
+    def __init__(self, temperature: float = 0.1, chunk_size: int | None = None):
+        super().__init__()
+        self.temperature = temperature
+        self.chunk_size = chunk_size
+
+    def forward(
+        self,
+        z: torch.Tensor | Sequence[torch.Tensor],
+        labels: torch.Tensor | None = None,
+        positive_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        z = as_views(z)
+        if z.shape[1] < 2 and labels is None and positive_mask is None:
+            raise ValueError("InfoNCE needs at least 2 views (or labels / a positive mask)")
+        zn = _normalize(z)
+        lay = _Layout(zn)
+        t = self.temperature
+        lse = logsumexp_logits(
+            lay.anchors, lay.keys, t, self_index=lay.self_index, chunk_size=self.chunk_size
+        )
+        if labels is None and positive_mask is None:
+            pos = lay.same_row_positive_logit(zn, t)
+            loss = lse - pos
+            return D.globalize_loss(loss.mean(), loss.shape[0])
+        fn = lay.positives_fn(labels, positive_mask)
+        pos, count = positive_mean_logit(
+            lay.anchors, lay.keys, t, fn, lay.self_index, self.chunk_size
+        )
+        valid = count > 0
+        n = valid.sum()
+        loss = ((lse - pos) * valid).sum() / n.clamp_min(1)
+        return D.globalize_loss(loss, n)
+
+
+class SupCon(InfoNCE):
+    """Supervised contrastive loss (Khosla et al. 2020, "Supervised Contrastive Learning"),
+    ``L_out`` form: positives are all other embeddings with the same label (all views).
+
+    ``forward(z, labels)``; ``z`` ``(batch, views >= 1, dim)``. ``base_temperature``, when set,
+    multiplies the loss by ``temperature / base_temperature`` as in the reference code.
+    """
+
+    def __init__(
+        self,
+        temperature: float = 0.07,
+        base_temperature: float | None = None,
+        chunk_size: int | None = None,
+    ):
+        super().__init__(temperature, chunk_size)
+        self.base_temperature = base_temperature
+
+    def forward(self, z, labels, positive_mask=None):  # type: ignore[override]
+        loss = super().forward(z, labels=labels, positive_mask=positive_mask)
+        if self.base_temperature is not None:
+            loss = loss * (self.temperature / self.base_temperature)
+        return loss
+
+
+class AMInfoNCE(InfoNCE):
+    """Additive-margin InfoNCE (AM-Softmax applied to contrastive pairs; Wang et al. 2018,
+    "Additive Margin Softmax for Face Verification"; used for speaker embeddings, e.g.
+    Xia et al. 2021, "Self-supervised Text-independent Speaker Verification using Prototypical
+    Momentum Contrastive Learning"): every positive logit becomes ``(s_ip - m) / t`` in both
+    numerator and denominator. ``margin=0`` is InfoNCE.
+    """
+
+    def __init__(self, temperature: float = 0.1, margin: float = 0.2, chunk_size=None):
+        super().__init__(temperature, chunk_size)
+        self.margin = margin
+
+    def forward(self, z, labels=None, positive_mask=None):  # type: ignore[override]
+        z = as_views(z)
+        zn = _normalize(z)
+        lay = _Layout(zn)
+        t, m = self.temperature, self.margin
+        fn = lay.positives_fn(labels, positive_mask)
+        lse = logsumexp_logits(
+            lay.anchors,
+            lay.keys,
+            t,
+            self_index=lay.self_index,
+            positives=fn,
+            margin=m,
+            chunk_size=self.chunk_size,
+        )
+        if labels is None and positive_mask is None:
+            pos = lay.same_row_positive_logit(zn, t)
+            count = torch.full_like(pos, lay.v - 1)
+        else:
+            pos, count = positive_mean_logit(
+                lay.anchors, lay.keys, t, fn, lay.self_index, self.chunk_size
+            )
+        valid = count > 0
+        n = valid.sum()
+        loss = ((lse - pos + m / t) * valid).sum() / n.clamp_min(1)
+        return D.globalize_loss(loss, n)
+
+
+class DCL(nn.Module):
+    """Decoupled contrastive loss (Yeh et al. 2022, "Decoupled Contrastive Learning"), Eq. 6:
+    the positive is removed from the denominator,
+    ``loss_ip = -w_ip s_ip / t + log sum_{n not in P(i) u {i}} exp(s_in / t)``,
+    averaged over anchors and their positives. ``w = 1`` here; see ``DCLW``.
+
+    ``forward(z)``: ``z`` ``(batch, views >= 2, dim)``.
+    """
+
+    distributed_kind = "gather"
+
+    def __init__(self, temperature: float = 0.1, chunk_size: int | None = None):
+        super().__init__()
+        self.temperature = temperature
+        self.chunk_size = chunk_size
+
+    def pair_weights(self, zn: torch.Tensor) -> torch.Tensor | None:
+        """Weights ``(B, V, V)`` for positive pairs, or None for 1."""
+        return None
+
+    def forward(self, z):
+        zn = _normalize(as_views(z))
+        lay = _Layout(zn)
+        t, v = self.temperature, lay.v
+        lse = logsumexp_logits(
+            lay.anchors,
+            lay.keys,
+            t,
+            self_index=lay.self_index,
+            positives=lay.positives_fn(None, None),
+            exclude_positives=True,
+            chunk_size=self.chunk_size,
+        )
+        sim = torch.einsum("bvd,bwd->bvw", zn, zn) / t
+        w = self.pair_weights(zn)
+        if w is not None:
+            sim = sim * w
+        off = ~torch.eye(v, dtype=torch.bool, device=zn.device)
+        pos = (sim * off).sum(-1).reshape(-1) / (v - 1)
+        loss = lse - pos
+        return D.globalize_loss(loss.mean(), loss.shape[0])
+
+
+class DCLW(DCL):
+    """DCL with the negative von Mises-Fisher weighting of positives (Yeh et al. 2022):
+    ``w_i = 2 - N exp(s_i / sigma) / sum_j exp(s_j / sigma)`` over the global batch of
+    positive-pair similarities (detached, as in the reference code and lightly's DCLWLoss).
+    """
+
+    def __init__(self, temperature: float = 0.1, sigma: float = 0.5, chunk_size=None):
+        super().__init__(temperature, chunk_size)
+        self.sigma = sigma
+
+    def pair_weights(self, zn):
+        with torch.no_grad():
+            sim = torch.einsum("bvd,bwd->bvw", zn, zn) / self.sigma
+            g, start = D.gather_with_offset(sim)
+            w = 2 - g.shape[0] * torch.softmax(g, dim=0)
+            return w[start : start + zn.shape[0]]
+
+
+class DebiasedInfoNCE(nn.Module):
+    """Debiased contrastive loss (Chuang et al. 2020, "Debiased Contrastive Learning"), Eq. 7:
+    ``-log e^{s_p/t} / (e^{s_p/t} + N g)`` with
+    ``g = max((1/N sum_n e^{s_n/t} - tau_plus e^{s_p/t}) / (1 - tau_plus), e^{-1/t})``, where
+    ``N`` counts the negatives (all embeddings that are not the anchor or its positives) and
+    ``tau_plus`` is the class prior. ``tau_plus=0`` is NT-Xent without positives in the sum of
+    other positives. Averaged over anchors and their positives.
+    """
+
+    distributed_kind = "gather"
+
+    def __init__(self, temperature: float = 0.1, tau_plus: float = 0.1, chunk_size=None):
+        super().__init__()
+        self.temperature = temperature
+        self.tau_plus = tau_plus
+        self.chunk_size = chunk_size
+
+    def forward(self, z):
+        zn = _normalize(as_views(z))
+        lay = _Layout(zn)
+        t, v, tp = self.temperature, lay.v, self.tau_plus
+        lse_neg = logsumexp_logits(
+            lay.anchors,
+            lay.keys,
+            t,
+            self_index=lay.self_index,
+            positives=lay.positives_fn(None, None),
+            exclude_positives=True,
+            chunk_size=self.chunk_size,
+        ).reshape(lay.b, v, 1)
+        n_neg = lay.keys.shape[0] - v
+        sp = torch.einsum("bvd,bwd->bvw", zn, zn) / t  # positive logits (diagonal unused)
+        # log(N g) in log-space, shifted by c for stability at small t
+        c = torch.maximum(lse_neg, sp).detach()
+        num = (lse_neg - c).exp() - tp * n_neg * (sp - c).exp()
+        floor = n_neg * torch.exp(-1.0 / t - c)
+        ng = torch.maximum(num / (1 - tp), floor)
+        loss = torch.log((sp - c).exp() + ng) + c - sp
+        off = ~torch.eye(v, dtype=torch.bool, device=zn.device)
+        loss = (loss * off).sum(-1).reshape(-1) / (v - 1)
+        return D.globalize_loss(loss.mean(), loss.shape[0])
+
+
+class MoCoQueue(nn.Module):
+    """MoCo contrastive loss with a memory bank (He et al. 2020, "Momentum Contrast for
+    Unsupervised Visual Representation Learning"):
+    ``-log e^{q.k+/t} / (e^{q.k+/t} + sum_{n in queue} e^{q.n/t})``.
+
+    ``forward(q, k)``: queries ``(batch, dim)`` from the student, keys ``(batch, dim)`` from the
+    momentum encoder (treated as constants). The keys of all ranks are enqueued *after* the
+    loss is computed, so a key is never its own negative. The queue is a buffer (saved in
+    checkpoints), identical on every rank.
+    """
+
+    distributed_kind = "gather"
+
+    def __init__(self, dim: int, queue_size: int = 65536, temperature: float = 0.2):
+        super().__init__()
+        self.temperature = temperature
+        self.queue_size = queue_size
+        self.register_buffer("queue", torch.zeros(queue_size, dim))
+        self.register_buffer("ptr", torch.zeros((), dtype=torch.long))
+        self.register_buffer("filled", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def enqueue(self, k: torch.Tensor) -> None:
+        k = D.gather(_normalize(k.detach())).to(self.queue.dtype)
+        n, size, p = k.shape[0], self.queue_size, int(self.ptr)
+        idx = (p + torch.arange(n, device=k.device)) % size
+        self.queue[idx] = k[-size:] if n > size else k
+        self.ptr.fill_((p + n) % size)
+        self.filled.fill_(min(size, int(self.filled) + n))
+
+    def forward(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        qn, kn = _normalize(q), _normalize(k.detach())
+        t = self.temperature
+        pos = (qn * kn).sum(-1) / t
+        n = int(self.filled)
+        if n > 0:
+            lse_neg = logsumexp_logits(qn, self.queue[:n], t)
+            loss = torch.logaddexp(pos, lse_neg) - pos
+        else:
+            loss = torch.zeros_like(pos)
+        out = D.globalize_loss(loss.mean(), loss.shape[0])
+        self.enqueue(k)
+        return out
+
+
+class NNCLR(nn.Module):
+    """NNCLR (Dwibedi et al. 2021, "With a Little Help from My Friends: Nearest-Neighbor
+    Contrastive Learning of Visual Representations"): the positive of view 1 is its nearest
+    neighbour in a support set (a FIFO queue of past embeddings), contrasted with the predictor
+    outputs of view 2 of the global batch, ``-log e^{nn(z1_i).p2_i/t} / sum_k e^{nn(z1_i).p2_k/t}``,
+    symmetrised. The support set is updated with ``z1`` of all ranks after the loss.
+
+    ``forward(z, p)``: projections ``z`` and predictions ``p``, each ``(batch, 2, dim)``.
+    """
+
+    distributed_kind = "gather"
+
+    def __init__(self, dim: int, support_size: int = 98304, temperature: float = 0.1):
+        super().__init__()
+        self.temperature = temperature
+        self.support_size = support_size
+        self.register_buffer("support", torch.zeros(support_size, dim))
+        self.register_buffer("ptr", torch.zeros((), dtype=torch.long))
+        self.register_buffer("filled", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def nearest(self, z: torch.Tensor) -> torch.Tensor:
+        """Nearest support embedding of each (normalised) row; ``z`` itself while empty."""
+        n = int(self.filled)
+        if n == 0:
+            return z.detach()
+        s = self.support[:n]
+        return s[(z @ s.t()).argmax(dim=1)]
+
+    @torch.no_grad()
+    def enqueue(self, z: torch.Tensor) -> None:
+        z = D.gather(z.detach()).to(self.support.dtype)
+        n, size, p = z.shape[0], self.support_size, int(self.ptr)
+        idx = (p + torch.arange(n, device=z.device)) % size
+        self.support[idx] = z[-size:] if n > size else z
+        self.ptr.fill_((p + n) % size)
+        self.filled.fill_(min(size, int(self.filled) + n))
+
+    def forward(self, z: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        zn, pn = _normalize(as_views(z)), _normalize(as_views(p))
+        t = self.temperature
+        total = 0.0
+        for a, b in ((0, 1), (1, 0)):
+            nn_a = self.nearest(zn[:, a])
+            keys = D.gather(pn[:, b])
+            lse = logsumexp_logits(nn_a, keys, t)
+            pos = (nn_a * pn[:, b]).sum(-1) / t
+            total = total + (lse - pos).mean() / 2
+        out = D.globalize_loss(total, zn.shape[0])
+        self.enqueue(zn[:, 0])
+        return out

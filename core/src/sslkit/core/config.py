@@ -2,6 +2,7 @@
 
 A run's configuration has four parts, saved together as ``config.toml`` in the run folder::
 
+    [run]     # which domain and method
     domain = "tabular"
     method = "tjepa"
     [data]    # the plugin's data-config dataclass
@@ -82,7 +83,7 @@ class RunConfig:
         return {"data": self.data, "train": self.train, "method": self.model}[name]
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"domain": self.domain, "method": self.method}
+        out: dict[str, Any] = {"run": {"domain": self.domain, "method": self.method}}
         for name in SECTIONS:
             out[name] = _to_plain(dataclasses.asdict(self.section(name)))
         return out
@@ -248,11 +249,16 @@ def load_toml(path: str | Path) -> dict[str, Any]:
 def apply_layer(cfg: RunConfig, layer: dict[str, Any], source: str) -> RunConfig:
     """Apply one TOML layer (``{"train": {...}, "method": {...}, "data": {...}}``)."""
     layer = dict(layer)
+    run = layer.pop("run", {})
+    if not isinstance(run, dict) or set(run) - {"domain", "method"}:
+        raise ConfigError(f"{source}: [run] holds only domain = ... and method = ...")
+    if isinstance(layer.get("domain"), str):
+        run.setdefault("domain", layer.pop("domain"))
+    if isinstance(layer.get("method"), str):
+        run.setdefault("method", layer.pop("method"))
     for top in ("domain", "method"):
-        value = layer.pop(top, None)
-        if isinstance(value, dict) and top == "method":
-            layer["method"] = value
-        elif value is not None and value != getattr(cfg, top):
+        value = run.get(top)
+        if value is not None and value != getattr(cfg, top):
             raise ConfigError(
                 f"{source}: {top} = {value!r}, but this run is {top} {getattr(cfg, top)!r}; "
                 f"pass --{top} {value} or remove the line"
@@ -265,7 +271,9 @@ def apply_layer(cfg: RunConfig, layer: dict[str, Any], source: str) -> RunConfig
     for name, values in layer.items():
         if not isinstance(values, dict):
             raise ConfigError(f"{source}: [{name}] must be a table of key = value")
-        cfg = _set_section(cfg, name, from_mapping(type(cfg.section(name)), values, name, cfg.section(name)))
+        cfg = _set_section(
+            cfg, name, from_mapping(type(cfg.section(name)), values, name, cfg.section(name))
+        )
     return cfg
 
 
@@ -327,9 +335,17 @@ def build_run_config(
         domain=plugin.name, method=spec.name, data=plugin.data_config(), model=spec.config()
     )
     if "default" in plugin.preset_names(spec.name):
-        cfg = apply_layer(cfg, parse_toml(plugin.preset_text(spec.name, "default"), "preset default"), "preset default")
+        cfg = apply_layer(
+            cfg,
+            parse_toml(plugin.preset_text(spec.name, "default"), "preset default"),
+            "preset default",
+        )
     if preset:
-        cfg = apply_layer(cfg, parse_toml(plugin.preset_text(spec.name, preset), f"preset {preset}"), f"preset {preset}")
+        cfg = apply_layer(
+            cfg,
+            parse_toml(plugin.preset_text(spec.name, preset), f"preset {preset}"),
+            f"preset {preset}",
+        )
     if config_file:
         cfg = apply_layer(cfg, load_toml(config_file), str(config_file))
     if options:
@@ -341,6 +357,8 @@ def build_run_config(
 
 def run_config_from_dict(plugin: Any, values: dict[str, Any], source: str) -> RunConfig:
     """Rebuild a saved run's config (``config.toml``) for ``plugin``."""
-    spec = plugin.method(values.get("method"))
-    cfg = RunConfig(domain=plugin.name, method=spec.name, data=plugin.data_config(), model=spec.config())
+    spec = plugin.method(values.get("run", {}).get("method"))
+    cfg = RunConfig(
+        domain=plugin.name, method=spec.name, data=plugin.data_config(), model=spec.config()
+    )
     return apply_layer(cfg, values, source)

@@ -1,0 +1,1 @@
+"""The sslkit command line (``sslkit``)."""

@@ -1,0 +1,260 @@
+"""The ``sslkit`` command line. Importing this module imports neither torch nor any plugin."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+app = typer.Typer(
+    name="sslkit",
+    help="Applied self-supervised learning: pretrain encoders on your data, evaluate and export embeddings.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        import importlib.metadata as md
+
+        typer.echo(f"sslkit {md.version('sslkit-cli')} (core {md.version('sslkit-core')})")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks.")] = False,
+) -> None:
+    if debug:
+        os.environ["SSLKIT_DEBUG"] = "1"
+
+
+@app.command()
+def plugins() -> None:
+    """Installed domains with their methods, data sets and versions; broken ones with the reason."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from sslkit.core.plugin import entries
+
+    table = Table(title="sslkit plugins")
+    for col in ("domain", "distribution", "version", "methods", "data sets", "tasks", "status"):
+        table.add_column(col)
+    found = entries()
+    for name, entry in found.items():
+        plugin = entry.load()
+        if plugin is None:
+            table.add_row(
+                name,
+                entry.distribution,
+                entry.version,
+                "",
+                "",
+                "",
+                f"[red]broken: {entry.error}[/red]",
+            )
+            continue
+        methods = ", ".join(f"{m}*" if m == plugin.default_method else m for m in plugin.methods)
+        table.add_row(
+            name,
+            entry.distribution,
+            entry.version,
+            methods,
+            ", ".join(plugin.datasets),
+            ", ".join(plugin.tasks),
+            "ok",
+        )
+    Console(width=max(100, Console().width)).print(
+        table if found else 'no sslkit plugins installed (pip install "sslkit[tabular]")'
+    )
+
+
+@app.command()
+def datasets(domain: Annotated[str, typer.Argument(help="A domain, e.g. tabular.")]) -> None:
+    """Data sets a domain can load by name (the embedded sample first)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from sslkit.core.plugin import get_plugin
+
+    plugin = get_plugin(domain)
+    table = Table(title=f"{domain} data sets")
+    for col in ("name", "rows", "license", "source", "summary"):
+        table.add_column(col)
+    for spec in plugin.datasets.values():
+        table.add_row(spec.name, spec.rows, spec.license, spec.source, spec.summary)
+    Console(width=max(100, Console().width)).print(table)
+
+
+@app.command()
+def presets(
+    domain: Annotated[str, typer.Argument(help="A domain, e.g. tabular.")],
+    method: Annotated[str | None, typer.Option("--method", "-m", help="Only this method.")] = None,
+    show: Annotated[str | None, typer.Option("--show", help="Print this preset's TOML.")] = None,
+    copy: Annotated[
+        str | None, typer.Option("--copy", help="Copy this preset to --to FILE to edit it.")
+    ] = None,
+    to: Annotated[Path | None, typer.Option("--to", help="Destination of --copy.")] = None,
+) -> None:
+    """List a domain's presets, print one, or copy one to a file you edit (then --config FILE)."""
+    from sslkit.core.errors import UsageError
+    from sslkit.core.plugin import get_plugin
+
+    plugin = get_plugin(domain)
+    spec = plugin.method(method)
+    if show or copy:
+        text = plugin.preset_text(spec.name, show or copy)
+        if copy:
+            if to is None:
+                raise UsageError("--copy needs --to FILE")
+            if to.exists():
+                raise UsageError(f"{to} already exists; choose another --to")
+            header = f'# preset {copy} of {domain}/{spec.name}; use with: sslkit pretrain {domain} --config {to}\n[run]\ndomain = "{domain}"\nmethod = "{spec.name}"\n\n'
+            to.write_text(header + text, encoding="utf-8")
+            typer.echo(f"wrote {to}")
+        else:
+            typer.echo(text)
+        return
+    for name in [spec.name] if method else list(plugin.methods):
+        names = plugin.preset_names(name)
+        typer.echo(
+            f"{domain}/{name}: {', '.join(names) if names else '(no presets; the defaults of --help)'}"
+        )
+
+
+@app.command()
+def evaluate(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder made by `sslkit pretrain`.")],
+    task: Annotated[
+        list[str] | None, typer.Option("--task", "-t", help="Only these tasks (repeatable).")
+    ] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(
+            "--data", "-d", help="Evaluate on this data instead (training preprocessing reused)."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Report folder (default: <run>/report).")
+    ] = None,
+    device: Annotated[str, typer.Option("--device")] = "cpu",
+) -> None:
+    """Evaluate a run's frozen embeddings: report.json, report.md and plots."""
+    from sslkit.core import api
+
+    report = api.evaluate(run_dir, task or None, data=data, out=out, device=device)
+    for name, metrics in report["tasks"].items():
+        if "skipped" in metrics:
+            typer.echo(f"{name}: skipped: {metrics['skipped']}")
+            continue
+        shown = "  ".join(
+            f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in metrics.items()
+            if not isinstance(v, dict | list)
+        )
+        typer.echo(f"{name}: {shown}")
+    typer.echo(f"report written to {report['folder']}")
+
+
+@app.command()
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder made by `sslkit pretrain`.")],
+    to: Annotated[
+        str, typer.Option("--to", help="parquet, npy, faiss, onnx or safetensors.")
+    ] = "parquet",
+    data: Annotated[
+        str | None, typer.Option("--data", "-d", help="Data to embed (default: the run's data).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default: <run>/export/<format>).")
+    ] = None,
+    dim: Annotated[
+        int | None, typer.Option("--dim", help="Nested Matryoshka size to export.")
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing output.")
+    ] = False,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 4096,
+    device: Annotated[str, typer.Option("--device")] = "cpu",
+    index: Annotated[str, typer.Option("--index", help="FAISS index: flat, ivf or hnsw.")] = "flat",
+) -> None:
+    """Export embeddings (or the encoder) for production retrieval and recommendation."""
+    from sslkit.core import api
+
+    extra = {"index": index} if to == "faiss" else {}
+    target = api.export(
+        run_dir,
+        to=to,
+        data=data,
+        out=out,
+        dim=dim,
+        overwrite=overwrite,
+        batch_size=batch_size,
+        device=device,
+        **extra,
+    )
+    typer.echo(f"exported to {target}")
+
+
+def command() -> click.Group:
+    """The click group behind ``sslkit`` (Typer app + the lazily built ``pretrain`` group)."""
+    from sslkit.cli.pretrain import pretrain_group
+
+    group = typer.main.get_command(app)
+    assert isinstance(group, click.Group)
+    group.add_command(pretrain_group, "pretrain")
+    return group
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Console-script entry: user errors print one line and exit 2 (``--debug`` shows more)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("SSLKIT_DEBUG") == "1"
+    args = [a for a in args if a != "--debug"]
+    try:
+        command().main(args=args, prog_name="sslkit", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    except Exception as exc:
+        from sslkit.core.errors import SSLKitError
+
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        if isinstance(exc, SSLKitError):
+            click.echo(f"error: {exc}", err=True)
+            return exc.exit_code
+        if not debug:
+            click.echo(
+                f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+                err=True,
+            )
+        return 1
+    return 0
+
+
+def entry() -> None:
+    sys.exit(run())

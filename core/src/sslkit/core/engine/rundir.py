@@ -1,0 +1,104 @@
+"""The run folder: ``runs/<name>/`` with config, environment, metrics, checkpoints, report."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sslkit.core.errors import RunError
+
+CONFIG = "config.toml"
+INFO = "info.json"
+DATA_STATE = "data_state.json"
+ENVIRONMENT = "environment.json"
+METRICS = "metrics.jsonl"
+CHECKPOINTS = "checkpoints"
+REPORT = "report"
+
+
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+@dataclass
+class RunDir:
+    path: Path
+
+    @property
+    def config(self) -> Path:
+        return self.path / CONFIG
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / CHECKPOINTS
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / METRICS
+
+    @property
+    def report(self) -> Path:
+        return self.path / REPORT
+
+    def write_json(self, name: str, obj: Any) -> None:
+        atomic_write_text(self.path / name, json.dumps(obj, indent=2, sort_keys=True, default=str))
+
+    def read_json(self, name: str) -> Any:
+        p = self.path / name
+        if not p.is_file():
+            raise RunError(f"{self.path}: missing {name}; is this an sslkit run folder?")
+        return json.loads(p.read_text(encoding="utf-8"))
+
+    @classmethod
+    def create(cls, out: str | Path, name: str, *, resume: bool = False) -> RunDir:
+        """Make ``out/name`` (error if it holds a run and ``resume`` is false)."""
+        path = Path(out) / name
+        if resume:
+            if not (path / CONFIG).is_file():
+                raise RunError(
+                    f"--resume: no run to continue in {path} (no {CONFIG}); drop --resume to start one"
+                )
+            return cls(path)
+        if (path / CONFIG).exists() or (path / CHECKPOINTS).exists():
+            raise RunError(
+                f"run folder {path} already exists; pass --resume to continue it, "
+                "or choose another --out / train.name"
+            )
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            probe = path / ".write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise RunError(
+                f"cannot write the run folder {path}: {exc.strerror or exc}; choose a writable --out"
+            ) from None
+        return cls(path)
+
+    @classmethod
+    def open(cls, path: str | Path) -> RunDir:
+        p = Path(path)
+        if not (p / CONFIG).is_file():
+            raise RunError(
+                f"{p} is not an sslkit run folder (no {CONFIG}); pass the folder `sslkit pretrain` printed"
+            )
+        return cls(p)

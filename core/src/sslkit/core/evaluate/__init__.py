@@ -1,0 +1,1 @@
+"""Evaluation on frozen embeddings: probes, monitors, domain tasks, reports."""

@@ -1,0 +1,1 @@
+"""Embedding export for production systems: Parquet, NumPy, FAISS, ONNX, safetensors."""

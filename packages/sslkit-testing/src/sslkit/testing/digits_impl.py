@@ -1,0 +1,115 @@
+"""Data, method and task of the digits reference plugin (see ``sslkit.testing.digits``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from sslkit.core.data import DomainData, EvalBatch
+from sslkit.core.engine.method import Method
+from sslkit.core.errors import DataError
+
+
+class DigitsDomain(DomainData):
+    def __init__(
+        self, x: np.ndarray, y: np.ndarray | None, test_fraction: float, state: dict | None
+    ):
+        if state is None:
+            state = {"mean": x.mean(0).tolist(), "std": (x.std(0) + 1e-6).tolist()}
+        self._state = state
+        self.x = ((x - np.asarray(state["mean"])) / np.asarray(state["std"])).astype(np.float32)
+        self.y = y
+        n_test = int(len(x) * test_fraction)
+        order = np.random.default_rng(0).permutation(len(x))
+        self.index = {"train": np.sort(order[n_test:]), "test": np.sort(order[:n_test])}
+        self.info = {"features": int(x.shape[1])}
+
+    def train_dataset(self):
+        return torch.utils.data.TensorDataset(torch.from_numpy(self.x[self.index["train"]]))
+
+    def collate(self, items):
+        return torch.stack([item[0] for item in items])
+
+    def split_names(self) -> list[str]:
+        return ["train", "test"]
+
+    def eval_batches(self, split: str, batch_size: int) -> Iterator[EvalBatch]:
+        idx = self.index[split]
+        for start in range(0, len(idx), batch_size):
+            rows = idx[start : start + batch_size]
+            yield EvalBatch(
+                rows, torch.from_numpy(self.x[rows]), None if self.y is None else self.y[rows]
+            )
+
+    def has_labels(self) -> bool:
+        return self.y is not None
+
+    def state(self) -> dict:
+        return self._state
+
+
+def load_data(config: Any, state: dict | None = None) -> DigitsDomain:
+    if config.path:
+        path = Path(config.path)
+        if not path.is_file():
+            raise DataError("file not found", path=path, hint="pass a .npz with arrays x and y")
+        with np.load(path, allow_pickle=False) as npz:
+            if "x" not in npz:
+                raise DataError(
+                    "no array 'x' in the file", path=path, hint="save features as x=..."
+                )
+            x, y = npz["x"].astype(np.float64), (npz["y"] if "y" in npz else None)
+    else:
+        from sklearn.datasets import load_digits
+
+        x, y = load_digits(return_X_y=True)
+    if x.ndim != 2 or x.shape[1] != 64:
+        raise DataError(f"x has shape {x.shape}, expected (rows, 64)", path=config.path or None)
+    if config.max_rows:
+        x, y = x[: config.max_rows], (None if y is None else y[: config.max_rows])
+    return DigitsDomain(x, y, config.test_fraction, state)
+
+
+class DigitsSimCLR(Method):
+    """SimCLR (Chen et al. 2020): two noisy views, MLP encoder, projector, NT-Xent."""
+
+    def __init__(self, cfg: Any, features: int):
+        super().__init__()
+        from sslkit.core.objectives import InfoNCE
+
+        self.cfg = cfg
+        self.embed_dim = cfg.embed_dim
+        self.nested_dims = tuple(cfg.matryoshka_dims)
+        self.encoder = nn.Sequential(
+            nn.Linear(features, cfg.hidden_dim), nn.ReLU(), nn.Linear(cfg.hidden_dim, cfg.embed_dim)
+        )
+        self.projector = nn.Sequential(nn.ReLU(), nn.Linear(cfg.embed_dim, cfg.embed_dim))
+        self.loss = InfoNCE(temperature=cfg.temperature)
+
+    def view(self, x: torch.Tensor) -> torch.Tensor:
+        keep = (torch.rand_like(x) >= self.cfg.dropout).to(x.dtype)
+        return x * keep + self.cfg.noise * torch.randn_like(x)
+
+    def training_step(self, batch: torch.Tensor):
+        z = torch.stack([self.projector(self.encoder(self.view(batch))) for _ in range(2)], dim=1)
+        return {"loss": self.loss(z)}
+
+    def embed(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.encoder(inputs)
+
+
+def build_simclr(cfg: Any, data: DigitsDomain) -> DigitsSimCLR:
+    return DigitsSimCLR(cfg, data.info["features"])
+
+
+def knn_task(ctx: Any) -> dict[str, float]:
+    from sklearn.neighbors import KNeighborsClassifier
+
+    train, test = ctx.embeddings("train"), ctx.embeddings("test")
+    clf = KNeighborsClassifier(n_neighbors=5, metric="cosine").fit(train.X, train.y)
+    return {"accuracy": float((clf.predict(test.X) == test.y).mean())}

@@ -1,0 +1,36 @@
+"""pytest fixtures (registered through the ``pytest11`` entry point of sslkit-testing)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture
+def register_plugin() -> Iterator[Any]:
+    """Register plugins in-process for one test: ``register_plugin(plugin)``; all are
+    unregistered afterwards."""
+    from sslkit.core.plugin import register, unregister
+
+    names: list[str] = []
+
+    def _register(plugin: Any) -> Any:
+        register(plugin)
+        names.append(plugin.name)
+        return plugin
+
+    yield _register
+    for name in names:
+        unregister(name)
+
+
+@pytest.fixture
+def only_plugins(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Limit discovery to the given domains (``SSLKIT_PLUGINS``) for one test: ``only_plugins("a")``."""
+
+    def _only(*names: str) -> None:
+        monkeypatch.setenv("SSLKIT_PLUGINS", ",".join(names))
+
+    return _only

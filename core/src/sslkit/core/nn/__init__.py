@@ -2,5 +2,28 @@
 
 from sslkit.core.nn.ema import EMATeacher, cosine_momentum
 from sslkit.core.nn.heads import MLPHead
+from sslkit.core.nn.masking import (
+    block_mask,
+    corrupt_features,
+    gather_tokens,
+    random_mask,
+    span_mask,
+    unmasked_indices,
+)
+from sslkit.core.nn.pooling import AttentionPool, LayerWeightedSum, masked_max, masked_mean
 
-__all__ = ["EMATeacher", "MLPHead", "cosine_momentum"]
+__all__ = [
+    "AttentionPool",
+    "EMATeacher",
+    "LayerWeightedSum",
+    "MLPHead",
+    "block_mask",
+    "corrupt_features",
+    "cosine_momentum",
+    "gather_tokens",
+    "masked_max",
+    "masked_mean",
+    "random_mask",
+    "span_mask",
+    "unmasked_indices",
+]

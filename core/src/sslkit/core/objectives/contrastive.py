@@ -26,6 +26,7 @@ __all__ = [
     "AMInfoNCE",
     "DebiasedInfoNCE",
     "InfoNCE",
+    "MetricLoss",
     "MoCoQueue",
     "SupCon",
     "as_views",
@@ -408,3 +409,38 @@ class NNCLR(nn.Module):
         out = D.globalize_loss(total, zn.shape[0])
         self.enqueue(zn[:, 0])
         return out
+
+
+class MetricLoss(nn.Module):
+    """A pytorch-metric-learning loss (and optional miner) on sslkit's inputs: a thin wrapper,
+    the losses themselves are PML's (e.g. ``losses.ContrastiveLoss`` with a hard-negative
+    ``miners.BatchHardMiner`` for CoLES, Babaev et al. 2022; ``losses.TripletMarginLoss``).
+
+    ``forward(z, labels=None)``: ``(batch, views, dim)`` (each row's views share a label; rows
+    differ) or ``(batch, dim)`` with ``labels``. Embeddings and labels are gathered from all
+    ranks and the loss is computed on the global batch (identical on every rank), so the miner
+    sees global hard negatives.
+    """
+
+    distributed_kind = "gather"
+
+    def __init__(self, loss=None, miner=None):
+        super().__init__()
+        from pytorch_metric_learning import losses
+
+        self.loss = loss if loss is not None else losses.ContrastiveLoss()
+        self.miner = miner
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if z.dim() == 3:
+            b, v, d = z.shape
+            if labels is None:
+                _, start = D.gather_with_offset(z[:, 0, :1].detach())
+                labels = start + torch.arange(b, device=z.device)
+            labels = labels.repeat_interleave(v)
+            z = z.reshape(b * v, d)
+        elif labels is None:
+            raise ValueError("(batch, dim) embeddings need labels")
+        emb, lab = D.gather(z), D.gather(labels)
+        pairs = self.miner(emb, lab) if self.miner is not None else None
+        return self.loss(emb, lab, pairs)

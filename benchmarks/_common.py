@@ -1,0 +1,61 @@
+"""Shared helpers of the benchmark scripts: machine facts and result files."""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import json
+import os
+import platform
+import statistics
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+DOCS = ROOT / "docs"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def machine(packages: tuple[str, ...] = ("torch", "numpy")) -> dict[str, Any]:
+    versions = {}
+    for name in packages:
+        try:
+            versions[name] = md.version(name)
+        except md.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "versions": versions,
+    }
+
+
+def median(values: list[float]) -> float:
+    return float(statistics.median(values))
+
+
+def write_result(name: str, payload: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def write_table(doc: str, marker: str, rows: list[list[str]], header: list[str]) -> None:
+    """Replace the block between `<!-- marker -->` lines in docs/<doc> with a markdown table."""
+    path = DOCS / doc
+    table = "\n".join(
+        ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        + ["| " + " | ".join(r) + " |" for r in rows]
+    )
+    begin, end = f"<!-- {marker} -->", f"<!-- /{marker} -->"
+    text = path.read_text() if path.exists() else ""
+    block = f"{begin}\n{table}\n{end}"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    path.write_text(text)

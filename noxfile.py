@@ -1,0 +1,189 @@
+"""The one entry point for checks: `uv run nox` (lint, namespace, tests, isolation).
+
+`uv run nox -s bench` runs the benchmarks (not part of the default run).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["lint", "namespace", "tests", "isolation"]
+nox.options.reuse_existing_virtualenvs = True
+
+ROOT = Path(__file__).parent
+PLUGINS = sorted(p.name for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").is_file())
+# each member's own tests, then the cross-member integration tests
+TEST_DIRS = [
+    "core/tests",
+    "cli/tests",
+    "packages/sslkit-testing/tests",
+    *[f"plugins/{p}/tests" for p in PLUGINS],
+    "tests",
+]
+PYTEST = ["-m", "not slow", "-p", "no:cacheprovider", "-q"]
+
+
+@nox.session(venv_backend="none")
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check over the whole tree."""
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(venv_backend="none")
+def namespace(session: nox.Session) -> None:
+    """`sslkit` is a PEP 420 namespace: no distribution may ship src/sslkit/__init__.py."""
+    bad = [
+        str(p.relative_to(ROOT))
+        for p in ROOT.glob("**/src/sslkit/__init__.py")
+        if ".nox" not in p.parts and ".venv" not in p.parts
+    ]
+    if bad:
+        session.error(f"sslkit is a namespace package; delete: {', '.join(bad)}")
+    session.log("no src/sslkit/__init__.py: the namespace is intact")
+
+
+@nox.session(venv_backend="none")
+def tests(session: nox.Session) -> None:
+    """Every member's own tests in the shared workspace environment (slow tests excluded)."""
+    env = {"SSLKIT_PLUGINS": None}
+    for folder in TEST_DIRS:
+        if any((ROOT / folder).glob("test_*.py")) or any((ROOT / folder).glob("**/test_*.py")):
+            session.run("pytest", *PYTEST, *session.posargs, folder, env=env)
+
+
+@nox.session(venv_backend="none")
+def isolation(session: nox.Session) -> None:
+    """Build the wheels; for each plugin, a fresh venv with core + cli + that plugin alone:
+    its tests pass, `sslkit plugins` lists only it, and one CLI pretrain/evaluate/export runs."""
+    work = Path(tempfile.mkdtemp(prefix="sslkit-isolation-"))
+    dist = work / "dist"
+    session.run("uv", "build", "--all-packages", "--wheel", "-q", "-o", str(dist), external=True)
+    wheels = {w.name.split("-")[0].replace("_", "-"): w for w in dist.glob("*.whl")}
+    targets = session.posargs or PLUGINS
+    try:
+        for plugin in targets:
+            venv = work / f"venv-{plugin}"
+            session.run("uv", "venv", "-q", "--python", sys.executable, str(venv), external=True)
+            python = str(venv / "bin" / "python")
+            wanted = [
+                wheels["sslkit-core"],
+                wheels["sslkit-cli"],
+                wheels["sslkit-testing"],
+                wheels[f"sslkit-{plugin}"],
+            ]
+            session.run(
+                "uv",
+                "pip",
+                "install",
+                "-q",
+                "--python",
+                python,
+                *map(str, wanted),
+                "pytest>=8",
+                "pytest-timeout>=2.3",
+                external=True,
+            )
+            env = {
+                "SSLKIT_PLUGINS": None,
+                "VIRTUAL_ENV": str(venv),
+                "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}",
+            }
+            listing = session.run(
+                python,
+                "-m",
+                "sslkit.cli",
+                "plugins",
+                silent=True,
+                env={**env, "COLUMNS": "200"},
+                external=True,
+            )
+            others = [p for p in PLUGINS if p != plugin and f"│ {p} " in listing]
+            if f"│ {plugin} " not in listing or others or "broken" in listing:
+                session.error(
+                    f"`sslkit plugins` in the {plugin}-only venv should list only {plugin}:\n{listing}"
+                )
+            session.log(f"{plugin}: `sslkit plugins` lists only {plugin}")
+            # the plugin's own tests, importing the installed wheels (not the source tree)
+            with session.chdir(work):
+                session.run(
+                    python,
+                    "-m",
+                    "pytest",
+                    *PYTEST,
+                    "--rootdir",
+                    str(ROOT),
+                    "-c",
+                    str(ROOT / "pyproject.toml"),
+                    str(ROOT / "plugins" / plugin / "tests"),
+                    env=env,
+                    external=True,
+                )
+                out = work / f"runs-{plugin}"
+                session.run(
+                    python,
+                    "-m",
+                    "sslkit.cli",
+                    "pretrain",
+                    plugin,
+                    "--max-steps",
+                    "2",
+                    "--epochs",
+                    "1",
+                    "--quiet",
+                    "--out",
+                    str(out),
+                    "--name",
+                    "iso",
+                    env=env,
+                    external=True,
+                )
+                session.run(
+                    python,
+                    "-m",
+                    "sslkit.cli",
+                    "evaluate",
+                    str(out / "iso"),
+                    "--task",
+                    "representation",
+                    env=env,
+                    external=True,
+                )
+                session.run(
+                    python,
+                    "-m",
+                    "sslkit.cli",
+                    "export",
+                    str(out / "iso"),
+                    "--to",
+                    "parquet",
+                    env=env,
+                    external=True,
+                )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@nox.session(venv_backend="none")
+def bench(session: nox.Session) -> None:
+    """Run the benchmarks (each writes benchmarks/results/<name>.json and its docs table)."""
+    names = session.posargs or sorted(
+        p.stem for p in (ROOT / "benchmarks").glob("*.py") if not p.stem.startswith("_")
+    )
+    for name in names:
+        session.run(
+            "uv",
+            "run",
+            "--group",
+            "bench",
+            "python",
+            str(ROOT / "benchmarks" / f"{name}.py"),
+            external=True,
+        )

@@ -22,7 +22,7 @@ __all__ = [
 def random_mask(batch: int, tokens: int, ratio: float, generator=None, device=None) -> torch.Tensor:
     """Exactly ``round(ratio * tokens)`` uniformly random masked tokens per row (MAE; also
     feature masks for sets and tabular rows, VIME/SCARF)."""
-    n = int(round(ratio * tokens))
+    n = round(ratio * tokens)
     noise = torch.rand(batch, tokens, generator=generator, device=device)
     idx = noise.argsort(dim=1)[:, :n]
     mask = torch.zeros(batch, tokens, dtype=torch.bool, device=device)
@@ -42,7 +42,7 @@ def span_mask(
     frames per row, each masking the ``span`` following frames (spans may overlap, so about
     ``mask_prob * span`` of the frames are masked, 49% for the defaults)."""
     span = min(span, tokens)
-    n_starts = max(min_spans, int(round(mask_prob * tokens)))
+    n_starts = max(min_spans, round(mask_prob * tokens))
     n_starts = min(n_starts, tokens - span + 1)
     noise = torch.rand(batch, tokens - span + 1, generator=generator, device=device)
     starts = noise.argsort(dim=1)[:, :n_starts]  # (B, n)
@@ -70,13 +70,13 @@ def block_mask(
         for k in range(num_blocks):
             s = scale[0] + (scale[1] - scale[0]) * float(u[b, k, 0])
             if h == 1:
-                bh, bw = 1, max(1, min(w, int(round(s * w))))
+                bh, bw = 1, max(1, min(w, round(s * w)))
             else:
                 la, lb = math.log(aspect[0]), math.log(aspect[1])
                 r = math.exp(la + (lb - la) * float(u[b, k, 1]))
                 area = s * h * w
-                bh = max(1, min(h, int(round(math.sqrt(area * r)))))
-                bw = max(1, min(w, int(round(math.sqrt(area / r)))))
+                bh = max(1, min(h, round(math.sqrt(area * r))))
+                bw = max(1, min(w, round(math.sqrt(area / r))))
             top = int(float(u[b, k, 2]) * (h - bh + 1))
             left = int(float(u[b, k, 3]) * (w - bw + 1))
             mask[b, top : top + bh, left : left + bw] = True

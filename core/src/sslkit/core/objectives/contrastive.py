@@ -339,7 +339,8 @@ class MoCoQueue(nn.Module):
         k = D.gather(_normalize(k.detach())).to(self.queue.dtype)
         n, size, p = k.shape[0], self.queue_size, int(self.ptr)
         idx = (p + torch.arange(n, device=k.device)) % size
-        self.queue[idx] = k[-size:] if n > size else k
+        # out of place: the previous queue may be saved for the backward pass of this step
+        self.queue = self.queue.index_copy(0, idx[-size:], k[-size:])
         self.ptr.fill_((p + n) % size)
         self.filled.fill_(min(size, int(self.filled) + n))
 
@@ -352,7 +353,7 @@ class MoCoQueue(nn.Module):
             lse_neg = logsumexp_logits(qn, self.queue[:n], t)
             loss = torch.logaddexp(pos, lse_neg) - pos
         else:
-            loss = torch.zeros_like(pos)
+            loss = pos - pos  # nothing to contrast yet: zero, still attached to the graph
         out = D.globalize_loss(loss.mean(), loss.shape[0])
         self.enqueue(k)
         return out
@@ -392,7 +393,7 @@ class NNCLR(nn.Module):
         z = D.gather(z.detach()).to(self.support.dtype)
         n, size, p = z.shape[0], self.support_size, int(self.ptr)
         idx = (p + torch.arange(n, device=z.device)) % size
-        self.support[idx] = z[-size:] if n > size else z
+        self.support = self.support.index_copy(0, idx[-size:], z[-size:])
         self.ptr.fill_((p + n) % size)
         self.filled.fill_(min(size, int(self.filled) + n))
 

@@ -1,0 +1,1 @@
+"""SSL methods for event sequences: ``coles`` (default), ``mem`` and ``cpc``."""

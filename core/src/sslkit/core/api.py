@@ -134,27 +134,48 @@ class LoadedRun:
     checkpoint: dict[str, Any]
 
 
-def load_run(run_dir: str | Path, data: str | None = None, device: str = "cpu") -> LoadedRun:
-    """Rebuild a run; ``data`` (a path) replaces the run's data, preprocessed as in training."""
-    from sslkit.core.engine.checkpoint import load_weights
-    from sslkit.core.engine.rundir import RunDir
+def load_run(
+    run_dir: str | Path, data: str | None = None, device: str = "cpu", *, _opened=None
+) -> LoadedRun:
+    """Rebuild a run; ``data`` (a path) replaces the run's data, preprocessed as in training.
 
-    run = RunDir.open(run_dir)
-    values = load_toml(run.config)
-    plugin = get_plugin(str(values.get("run", {}).get("domain", "")))
-    cfg = run_config_from_dict(plugin, values, str(run.config))
+    Checks, before any data is read: the folder is a run with a checkpoint. Then: the data has
+    the schema the run was trained on (``info.json``), and the weights fit the method."""
+    from sslkit.core.engine.checkpoint import load_weights
+
+    run, plugin, cfg = _opened or _open_run(run_dir)
     state = run.read_json("data_state.json")
+    info = run.read_json("info.json")
     data_cfg = cfg.data if data is None else replace(cfg.data, path=str(data))
     domain_data = resolve(plugin.load_data)(data_cfg, state=state)
-    info = run.read_json("info.json")
-    _check_info(run.path, info, domain_data.info)
+    _check_info(run.path, info, domain_data.info, data)
     method = resolve(plugin.method(cfg.method).build)(cfg.model, domain_data)
     checkpoint = load_weights(method, run.path)
     method.to(device).eval()
     return LoadedRun(run.path, plugin, cfg, domain_data, method, checkpoint)
 
 
-def _check_info(run_dir: Path, saved: dict[str, Any], now: dict[str, Any]) -> None:
+def _open_run(run_dir: str | Path):
+    """(RunDir, plugin, config) of a run folder that has a checkpoint; reads no data."""
+    from sslkit.core.engine.checkpoint import WEIGHTS
+    from sslkit.core.engine.rundir import RunDir
+    from sslkit.core.errors import RunError
+
+    run = RunDir.open(run_dir)
+    if not (run.checkpoints / WEIGHTS).is_file():
+        raise RunError(
+            f"{run.path}: no checkpoint ({run.checkpoints.name}/{WEIGHTS} is missing); "
+            "train it first (sslkit pretrain) or pass another run folder"
+        )
+    values = load_toml(run.config)
+    plugin = get_plugin(str(values.get("run", {}).get("domain", "")))
+    cfg = run_config_from_dict(plugin, values, str(run.config))
+    return run, plugin, cfg
+
+
+def _check_info(
+    run_dir: Path, saved: dict[str, Any], now: dict[str, Any], data: str | None = None
+) -> None:
     """The data must have the shape the run was trained on (same ``info``)."""
     from sslkit.core.errors import DataError
 
@@ -164,8 +185,8 @@ def _check_info(run_dir: Path, saved: dict[str, Any], now: dict[str, Any]) -> No
         ):
             raise DataError(
                 f"the data does not match the run: {key} is {now[key]!r}, the run was trained with {value!r}",
-                path=run_dir,
-                hint="export and evaluate need data with the training schema",
+                path=data or run_dir,
+                hint=f"export and evaluate need data with the schema of the run {run_dir}",
             )
 
 
@@ -176,28 +197,47 @@ def evaluate(
     data: str | None = None,
     out: str | Path | None = None,
     device: str = "cpu",
+    projection: str = "pca",
+    batch_size: int = 1024,
+    log=None,
 ) -> dict[str, Any]:
-    """Evaluate a run's frozen embeddings; writes ``report.json``, ``report.md`` and plots."""
-    from sslkit.core.evaluate.embeddings import TaskContext
-    from sslkit.core.evaluate.report import evaluate_tasks, task_names, write_report
+    """Evaluate a run's frozen embeddings: every generic and plugin task (or ``task``), then
+    ``report.json``, ``report.md`` and PNG plots in ``out`` (default ``<run>/report``).
 
-    loaded = load_run(run_dir, data=data, device=device)
-    tasks = [task] if isinstance(task, str) else task
-    for name in tasks or []:
-        if name not in task_names(loaded.plugin):
-            raise UsageError(
-                f"unknown task {name!r}; available: {', '.join(task_names(loaded.plugin))}"
-            )
-    ctx = TaskContext(loaded.run_dir, loaded.config, loaded.data, loaded.method, device=device)
-    report = {
+    ``log(task, metrics)`` is called as each task finishes. Returns the report (with
+    ``folder``)."""
+    from sslkit.core.evaluate.embeddings import TaskContext
+    from sslkit.core.evaluate.report import check_tasks, evaluate_tasks, make_plots, write_report
+
+    if projection not in ("pca", "tsne"):
+        raise UsageError(f"unknown projection {projection!r}; available: pca, tsne")
+    opened = _open_run(run_dir)
+    tasks = [task] if isinstance(task, str) else (list(task) if task else None)
+    check_tasks(opened[1], tasks)
+    loaded = load_run(run_dir, data=data, device=device, _opened=opened)
+    ctx = TaskContext(loaded.run_dir, loaded.config, loaded.data, loaded.method, device, batch_size)
+    results = evaluate_tasks(loaded.plugin, ctx, tasks, log=log)
+    report: dict[str, Any] = {
         "run": str(loaded.run_dir),
         "domain": loaded.config.domain,
         "method": loaded.config.method,
         "step": loaded.checkpoint.get("step"),
-        "tasks": evaluate_tasks(loaded.plugin, ctx, tasks),
+        "data": data or getattr(loaded.config.data, "path", "") or "(the plugin's sample)",
+        "labels": (f"yes ({loaded.data.task_kind()})" if loaded.data.has_labels() else "none"),
+        "embedding_dim": int(loaded.method.embed_dim),
+        "tasks": results,
     }
     folder = Path(out) if out else loaded.run_dir / "report"
-    write_report(folder, report)
+
+    def plots(tmp: Path):
+        made = make_plots(
+            ctx, tmp, projection=projection, metrics_path=loaded.run_dir / "metrics.jsonl"
+        )
+        report["splits"] = {k: len(v.X) for k, v in ctx._cache.items()}
+        return made
+
+    descriptions = {n: s.summary for n, s in loaded.plugin.tasks.items() if s.summary}
+    write_report(folder, report, plot_fn=plots, descriptions=descriptions)
     report["folder"] = str(folder)
     return report
 
@@ -214,10 +254,27 @@ def export(
     device: str = "cpu",
     **options: Any,
 ) -> Path:
-    """Export embeddings (or the encoder) of a run; returns the output folder."""
-    from sslkit.core.export.run import export_run
+    """Export a run's embeddings (parquet, npy, faiss) or its encoder (onnx, safetensors) to
+    ``out`` (default ``<run>/export/<format>``); returns the output folder. FAISS options:
+    ``index`` (flat, ivf, hnsw), ``metric`` (cosine, ip), ``nlist``, ``nprobe``, ``hnsw_m``,
+    ``ef_search``. Under torchrun every rank calls this. Every argument, the run folder
+    and its checkpoint are checked before any data is read, and the output appears only when
+    complete (a temporary folder renamed at the end)."""
+    from sslkit.core.distributed import rank
+    from sslkit.core.export.run import check_request, export_device, export_run, target_folder
 
-    loaded = load_run(run_dir, data=data, device=device)
+    check_request(to, options)
+    opened = _open_run(run_dir)
+    target = target_folder(opened[0].path, to, out, overwrite) if rank() == 0 else out
+    device = export_device(device)
+    loaded = load_run(run_dir, data=data, device=device, _opened=opened)
     return export_run(
-        loaded, to=to, out=out, dim=dim, overwrite=overwrite, batch_size=batch_size, **options
+        loaded,
+        to=to,
+        out=target,
+        dim=dim,
+        overwrite=overwrite,
+        batch_size=batch_size,
+        device=device,
+        **options,
     )

@@ -1,9 +1,28 @@
-"""``sslkit export``: stream a run's embeddings (or its encoder) into production formats."""
+"""``sslkit export``: stream a run's embeddings (or its encoder) into production formats.
+
+Embeddings are computed and written batch by batch (no format holds them all in memory).
+Under ``torchrun`` batch ``i`` goes to rank ``i % world_size``, each rank writes its own part
+files, and rank 0 writes ``manifest.json`` (parts, rows, fingerprints) and the model card.
+Everything is written into a temporary folder beside the target and renamed into place only
+when complete; a failure on any rank removes it. An existing output is replaced only with
+``overwrite``.
+
+Layout of ``<out>/``: ``manifest.json``, ``model_card.json`` and
+
+- parquet: ``embeddings.parquet`` (or ``embeddings-RRRRR-of-WWWWW.parquet`` per rank)
+- npy: ``embeddings.npy`` + ``ids.npy`` (per rank: ``embeddings-RRRRR-of-WWWWW.npy`` ...)
+- faiss: ``index.faiss`` + ``ids.npy`` (row ``i`` of the index is ``ids[i]``)
+- onnx: ``encoder.onnx``; safetensors: ``backbone.safetensors``
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import tempfile
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -11,45 +30,263 @@ import numpy as np
 import torch
 
 from sslkit.core.engine.method import move_to
-from sslkit.core.errors import RunError, UsageError
+from sslkit.core.errors import DataError, RunError, UsageError
 
-FORMATS = ("parquet", "npy")
+FORMATS = ("parquet", "npy", "faiss", "onnx", "safetensors")
+STREAMED = ("parquet", "npy", "faiss")
+OPTIONS: dict[str, dict[str, Any]] = {
+    "faiss": {
+        "index": ("flat", "ivf", "hnsw"),
+        "metric": ("cosine", "ip"),
+        "nlist": int,
+        "nprobe": int,
+        "hnsw_m": int,
+        "ef_search": int,
+    },
+}
 
 
-def model_card(loaded: Any, dim: int) -> dict[str, Any]:
-    from sslkit.core.api import environment
+def check_request(to: str, options: dict[str, Any]) -> None:
+    """Unknown formats and options that do not apply fail before anything is loaded."""
+    if to not in FORMATS:
+        raise UsageError(f"unknown export format {to!r}; available: {', '.join(FORMATS)}")
+    allowed = OPTIONS.get(to, {})
+    for key, value in options.items():
+        if value is None:
+            continue
+        if key not in allowed:
+            where = [f for f, opts in OPTIONS.items() if key in opts]
+            raise UsageError(
+                f"option {key!r} does not apply to --to {to}"
+                + (f" (only to {', '.join(where)})" if where else "")
+            )
+        kind = allowed[key]
+        if isinstance(kind, tuple) and value not in kind:
+            raise UsageError(f"unknown {key} {value!r} for --to {to}; available: {', '.join(kind)}")
+        if kind is int and (not isinstance(value, int) or value < 0):
+            raise UsageError(f"{key} must be a non-negative integer, got {value!r}")
 
-    return {
-        "domain": loaded.config.domain,
-        "method": loaded.config.method,
-        "embedding_dim": dim,
-        "nested_dims": list(getattr(loaded.method, "nested_dims", ())),
-        "config": loaded.config.to_dict(),
-        "data_fingerprint": loaded.data.fingerprint(),
-        "checkpoint": loaded.checkpoint,
-        "environment": environment(),
-    }
+
+def target_folder(run_dir: Path, to: str, out: str | Path | None, overwrite: bool) -> Path:
+    target = Path(out) if out else Path(run_dir) / "export" / to
+    if target.exists() and not target.is_dir():
+        raise RunError(f"{target} exists and is not a folder; choose another --out")
+    if target.exists() and not overwrite:
+        raise RunError(f"{target} already exists; pass --overwrite to replace it")
+    return target
 
 
 def check_dim(method: Any, dim: int | None) -> int:
     full = int(method.embed_dim)
     if dim is None or dim == full:
         return full
-    nested = tuple(getattr(method, "nested_dims", ()))
+    nested = tuple(int(d) for d in getattr(method, "nested_dims", ()))
     if dim not in nested:
         raise UsageError(
-            f"--dim {dim}: this encoder was trained at sizes {', '.join(map(str, nested or (full,)))}; "
-            "train with Matryoshka sizes to export smaller embeddings"
+            f"--dim {dim}: this encoder was trained at sizes "
+            f"{', '.join(map(str, sorted({*nested, full})))}; train with Matryoshka sizes to "
+            "export smaller embeddings"
         )
     return dim
 
 
+def export_device(device: str) -> str:
+    """``auto`` -> CUDA when available; under torchrun each rank takes its local GPU."""
+    from sslkit.core.distributed import local_rank, world_size
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and world_size() > 1:
+        device = f"cuda:{local_rank()}"
+    return device
+
+
+# ---------------------------------------------------------------------------------------------
+# process group (torchrun)
+
+
+class _Group:
+    """Rank, world size and the few collectives export needs; starts a process group when
+    launched by torchrun without one (and ends it afterwards)."""
+
+    def __init__(self, device: str):
+        import torch.distributed as dist
+
+        from sslkit.core import distributed
+
+        self.dist = dist
+        self.created = False
+        if (
+            int(os.environ.get("WORLD_SIZE", 1)) > 1
+            and dist.is_available()
+            and not dist.is_initialized()
+        ):
+            backend = "nccl" if device.startswith("cuda") else "gloo"
+            dist.init_process_group(backend)
+            self.created = True
+        self.rank, self.world = distributed.rank(), distributed.world_size()
+
+    def all_ok(self, ok: bool) -> bool:
+        if self.world == 1:
+            return ok
+        flag = torch.tensor([1 if ok else 0])
+        self.dist.all_reduce(flag, op=self.dist.ReduceOp.MIN)
+        return bool(flag.item())
+
+    def broadcast(self, value: Any) -> Any:
+        if self.world == 1:
+            return value
+        box = [value]
+        self.dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def close(self) -> None:
+        if self.created:
+            self.dist.destroy_process_group()
+
+
+# ---------------------------------------------------------------------------------------------
+# streaming
+
+
 @torch.no_grad()
-def iter_embeddings(loaded: Any, batch_size: int, dim: int, device: str = "cpu"):
+def iter_embeddings(
+    loaded: Any, batch_size: int, dim: int, device: str = "cpu", rank: int = 0, world: int = 1
+):
+    """``(ids, embeddings, inputs)`` of this rank's batches (batch ``i`` on rank ``i % world``)."""
     method = loaded.method
-    for batch in loaded.data.export_batches(batch_size):
-        z = method.embed(move_to(batch.inputs, torch.device(device)))[:, :dim]
-        yield np.asarray(batch.ids), z.float().cpu().numpy()
+    method.eval()
+    dev = torch.device(device)
+    seen = 0
+    for i, batch in enumerate(loaded.data.export_batches(batch_size)):
+        ids = np.asarray(batch.ids)
+        if i % world != rank:
+            seen += len(ids)
+            continue
+        z = method.embed(move_to(batch.inputs, dev))
+        if z.ndim != 2 or z.shape[0] != len(ids):
+            raise RunError(
+                f"embed() returned shape {tuple(z.shape)} for a batch of {len(ids)} ids; "
+                "the method's embed must return (batch, embed_dim)"
+            )
+        emb = z[:, :dim].float().cpu().numpy()
+        bad = ~np.isfinite(emb).all(1)
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"the embedding of id {ids[first]!r} is not finite (NaN or inf)",
+                row=seen + first,
+                hint="check that row of the input for NaN/inf or extreme values",
+            )
+        seen += len(ids)
+        yield ids, emb, batch.inputs
+
+
+def _suffix(rank: int, world: int) -> str:
+    return "" if world == 1 else f"-{rank:05d}-of-{world:05d}"
+
+
+def _stream_part(
+    loaded: Any,
+    to: str,
+    tmp: Path,
+    dim: int,
+    card: dict[str, Any],
+    batch_size: int,
+    device: str,
+    rank: int,
+    world: int,
+) -> dict[str, Any]:
+    """Write this rank's part files; returns the part's manifest entry."""
+    from sslkit.core.export.card import RowsFingerprint
+    from sslkit.core.export.writers import IdsWriter, NpyStreamWriter, ParquetWriter
+
+    sfx = _suffix(rank, world)
+    files: dict[str, str] = {}
+    if to == "parquet":
+        files["embeddings"] = f"embeddings{sfx}.parquet"
+        writer = ParquetWriter(tmp / files["embeddings"], dim, card)
+        write = writer.write
+        closers = [writer.close]
+    else:
+        files["embeddings"] = f"embeddings{sfx}.npy"
+        files["ids"] = f"ids{sfx}.npy"
+        emb_w = NpyStreamWriter(tmp / files["embeddings"], np.float32, (dim,))
+        ids_w = IdsWriter(tmp / files["ids"])
+
+        def write(ids, emb):
+            ids_w.write(ids)
+            emb_w.write(emb)
+
+        closers = [emb_w.close, ids_w.close]
+    fingerprint = RowsFingerprint()
+    start = time.perf_counter()
+    try:
+        for ids, emb, inputs in iter_embeddings(loaded, batch_size, dim, device, rank, world):
+            write(ids, emb)
+            fingerprint.update(ids, inputs)
+    finally:
+        for close in closers:
+            close()
+    seconds = time.perf_counter() - start
+    return {
+        "rank": rank,
+        "files": files,
+        "rows": fingerprint.rows,
+        "rows_fingerprint": fingerprint.hexdigest(),
+        "seconds": round(seconds, 3),
+    }
+
+
+def _finish_faiss(tmp: Path, parts: list[dict[str, Any]], options: dict[str, Any], seed: int):
+    """Build the index from the streamed parts, merge ids, drop the staging embeddings."""
+    import faiss
+
+    from sslkit.core.export.faiss_index import Rows, build_index, recall_at_k
+    from sslkit.core.export.writers import IdsWriter
+
+    rows = Rows([tmp / p["files"]["embeddings"] for p in parts])
+    if len(rows) == 0:
+        raise DataError("no rows to index: the export data is empty")
+    kind = options.get("index") or "flat"
+    metric = options.get("metric") or "cosine"
+    index, facts = build_index(
+        rows,
+        kind,
+        metric,
+        nlist=options.get("nlist") or 0,
+        nprobe=options.get("nprobe") or 0,
+        hnsw_m=options.get("hnsw_m") or 32,
+        ef_search=options.get("ef_search") or 128,
+        seed=seed,
+    )
+    if kind != "flat":
+        facts.update(recall_at_k(index, rows, metric, k=10, seed=seed))
+        facts["recall_against"] = "exact inner-product search (flat index), same rows"
+    faiss.write_index(index, str(tmp / "index.faiss"))
+    del index, rows
+    if len(parts) > 1:
+        ids = IdsWriter(tmp / "ids.npy")
+        for p in parts:
+            for start in range(0, p["rows"], 65536):
+                part = np.load(tmp / p["files"]["ids"], mmap_mode="r")
+                ids.write(np.asarray(part[start : start + 65536]))
+        ids.close()
+    for p in parts:
+        (tmp / p["files"]["embeddings"]).unlink()
+        if len(parts) > 1:
+            (tmp / p["files"]["ids"]).unlink()
+    facts["files"] = {"index": "index.faiss", "ids": "ids.npy"}
+    facts["query"] = (
+        "L2-normalise query embeddings, then index.search(q, k); row i is ids[i]"
+        if metric == "cosine"
+        else "index.search(q, k) on raw embeddings (inner product); row i is ids[i]"
+    )
+    return facts
+
+
+# ---------------------------------------------------------------------------------------------
+# the export
 
 
 def export_run(
@@ -60,39 +297,135 @@ def export_run(
     dim: int | None = None,
     overwrite: bool = False,
     batch_size: int = 4096,
+    device: str = "cpu",
+    log=None,
     **options: Any,
 ) -> Path:
-    if to not in FORMATS:
-        raise UsageError(f"unknown export format {to!r}; available: {', '.join(FORMATS)}")
+    """Export ``loaded`` (an :class:`sslkit.core.api.LoadedRun`) as ``to`` into ``out``."""
+    from sslkit.core.evaluate.report import swap_in
+    from sslkit.core.export.card import model_card, write_card
+
+    check_request(to, options)
     dim = check_dim(loaded.method, dim)
-    target = Path(out) if out else loaded.run_dir / "export" / to
-    if target.exists() and not overwrite:
-        raise RunError(f"{target} already exists; pass --overwrite to replace it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    options = {k: v for k, v in options.items() if v is not None}
+    group = _Group(device)
     try:
-        card = model_card(loaded, dim)
-        if to == "parquet":
-            from sslkit.core.export.writers import ParquetWriter
+        target = Path(out) if out else Path(loaded.run_dir) / "export" / to
+        if group.rank == 0:
+            target = target_folder(loaded.run_dir, to, target, overwrite)
+        made_parent = not target.parent.exists()
+        tmp_name = None
+        if group.rank == 0:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp_name = tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent)
+        tmp = Path(group.broadcast(tmp_name or f"{uuid.uuid4()}"))
+        start = time.perf_counter()
+        card = model_card(loaded, dim, to, **({"faiss": options} if to == "faiss" else {}))
 
-            writer = ParquetWriter(tmp / "embeddings.parquet", dim, card)
-            for ids, emb in iter_embeddings(loaded, batch_size, dim):
-                writer.write(ids, emb)
-            writer.close()
-        elif to == "npy":
-            ids_all, embs = [], []
-            for ids, emb in iter_embeddings(loaded, batch_size, dim):
-                ids_all.append(ids)
-                embs.append(emb)
-            np.save(tmp / "embeddings.npy", np.concatenate(embs), allow_pickle=False)
-            np.save(tmp / "ids.npy", np.concatenate(ids_all), allow_pickle=False)
-        import json
+        error: BaseException | None = None
+        part: dict[str, Any] | None = None
+        try:
+            if to in STREAMED:
+                part = _stream_part(
+                    loaded, to, tmp, dim, card, batch_size, device, group.rank, group.world
+                )
+                (tmp / f".part-{group.rank:05d}.json").write_text(json.dumps(part))
+        except BaseException as exc:
+            error = exc
+        if not group.all_ok(error is None):
+            if group.rank == 0:
+                _discard(tmp, target.parent if made_parent else None)
+            if error is not None:
+                raise error
+            raise RunError("export failed on another rank; nothing was written")
 
-        (tmp / "model_card.json").write_text(json.dumps(card, indent=2, default=str))
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
+        if group.rank == 0:
+            try:
+                manifest = _finish(loaded, to, tmp, dim, card, options, group.world, batch_size)
+                manifest["seconds"] = round(time.perf_counter() - start, 3)
+                if manifest.get("rows"):
+                    manifest["rows_per_second"] = round(
+                        manifest["rows"] / max(manifest["seconds"], 1e-9), 1
+                    )
+                card.update({k: manifest[k] for k in ("rows", "rows_fingerprint") if k in manifest})
+                write_card(tmp, card)
+                (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+                for stale in tmp.glob(".part-*.json"):
+                    stale.unlink()
+                swap_in(tmp, target)
+            except BaseException as exc:
+                error = exc
+                _discard(tmp, target.parent if made_parent else None)
+        if not group.all_ok(error is None):
+            if error is not None:
+                raise error
+            raise RunError("export failed on rank 0; nothing was written")
+        if log is not None and group.rank == 0:
+            log(f"exported to {target}")
+        return target
+    finally:
+        group.close()
+
+
+def _discard(tmp: Path, made_parent: Path | None) -> None:
+    shutil.rmtree(tmp, ignore_errors=True)
+    if made_parent is not None:
+        try:
+            made_parent.rmdir()  # only when empty: the folder this export created
+        except OSError:
+            pass
+
+
+def _finish(
+    loaded: Any,
+    to: str,
+    tmp: Path,
+    dim: int,
+    card: dict[str, Any],
+    options: dict[str, Any],
+    world: int,
+    batch_size: int,
+) -> dict[str, Any]:
+    """Rank 0, after every part is written: the format's last step and the manifest."""
+    manifest: dict[str, Any] = {
+        "format": to,
+        "embedding_dim": dim,
+        "world_size": world,
+        "created": card["created"],
+    }
+    if to in STREAMED:
+        parts = [
+            json.loads((tmp / f".part-{r:05d}.json").read_text(encoding="utf-8"))
+            for r in range(world)
+        ]
+        import hashlib
+
+        manifest["rows"] = sum(p["rows"] for p in parts)
+        manifest["rows_fingerprint"] = hashlib.sha256(
+            "".join(p["rows_fingerprint"] for p in parts).encode()
+        ).hexdigest()[:32]
+        manifest["order"] = (
+            "rows in the order of the data"
+            if world == 1
+            else f"batch i of the data is in the part of rank i % {world}"
+        )
+        if to == "faiss":
+            card["faiss"] = _finish_faiss(tmp, parts, options, loaded.config.train.seed)
+            manifest["files"] = card["faiss"]["files"]
+            manifest["parts"] = [{k: v for k, v in p.items() if k != "files"} for p in parts]
+        else:
+            manifest["parts"] = parts
+    elif to == "onnx":
+        from sslkit.core.export.encoder import export_onnx
+
+        card["onnx"] = export_onnx(
+            loaded.method, loaded.data, tmp, dim, batch_size=min(batch_size, 64)
+        )
+        manifest["files"] = {"encoder": card["onnx"]["file"]}
+    elif to == "safetensors":
+        from sslkit.core.export.encoder import export_backbone
+
+        card["safetensors"] = export_backbone(loaded, tmp, dim, batch_size=min(batch_size, 64))
+        manifest["files"] = {"weights": card["safetensors"]["file"]}
+    manifest["files"] = {**manifest.get("files", {}), "card": "model_card.json"}
+    return manifest

@@ -1,0 +1,109 @@
+"""Retrieval metrics on frozen embeddings: queries retrieve gallery rows by cosine similarity,
+and a retrieved row is relevant when it shares the query's label.
+
+- ``recall@K``: the fraction of queries with at least one relevant row among the top ``K``
+  (the deep-metric-learning Recall@K of Song et al. 2016 and Musgrave et al. 2020).
+- ``ndcg@K``: normalised discounted cumulative gain with binary relevance,
+  ``DCG = sum_i rel_i / log2(i + 1)`` over ranks ``i = 1..K``, divided by the DCG of an ideal
+  ranking (``min(K, R)`` relevant rows first, ``R`` = relevant rows in the gallery).
+- ``precision@1`` and ``map@r`` (MAP@R, Musgrave et al. 2020, "A Metric Learning Reality
+  Check") from pytorch-metric-learning's ``AccuracyCalculator``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sslkit.core.evaluate.embeddings import Embeddings
+from sslkit.core.evaluate.probes import cosine_neighbours, subsample
+
+KS = (1, 5, 10, 20)
+
+
+def recall_ndcg(
+    neighbour_labels: np.ndarray, query_labels: np.ndarray, relevant_counts: np.ndarray, ks
+) -> dict[str, float]:
+    """Recall@K (hit rate) and NDCG@K from the labels of each query's ranked neighbours."""
+    rel = (neighbour_labels == query_labels[:, None]).astype(np.float64)
+    discounts = 1.0 / np.log2(np.arange(2, rel.shape[1] + 2))
+    out: dict[str, float] = {}
+    for k in ks:
+        kk = min(k, rel.shape[1])
+        hits = rel[:, :kk]
+        out[f"recall@{k}"] = float(np.mean(hits.max(1) > 0))
+        dcg = (hits * discounts[:kk]).sum(1)
+        ideal_n = np.minimum(relevant_counts, kk).astype(int)
+        ideal = np.concatenate([[0.0], np.cumsum(discounts[:kk])])[ideal_n]
+        valid = ideal > 0
+        out[f"ndcg@{k}"] = float(np.mean(dcg[valid] / ideal[valid])) if valid.any() else 0.0
+    return out
+
+
+def retrieval_metrics(
+    gallery: Embeddings,
+    queries: Embeddings | None = None,
+    ks: tuple[int, ...] = KS,
+    max_queries: int = 2000,
+    max_gallery: int = 20_000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Queries (the test split; or, when ``queries`` is None, gallery rows leaving themselves
+    out) retrieve from the gallery (the train split). Queries whose label has no other row in
+    the gallery cannot retrieve anything relevant and are left out (``queries_without_match``).
+    At most ``max_queries`` queries and ``max_gallery`` gallery rows (seeded subsamples)."""
+    import faiss
+    import torch
+    from pytorch_metric_learning.utils.accuracy_calculator import AccuracyCalculator
+    from pytorch_metric_learning.utils.inference import FaissKNN
+
+    gallery = subsample(gallery, max_gallery, seed)
+    g_y = np.asarray(gallery.y)
+    same = queries is None
+    if same:
+        n = len(g_y)
+        pos = np.sort(np.random.default_rng(seed + 1).choice(n, min(n, max_queries), replace=False))
+        q_x, q_y = gallery.X[pos], g_y[pos]
+    else:
+        queries = subsample(queries, max_queries, seed + 1)
+        q_x, q_y, pos = queries.X, np.asarray(queries.y), None
+    labels, g_counts = np.unique(g_y, return_counts=True)
+    count_of = dict(zip(labels.tolist(), g_counts.tolist()))
+    relevant = np.array([count_of.get(v, 0) for v in q_y.tolist()]) - (1 if same else 0)
+    keep = relevant > 0
+    if not keep.any():
+        return {"skipped": "retrieval: no query's label occurs in the gallery"}
+    out: dict[str, Any] = {
+        "queries": float(keep.sum()),
+        "gallery": float(len(g_y)),
+        "queries_without_match": float((~keep).sum()),
+        "protocol": "train rows query the rest of train" if same else "test queries, train gallery",
+    }
+    q_x, q_y, relevant = q_x[keep], q_y[keep], relevant[keep]
+    pos = None if pos is None else pos[keep]
+    _, idx = cosine_neighbours(q_x, gallery.X, max(ks), self_index=pos)
+    out.update(recall_ndcg(g_y[idx], q_y, relevant, ks))
+
+    # precision@1 and MAP@R (R = the number of relevant gallery rows) through pml
+    def tensor(x: np.ndarray) -> torch.Tensor:
+        return torch.nn.functional.normalize(torch.from_numpy(np.ascontiguousarray(x)), dim=1)
+
+    calc = AccuracyCalculator(
+        include=("precision_at_1", "mean_average_precision_at_r"),
+        k="max_bin_count",
+        knn_func=FaissKNN(index_init_fn=faiss.IndexFlatIP),
+        device=torch.device("cpu"),
+    )
+    if same:
+        # pml's ref_includes_query drops each query's first neighbour (itself, similarity 1)
+        acc = calc.get_accuracy(
+            tensor(q_x), torch.from_numpy(q_y), tensor(gallery.X), torch.from_numpy(g_y), True
+        )
+    else:
+        acc = calc.get_accuracy(
+            tensor(q_x), torch.from_numpy(q_y), tensor(gallery.X), torch.from_numpy(g_y), False
+        )
+    out["precision@1"] = float(acc["precision_at_1"])
+    out["map@r"] = float(acc["mean_average_precision_at_r"])
+    return out

@@ -1,0 +1,260 @@
+"""Encoder exports: ONNX (checked against PyTorch with onnxruntime) and backbone-only
+safetensors (checked by loading them into a freshly built method).
+
+Both take the encoder as ``Method.embed`` sees it: ``Method.export_module()`` is traced with the
+inputs flattened by :func:`sslkit.core.engine.method.flatten_inputs` (a tensor, or a dict of
+tensors in sorted key order); ``--dim d`` keeps the first ``d`` coordinates (Matryoshka).
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from sslkit.core.engine.method import Method, flatten_inputs
+from sslkit.core.errors import SSLKitError, UsageError
+
+ONNX_FILE = "encoder.onnx"
+WEIGHTS_FILE = "backbone.safetensors"
+ATOL = 1e-4
+RTOL = 1e-4
+
+
+class ExportError(SSLKitError):
+    """An export that would not reproduce the model (parity check failed) or cannot be made."""
+
+
+class Truncated(nn.Module):
+    """``forward(*tensors)`` of the method's export module, keeping the first ``dim`` coordinates."""
+
+    def __init__(self, inner: nn.Module, dim: int):
+        super().__init__()
+        self.inner, self.dim = inner, dim
+
+    def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
+        return self.inner(*tensors)[:, : self.dim]
+
+
+def _flatten(inputs: Any) -> tuple[list[str] | None, tuple[torch.Tensor, ...]]:
+    try:
+        return flatten_inputs(inputs)
+    except TypeError as exc:
+        raise UsageError(
+            f"this method's inputs cannot be exported to ONNX ({exc}); export embeddings "
+            "(--to parquet/npy/faiss) or the weights (--to safetensors) instead"
+        ) from None
+
+
+def sample_inputs(data: Any, batch_size: int, batches: int = 2) -> list[Any]:
+    """A few real batches of the export data (the first ones), for tracing and parity checks."""
+    out = [data.example_inputs(2)]
+    out += [b.inputs for b in islice(data.export_batches(batch_size), batches)]
+    return out
+
+
+def export_onnx(
+    method: Method, data: Any, folder: Path, dim: int, *, opset: int = 18, batch_size: int = 64
+) -> dict[str, Any]:
+    """Write ``encoder.onnx`` (dynamic batch axis) and check it against PyTorch on real
+    batches with onnxruntime; returns facts for the model card."""
+    import onnxruntime as ort
+
+    cpu = copy.deepcopy(method).cpu().eval()
+    samples = sample_inputs(data, batch_size)
+    flat = [_flatten(s) for s in samples]
+    keys, example = flat[0]
+    names = list(keys) if keys else ["input"]
+    inner = cpu.export_module()
+    if keys and getattr(inner, "keys", "absent") is None:
+        inner.keys = list(keys)
+    module = Truncated(inner, dim).eval()
+
+    # every axis whose size differs between the sample batches is dynamic (batch always is)
+    dynamic: list[dict[int, str]] = []
+    for j, t in enumerate(example):
+        axes = {0: "batch"}
+        for axis in range(1, t.ndim):
+            if any(f[1][j].shape[axis] != t.shape[axis] for f in flat[1:]):
+                axes[axis] = f"{names[j]}_dim{axis}"
+        dynamic.append(axes)
+    path = folder / ONNX_FILE
+    exporter = _export(module, example, names, dynamic, path, opset)
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    worst = 0.0
+    checked = 0
+    with torch.no_grad():
+        for _, tensors in flat:
+            expected = module(*tensors).float().numpy()
+            got = session.run(None, {n: t.numpy() for n, t in zip(names, tensors)})[0]
+            if got.shape != expected.shape:
+                raise ExportError(
+                    f"ONNX encoder returns shape {got.shape}, PyTorch {expected.shape}; "
+                    "the method's embed() is not traceable with a dynamic batch axis"
+                )
+            diff = np.abs(got - expected)
+            worst = max(worst, float(diff.max(initial=0.0)))
+            if not np.all(diff <= ATOL + RTOL * np.abs(expected)):
+                raise ExportError(
+                    f"ONNX encoder differs from PyTorch by up to {diff.max():.3g} "
+                    f"(allowed {ATOL} + {RTOL}*|value|); nothing was exported"
+                )
+            checked += len(expected)
+    return {
+        "file": ONNX_FILE,
+        "inputs": [
+            {
+                "name": n,
+                "dtype": str(t.dtype).replace("torch.", ""),
+                "shape": [dynamic[j].get(a, int(s)) for a, s in enumerate(t.shape)],
+            }
+            for j, (n, t) in enumerate(zip(names, example))
+        ],
+        "output": {"name": "embedding", "shape": ["batch", dim], "dtype": "float32"},
+        "opset": opset,
+        "exporter": exporter,
+        "parity": {"rows_checked": checked, "max_abs_diff": worst, "atol": ATOL, "rtol": RTOL},
+        "onnxruntime": ort.__version__,
+    }
+
+
+def _export(module, example, names, dynamic, path: Path, opset: int) -> str:
+    """torch.export-based ONNX exporter; the TorchScript one when that fails."""
+    batch = torch.export.Dim("batch")
+    shapes = tuple(
+        {a: (batch if a == 0 else torch.export.Dim(n)) for a, n in axes.items()} for axes in dynamic
+    )
+    errors = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            torch.onnx.export(
+                module,
+                tuple(example),
+                str(path),
+                input_names=names,
+                output_names=["embedding"],
+                dynamic_shapes=(shapes,),
+                opset_version=opset,
+                dynamo=True,
+                verbose=False,
+                optimize=True,
+            )
+            return f"torch.onnx (dynamo) {torch.__version__}"
+        except Exception as exc:  # not every model exports through torch.export
+            errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+        try:
+            torch.onnx.export(
+                module,
+                tuple(example),
+                str(path),
+                input_names=names,
+                output_names=["embedding"],
+                dynamic_axes={
+                    **{n: axes for n, axes in zip(names, dynamic)},
+                    "embedding": {0: "batch"},
+                },
+                opset_version=opset,
+                dynamo=False,
+            )
+            return f"torch.onnx (torchscript) {torch.__version__}"
+        except Exception as exc:
+            errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    raise ExportError(
+        "the encoder could not be exported to ONNX: "
+        + "; ".join(errors)
+        + " (export embeddings or --to safetensors instead)"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# backbone-only safetensors
+
+
+def backbone_state(method: Method, inputs: Any) -> dict[str, torch.Tensor]:
+    """The parameters and buffers ``method.embed`` uses: those of every submodule called while
+    embedding ``inputs``, plus parameters reached by autograd (used outside a module call).
+    Projection heads, predictors and unused teachers are left out."""
+    called: set[int] = set()
+    hooks = [
+        m.register_forward_pre_hook(lambda mod, _args: called.add(id(mod)))
+        for m in method.modules()
+    ]
+    params = dict(method.named_parameters())
+    was = {n: p.requires_grad for n, p in params.items()}
+    try:
+        for p in params.values():
+            p.requires_grad_(True)
+        with torch.enable_grad():
+            z = method.embed(inputs)
+        used: set[str] = set()
+        if z.requires_grad:  # embed() may run under no_grad: then module calls decide alone
+            grads = torch.autograd.grad(z.float().sum(), list(params.values()), allow_unused=True)
+            used = {n for n, g in zip(params, grads) if g is not None}
+    finally:
+        for h in hooks:
+            h.remove()
+        for n, p in params.items():
+            p.requires_grad_(was[n])
+    keep: dict[str, torch.Tensor] = {}
+    for mod_name, mod in method.named_modules():
+        if id(mod) not in called and mod is not method:
+            continue
+        prefix = f"{mod_name}." if mod_name else ""
+        for n, p in mod.named_parameters(recurse=False):
+            if mod is not method or prefix + n in used:
+                keep[prefix + n] = p
+        for n, b in mod.named_buffers(recurse=False):
+            keep[prefix + n] = b
+    for n in used:
+        keep.setdefault(n, params[n])
+    return {k: v.detach().cpu().contiguous().clone() for k, v in sorted(keep.items())}
+
+
+def export_backbone(loaded: Any, folder: Path, dim: int, *, batch_size: int = 64) -> dict[str, Any]:
+    """Write ``backbone.safetensors`` (the weights ``embed`` needs, keys as in the method) and
+    check that a freshly built method with only these weights embeds exactly as the trained
+    one; returns facts for the model card."""
+    from safetensors.torch import load_file, save_file
+
+    from sslkit.core.engine.method import move_to
+    from sslkit.core.plugin import resolve
+
+    cpu = copy.deepcopy(loaded.method).cpu().eval()
+    samples = sample_inputs(loaded.data, batch_size, batches=1)
+    state = backbone_state(cpu, samples[0])
+    total = sum(v.numel() for v in cpu.state_dict().values())
+    kept = sum(v.numel() for v in state.values())
+    path = folder / WEIGHTS_FILE
+    save_file(state, str(path), metadata={"format": "pt", "embedding_dim": str(dim)})
+
+    fresh = resolve(loaded.plugin.method(loaded.config.method).build)(
+        loaded.config.model, loaded.data
+    )
+    fresh.eval()
+    fresh.load_state_dict(load_file(str(path)), strict=False)
+    with torch.no_grad():
+        for s in samples:
+            a = cpu.embed(move_to(s, torch.device("cpu"))).float()[:, :dim]
+            b = fresh.embed(move_to(s, torch.device("cpu"))).float()[:, :dim]
+            if not torch.allclose(a, b, atol=1e-5, rtol=1e-5):
+                raise ExportError(
+                    "the backbone weights do not reproduce the embeddings (max diff "
+                    f"{(a - b).abs().max():.3g}): embed() uses state this export could not find"
+                )
+    return {
+        "file": WEIGHTS_FILE,
+        "tensors": len(state),
+        "parameters": int(kept),
+        "parameters_in_method": int(total),
+        "prefixes": sorted({k.split(".")[0] for k in state}),
+        "load": "build the method from training.config, then "
+        "method.load_state_dict(safetensors.torch.load_file(file), strict=False)",
+    }

@@ -65,4 +65,3 @@ def test_only_plugins_fixture(only_plugins):
 
     only_plugins("nothing-here")
     assert entries() == {}
-

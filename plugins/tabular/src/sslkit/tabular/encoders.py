@@ -1,0 +1,267 @@
+"""Tabular backbones of Gorishniy et al., "Revisiting Deep Learning Models for Tabular Data"
+(NeurIPS 2021): the FT-Transformer (feature tokenizer + Transformer), an MLP and a ResNet.
+
+All three read the batch dict ``{"num": (B, n_num) float, "cat": (B, n_cat) long}``.
+
+- :class:`FeatureTokenizer` turns each feature into a ``d_token`` vector (numeric: ``x_j w_j +
+  b_j``; categorical: an embedding per column). A ``keep`` index subset selects the tokens of a
+  feature subset (T-JEPA's context), and ``mask`` replaces features by a learned mask token.
+- :class:`FTTransformer` runs Transformer blocks (pre-norm) over the feature tokens plus
+  optional extra tokens (T-JEPA's regularisation tokens) and returns tokens ``(B, T, d)``.
+- :class:`MLPEncoder` and :class:`ResNetEncoder` read the flat row (numeric values and
+  categorical embeddings concatenated) and return a vector ``(B, out_dim)``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from sslkit.tabular.configs import EncoderOptions
+
+
+def _batch_size(inputs: dict[str, torch.Tensor]) -> int:
+    return next(iter(inputs.values())).shape[0]
+
+
+class FeatureTokenizer(nn.Module):
+    """One token per feature: numeric ``x_j * W_j + b_j``, categorical ``E_j[x_j] + b_j``."""
+
+    def __init__(self, n_num: int, cardinalities: list[int], d_token: int):
+        super().__init__()
+        self.n_num = n_num
+        self.n_cat = len(cardinalities)
+        self.n_features = n_num + self.n_cat
+        self.d_token = d_token
+        self.num_weight = nn.Parameter(torch.empty(n_num, d_token))
+        offsets = torch.tensor([0, *cardinalities[:-1]], dtype=torch.long).cumsum(0)
+        self.register_buffer("cat_offsets", offsets, persistent=False)
+        self.cat_embed = nn.Embedding(max(1, sum(cardinalities)), d_token)
+        self.bias = nn.Parameter(torch.empty(self.n_features, d_token))
+        self.mask_token = nn.Parameter(torch.zeros(d_token))
+        bound = 1 / math.sqrt(d_token)
+        for p in (self.num_weight, self.cat_embed.weight, self.bias):
+            nn.init.uniform_(p, -bound, bound)
+        nn.init.normal_(self.mask_token, std=0.02)
+
+    def forward(
+        self, inputs: dict[str, torch.Tensor], mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Tokens ``(B, n_features, d)``; ``mask`` (B, n_features) bool replaces features by the
+        mask token (VIME and SCARF corrupt values instead, so only the ablations use this)."""
+        parts = []
+        if self.n_num:
+            parts.append(inputs["num"].unsqueeze(-1) * self.num_weight)
+        if self.n_cat:
+            parts.append(self.cat_embed(inputs["cat"] + self.cat_offsets))
+        x = torch.cat(parts, dim=1) + self.bias
+        if mask is not None:
+            x = torch.where(mask.unsqueeze(-1), self.mask_token.to(x.dtype), x)
+        return x
+
+
+class Block(nn.Module):
+    """Pre-norm Transformer block (FT-Transformer): attention, then a feed-forward network."""
+
+    def __init__(self, d: int, heads: int, ffn: int, dropout: float):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(d)
+        self.attn = nn.MultiheadAttention(d, heads, dropout=dropout, batch_first=True)
+        self.norm2 = nn.LayerNorm(d)
+        self.ffn = nn.Sequential(
+            nn.Linear(d, ffn), nn.GELU(), nn.Dropout(dropout), nn.Linear(ffn, d)
+        )
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.norm1(x)
+        x = x + self.drop(self.attn(h, h, h, need_weights=False)[0])
+        return x + self.drop(self.ffn(self.norm2(x)))
+
+
+class TransformerStack(nn.Module):
+    """Blocks followed by a final LayerNorm: tokens in, tokens out."""
+
+    def __init__(self, d: int, layers: int, heads: int, ffn: int, dropout: float):
+        super().__init__()
+        self.blocks = nn.ModuleList(Block(d, heads, ffn, dropout) for _ in range(layers))
+        self.norm = nn.LayerNorm(d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            x = block(x)
+        return self.norm(x)
+
+
+class FTTransformer(nn.Module):
+    """Feature tokenizer + Transformer; ``forward`` returns tokens ``(B, extra + F, d)``.
+
+    ``extra_tokens`` learned tokens (a [CLS] token, or T-JEPA's regularisation tokens) come
+    first. ``keep`` (B, k) long selects the features the encoder sees (a context subset).
+    """
+
+    def __init__(
+        self, n_num: int, cardinalities: list[int], cfg: EncoderOptions, extra_tokens: int = 0
+    ):
+        super().__init__()
+        if cfg.d_token % cfg.n_heads:
+            from sslkit.core.errors import ConfigError
+
+            raise ConfigError(
+                f"method.d_token = {cfg.d_token} must be a multiple of method.n_heads = {cfg.n_heads}"
+            )
+        self.tokenizer = FeatureTokenizer(n_num, cardinalities, cfg.d_token)
+        self.n_features = self.tokenizer.n_features
+        self.d_token = cfg.d_token
+        self.extra_tokens = extra_tokens
+        self.extra = nn.Parameter(torch.empty(1, extra_tokens, cfg.d_token))
+        nn.init.normal_(self.extra, std=0.02)
+        self.stack = TransformerStack(
+            cfg.d_token, cfg.n_layers, cfg.n_heads, cfg.ffn_dim, cfg.dropout
+        )
+
+    def forward(
+        self,
+        inputs: dict[str, torch.Tensor],
+        keep: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        x = self.tokenizer(inputs, mask)
+        if keep is not None:
+            x = torch.gather(x, 1, keep.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+        if self.extra_tokens:
+            x = torch.cat([self.extra.expand(x.shape[0], -1, -1).to(x.dtype), x], dim=1)
+        return self.stack(x)
+
+
+class _FlatInput(nn.Module):
+    """The row as one vector: numeric values, then an embedding per categorical column."""
+
+    def __init__(self, n_num: int, cardinalities: list[int], d_cat: int, visibility: bool = False):
+        super().__init__()
+        self.n_num = n_num
+        self.embeds = nn.ModuleList(nn.Embedding(c, d_cat) for c in cardinalities)
+        self.visibility = visibility
+        n_features = n_num + len(cardinalities)
+        self.out_dim = n_num + d_cat * len(cardinalities) + (n_features if visibility else 0)
+
+    def forward(
+        self, inputs: dict[str, torch.Tensor], visible: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``visible`` (B, F) bool hides the other features (zeros) and is appended as input
+        bits (only encoders built with ``visibility=True``, for T-JEPA's feature subsets)."""
+        num = inputs["num"] if self.n_num else None
+        cats = [emb(inputs["cat"][:, j]) for j, emb in enumerate(self.embeds)]
+        if not self.visibility:
+            return torch.cat(([num] if num is not None else []) + cats, dim=1)
+        n_features = self.n_num + len(self.embeds)
+        if visible is None:
+            ref = num if num is not None else cats[0]
+            visible = torch.ones(ref.shape[0], n_features, dtype=torch.bool, device=ref.device)
+        vis = visible.to(cats[0].dtype if cats else num.dtype)
+        parts = [num * vis[:, : self.n_num]] if num is not None else []
+        parts += [c * vis[:, self.n_num + j, None] for j, c in enumerate(cats)]
+        return torch.cat([*parts, vis], dim=1)
+
+
+class MLPEncoder(nn.Module):
+    """MLP (Gorishniy et al. 2021): Linear -> ReLU -> Dropout blocks, then a linear output."""
+
+    def __init__(
+        self, n_num: int, cardinalities: list[int], cfg: EncoderOptions, visibility: bool = False
+    ):
+        super().__init__()
+        d_cat = max(1, min(cfg.d_token, 16))
+        self.inp = _FlatInput(n_num, cardinalities, d_cat, visibility)
+        layers: list[nn.Module] = []
+        width = self.inp.out_dim
+        for _ in range(max(1, cfg.n_layers)):
+            layers += [nn.Linear(width, cfg.hidden_dim), nn.ReLU(), nn.Dropout(cfg.dropout)]
+            width = cfg.hidden_dim
+        layers.append(nn.Linear(width, cfg.out_dim))
+        self.net = nn.Sequential(*layers)
+        self.out_dim = cfg.out_dim
+
+    def forward(
+        self, inputs: dict[str, torch.Tensor], visible: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        return self.net(self.inp(inputs, visible))
+
+
+class ResBlock(nn.Module):
+    """ResNet block of Gorishniy et al.: x + Dropout(Linear(Dropout(ReLU(Linear(BN(x))))))."""
+
+    def __init__(self, d: int, hidden: int, dropout: float):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.BatchNorm1d(d),
+            nn.Linear(d, hidden),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, d),
+            nn.Dropout(dropout),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.net(x)
+
+
+class ResNetEncoder(nn.Module):
+    """ResNet (Gorishniy et al. 2021): linear stem, residual blocks, BN -> ReLU -> Linear head."""
+
+    def __init__(
+        self, n_num: int, cardinalities: list[int], cfg: EncoderOptions, visibility: bool = False
+    ):
+        super().__init__()
+        d_cat = max(1, min(cfg.d_token, 16))
+        self.inp = _FlatInput(n_num, cardinalities, d_cat, visibility)
+        self.stem = nn.Linear(self.inp.out_dim, cfg.hidden_dim)
+        self.blocks = nn.Sequential(
+            *(
+                ResBlock(cfg.hidden_dim, 2 * cfg.hidden_dim, cfg.dropout)
+                for _ in range(max(1, cfg.n_layers))
+            )
+        )
+        self.head = nn.Sequential(
+            nn.BatchNorm1d(cfg.hidden_dim), nn.ReLU(), nn.Linear(cfg.hidden_dim, cfg.out_dim)
+        )
+        self.out_dim = cfg.out_dim
+
+    def forward(
+        self, inputs: dict[str, torch.Tensor], visible: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        return self.head(self.blocks(self.stem(self.inp(inputs, visible))))
+
+
+def build_vector_encoder(
+    info: dict[str, Any], cfg: EncoderOptions, visibility: bool = False
+) -> nn.Module:
+    """An encoder with a vector output ``(B, out_dim)``; the FT-Transformer is read out by its
+    [CLS] token (a projection to ``out_dim`` keeps the sizes of every encoder comparable)."""
+    n_num, cards = info["n_num"], list(info["cardinalities"])
+    if cfg.encoder == "mlp":
+        return MLPEncoder(n_num, cards, cfg, visibility)
+    if cfg.encoder == "resnet":
+        return ResNetEncoder(n_num, cards, cfg, visibility)
+    return CLSTransformer(n_num, cards, cfg)
+
+
+class CLSTransformer(nn.Module):
+    """FT-Transformer read out by its [CLS] token (the original model's prediction input)."""
+
+    def __init__(self, n_num: int, cardinalities: list[int], cfg: EncoderOptions):
+        super().__init__()
+        self.body = FTTransformer(n_num, cardinalities, cfg, extra_tokens=1)
+        self.proj = nn.Linear(cfg.d_token, cfg.out_dim)
+        self.out_dim = cfg.out_dim
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.proj(self.body(inputs)[:, 0])
+
+
+def raw_width(info: dict[str, Any]) -> int:
+    """Width of the raw feature vector (numeric + one-hot categorical)."""
+    return int(info["n_num"]) + int(sum(info["cardinalities"]))

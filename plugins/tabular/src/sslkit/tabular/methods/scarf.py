@@ -1,0 +1,82 @@
+"""SCARF: Bahri, Jiang, Tay, Metzler, "SCARF: Self-Supervised Contrastive Learning using Random
+Feature Corruption", ICLR 2022.
+
+For each row, exactly ``round(corruption_rate x F)`` features, chosen at random, are replaced by
+draws from their empirical marginal distributions (the value of that feature in a random row of
+the batch). The encoder ``f`` and a pretraining head ``g`` map the row and its corrupted copy to
+``g(f(x))`` and ``g(f(x~))``; InfoNCE (:class:`sslkit.core.objectives.InfoNCE`, temperature 1 as
+in the paper) pulls the pair together against the other rows. The embedding is ``f(x)``.
+
+Matryoshka: one head per nested size ``m`` reads ``f(x)[:, :m]``; the losses are averaged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from sslkit.core.engine.method import Method
+from sslkit.core.nn import MLPHead
+from sslkit.core.objectives import InfoNCE
+from sslkit.tabular.configs import SCARFConfig
+from sslkit.tabular.encoders import build_vector_encoder
+from sslkit.tabular.methods.common import (
+    batch_size_of,
+    check_nested,
+    device_of,
+    exact_mask,
+    n_features,
+    resample_marginals,
+)
+
+
+def n_corrupted(rate: float, features: int) -> int:
+    """How many features SCARF replaces in each row: ``round(rate x F)``, at least one."""
+    return max(1, min(features, round(rate * features)))
+
+
+class SCARF(Method):
+    """SCARF (Bahri et al., ICLR 2022): random feature corruption + InfoNCE."""
+
+    def __init__(self, cfg: SCARFConfig, info: dict[str, Any]):
+        super().__init__()
+        self.cfg = cfg
+        self.n_num = int(info["n_num"])
+        self.n = n_features(info)
+        self.k = n_corrupted(cfg.corruption_rate, self.n)
+        self.encoder = build_vector_encoder(info, cfg)
+        d = self.encoder.out_dim
+        self.embed_dim = d
+        self.nested_dims = check_nested(cfg.matryoshka_dims, d)
+        sizes = self.nested_dims or (d,)
+        self.heads = nn.ModuleList(
+            MLPHead(m, cfg.head_dim, cfg.head_dim, num_layers=cfg.head_layers, batchnorm=False)
+            for m in sizes
+        )
+        self.sizes = sizes
+        self.loss_fn = InfoNCE(temperature=cfg.temperature)
+
+    def corrupt(
+        self, batch: dict[str, torch.Tensor]
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        mask = exact_mask(batch_size_of(batch), self.n, self.k, device_of(batch))
+        return resample_marginals(batch, mask, self.n_num), mask
+
+    def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        corrupted, _ = self.corrupt(batch)
+        h = self.encoder(batch)
+        h_tilde = self.encoder(corrupted)
+        losses = [
+            self.loss_fn(torch.stack([head(h[:, :m]), head(h_tilde[:, :m])], dim=1))
+            for m, head in zip(self.sizes, self.heads)
+        ]
+        return {"loss": torch.stack(losses).mean()}
+
+    def embed(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.encoder(inputs)
+
+
+def build(cfg: SCARFConfig, data: Any) -> Method:
+    return SCARF(cfg, data.info)

@@ -1,0 +1,98 @@
+"""VIME self-supervised: Yoon, Zhang, Jordon, van der Schaar, "VIME: Extending the Success of
+Self- and Semi-supervised Learning to Tabular Domain", NeurIPS 2020.
+
+A mask ``m ~ Bernoulli(mask_prob)`` per feature picks the features replaced by draws from their
+empirical marginals (the value of that feature in a random row of the batch). From the
+encoding of the corrupted row, a mask estimator predicts ``m`` (binary cross-entropy) and a
+feature estimator reconstructs the original row (squared error for numeric features, cross-
+entropy for categorical ones): ``loss = l_mask + alpha * l_reconstruction``. The embedding is the
+encoder's output on the clean row.
+
+Matryoshka: the two estimators are repeated for each nested size ``m`` and read
+``encoder(x)[:, :m]``; the losses are averaged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sslkit.core.engine.method import Method
+from sslkit.tabular.configs import VIMEConfig
+from sslkit.tabular.encoders import build_vector_encoder
+from sslkit.tabular.methods.common import (
+    batch_size_of,
+    check_nested,
+    device_of,
+    n_features,
+    resample_marginals,
+)
+
+
+class Estimators(nn.Module):
+    """VIME's mask estimator and feature estimator on a ``d``-sized encoding."""
+
+    def __init__(self, d: int, n_num: int, cardinalities: list[int]):
+        super().__init__()
+        self.mask = nn.Linear(d, n_num + len(cardinalities))
+        self.num = nn.Linear(d, n_num) if n_num else None
+        self.cats = nn.ModuleList(nn.Linear(d, c) for c in cardinalities)
+
+    def forward(
+        self, h: torch.Tensor, batch: dict[str, torch.Tensor], mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        mask_loss = F.binary_cross_entropy_with_logits(self.mask(h), mask.to(h.dtype))
+        recon = []
+        if self.num is not None:
+            recon.append(F.mse_loss(self.num(h), batch["num"], reduction="none").mean(0))
+        for j, head in enumerate(self.cats):
+            recon.append(F.cross_entropy(head(h), batch["cat"][:, j]).reshape(1))
+        return mask_loss, torch.cat(recon).mean()
+
+
+class VIME(Method):
+    """VIME self-supervised learning (Yoon et al., NeurIPS 2020)."""
+
+    def __init__(self, cfg: VIMEConfig, info: dict[str, Any]):
+        super().__init__()
+        self.cfg = cfg
+        self.n_num = int(info["n_num"])
+        self.n = n_features(info)
+        self.encoder = build_vector_encoder(info, cfg)
+        d = self.encoder.out_dim
+        self.embed_dim = d
+        self.nested_dims = check_nested(cfg.matryoshka_dims, d)
+        self.sizes = self.nested_dims or (d,)
+        cards = list(info["cardinalities"])
+        self.estimators = nn.ModuleList(Estimators(m, self.n_num, cards) for m in self.sizes)
+
+    def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        b, dev = batch_size_of(batch), device_of(batch)
+        mask = torch.rand(b, self.n, device=dev) < self.cfg.mask_prob
+        corrupted = resample_marginals(batch, mask, self.n_num)
+        # a resampled value equal to the original is not a corruption (VIME's m~ = 1[x~ != x])
+        changed = []
+        if "num" in batch:
+            changed.append(corrupted["num"] != batch["num"])
+        if "cat" in batch:
+            changed.append(corrupted["cat"] != batch["cat"])
+        target_mask = torch.cat(changed, dim=1)
+        h = self.encoder(corrupted)
+        mask_losses, recon_losses = [], []
+        for m, est in zip(self.sizes, self.estimators):
+            lm, lr = est(h[:, :m], batch, target_mask)
+            mask_losses.append(lm)
+            recon_losses.append(lr)
+        l_mask = torch.stack(mask_losses).mean()
+        l_recon = torch.stack(recon_losses).mean()
+        return {"loss": l_mask + self.cfg.alpha * l_recon, "mask": l_mask, "recon": l_recon}
+
+    def embed(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.encoder(inputs)
+
+
+def build(cfg: VIMEConfig, data: Any) -> Method:
+    return VIME(cfg, data.info)

@@ -76,7 +76,7 @@ def test_stream_shards_do_not_overlap(parquet: Path, monkeypatch) -> None:
     for shard in range(3):
         monkeypatch.setattr(dist, "shard_info", lambda s=shard: (s, 3))
         seen.append(_sequences(st.train_dataset()))
-    union = sorted(sum(seen, []))
+    union = sorted(s for part in seen for s in part)
     monkeypatch.setattr(dist, "shard_info", lambda: (0, 1))
     assert union == _sequences(st.train_dataset())
     assert all(len(s) > 5 for s in seen)

@@ -139,7 +139,13 @@ def presets(
 def evaluate(
     run_dir: Annotated[Path, typer.Argument(help="A run folder made by `sslkit pretrain`.")],
     task: Annotated[
-        list[str] | None, typer.Option("--task", "-t", help="Only these tasks (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--task",
+            "-t",
+            help="Only these tasks (repeatable): representation, linear-probe, knn-probe, "
+            "retrieval, or one of the domain's.",
+        ),
     ] = None,
     data: Annotated[
         str | None,
@@ -150,23 +156,39 @@ def evaluate(
     out: Annotated[
         Path | None, typer.Option("--out", help="Report folder (default: <run>/report).")
     ] = None,
-    device: Annotated[str, typer.Option("--device")] = "cpu",
+    device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:N, mps.")] = "cpu",
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", help="Rows per embedding batch.")
+    ] = 1024,
+    projection: Annotated[
+        str, typer.Option("--map", help="2-D map of the embeddings: pca or tsne.")
+    ] = "pca",
 ) -> None:
-    """Evaluate a run's frozen embeddings: report.json, report.md and plots."""
+    """Evaluate a run's frozen embeddings: report.json, report.md and PNG plots."""
     from sslkit.core import api
 
-    report = api.evaluate(run_dir, task or None, data=data, out=out, device=device)
-    for name, metrics in report["tasks"].items():
+    def show(name: str, metrics: dict) -> None:
         if "skipped" in metrics:
             typer.echo(f"{name}: skipped: {metrics['skipped']}")
-            continue
+            return
         shown = "  ".join(
             f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
             for k, v in metrics.items()
-            if not isinstance(v, dict | list)
+            if isinstance(v, int | float) and not isinstance(v, bool) and k != "seconds"
         )
         typer.echo(f"{name}: {shown}")
-    typer.echo(f"report written to {report['folder']}")
+
+    report = api.evaluate(
+        run_dir,
+        task or None,
+        data=data,
+        out=out,
+        device=device,
+        batch_size=batch_size,
+        projection=projection,
+        log=show,
+    )
+    typer.echo(f"report written to {report['folder']}/report.md")
 
 
 @app.command()
@@ -187,14 +209,28 @@ def export(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an existing output.")
     ] = False,
-    batch_size: Annotated[int, typer.Option("--batch-size")] = 4096,
-    device: Annotated[str, typer.Option("--device")] = "cpu",
-    index: Annotated[str, typer.Option("--index", help="FAISS index: flat, ivf or hnsw.")] = "flat",
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Rows per batch.")] = 4096,
+    device: Annotated[str, typer.Option("--device", help="cpu, cuda, auto, mps.")] = "cpu",
+    index: Annotated[
+        str | None,
+        typer.Option("--index", help="FAISS index: flat (default, exact), ivf or hnsw."),
+    ] = None,
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            "--metric", help="FAISS similarity: cosine (default; vectors normalised) or ip."
+        ),
+    ] = None,
 ) -> None:
-    """Export embeddings (or the encoder) for production retrieval and recommendation."""
-    from sslkit.core import api
+    """Export embeddings (or the encoder) for production retrieval and recommendation.
 
-    extra = {"index": index} if to == "faiss" else {}
+    Under torchrun (`torchrun --nproc-per-node N -m sslkit export ...`) each rank writes its
+    own part files and rank 0 the manifest."""
+    import json
+
+    from sslkit.core import api
+    from sslkit.core.distributed import is_main
+
     target = api.export(
         run_dir,
         to=to,
@@ -204,9 +240,18 @@ def export(
         overwrite=overwrite,
         batch_size=batch_size,
         device=device,
-        **extra,
+        index=index,
+        metric=metric,
     )
-    typer.echo(f"exported to {target}")
+    if not is_main():
+        return
+    manifest = json.loads((Path(target) / "manifest.json").read_text(encoding="utf-8"))
+    rows = manifest.get("rows")
+    speed = (
+        f" ({manifest['rows_per_second']:.0f} rows/s)" if manifest.get("rows_per_second") else ""
+    )
+    what = f"{rows} rows of {manifest['embedding_dim']}-d embeddings" if rows is not None else to
+    typer.echo(f"exported {what} to {target}{speed}")
 
 
 def command() -> click.Group:

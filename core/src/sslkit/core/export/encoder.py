@@ -109,6 +109,7 @@ def export_onnx(
             checked += len(expected)
     return {
         "file": ONNX_FILE,
+        "external_data": sorted(p.name for p in folder.glob(f"{ONNX_FILE}.*")),
         "inputs": [
             {
                 "name": n,
@@ -123,6 +124,10 @@ def export_onnx(
         "parity": {"rows_checked": checked, "max_abs_diff": worst, "atol": ATOL, "rtol": RTOL},
         "onnxruntime": ort.__version__,
     }
+
+
+def _weight_bytes(module: nn.Module) -> int:
+    return sum(t.numel() * t.element_size() for t in [*module.parameters(), *module.buffers()])
 
 
 def _export(module, example, names, dynamic, path: Path, opset: int) -> str:
@@ -146,6 +151,8 @@ def _export(module, example, names, dynamic, path: Path, opset: int) -> str:
                 dynamo=True,
                 verbose=False,
                 optimize=True,
+                # one self-contained file unless the weights pass protobuf's 2 GB limit
+                external_data=_weight_bytes(module) > 1.5e9,
             )
             return f"torch.onnx (dynamo) {torch.__version__}"
         except Exception as exc:  # not every model exports through torch.export

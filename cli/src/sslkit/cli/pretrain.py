@@ -16,6 +16,8 @@ import click
 
 from sslkit.core.config import field_docs, field_types
 
+ARGS_KEY = "sslkit.pretrain.args"
+
 # named options that map onto config keys; everything else goes through --set
 TRAIN_OPTIONS: dict[str, tuple[str, Any, str]] = {
     "epochs": ("train.epochs", int, "Passes over the data."),
@@ -130,6 +132,11 @@ def common_options() -> list[click.Option]:
             help="Processes on this node (hands over to torch.distributed.run).",
         ),
         click.Option(
+            ["--evaluate/--no-evaluate"],
+            default=True,
+            help="Run the domain's default task on the trained encoder (rank 0).",
+        ),
+        click.Option(
             ["--print-config"],
             is_flag=True,
             default=False,
@@ -200,10 +207,15 @@ def run_pretrain(
         return
     nproc = kwargs.get("nproc_per_node") or 1
     if nproc > 1 and "LOCAL_RANK" not in os.environ:
-        hand_over_to_torchrun(nproc)
+        ctx = click.get_current_context()
+        hand_over_to_torchrun(nproc, ctx.meta.get(ARGS_KEY))
         return
     quiet = cfg.train.quiet
-    result = api.pretrain(cfg, log=(lambda *_: None) if quiet else console.print)
+    result = api.pretrain(
+        cfg,
+        evaluate_default_task=kwargs.get("evaluate", True),
+        log=(lambda *_: None) if quiet else console.print,
+    )
     if result.metrics:
         from sslkit.core.distributed import is_main
 
@@ -217,9 +229,13 @@ def run_pretrain(
     click.echo(f"run saved to {result.run_dir}")
 
 
-def hand_over_to_torchrun(nproc: int) -> None:
-    """Re-run this very command under ``torch.distributed.run`` with ``nproc`` processes."""
-    argv = list(sys.argv[1:])
+def hand_over_to_torchrun(nproc: int, args: list[str] | None = None) -> None:
+    """Re-run this very command under ``torch.distributed.run`` with ``nproc`` processes.
+
+    ``args`` are the words after ``sslkit`` (default: ``sys.argv[1:]``); ``--nproc-per-node``
+    is dropped from them. Each process then trains one rank (gloo on CPU, NCCL on GPU).
+    """
+    argv = list(sys.argv[1:] if args is None else args)
     cleaned: list[str] = []
     skip = False
     for arg in argv:
@@ -234,7 +250,23 @@ def hand_over_to_torchrun(nproc: int) -> None:
         cleaned.append(arg)
     from torch.distributed.run import main as torchrun_main
 
-    torchrun_main([f"--nproc-per-node={nproc}", "-m", "sslkit.cli", *cleaned])
+    code = 0
+    try:
+        torchrun_main([f"--nproc-per-node={nproc}", "-m", "sslkit.cli", *cleaned])
+    except Exception as exc:  # ChildFailedError: the ranks printed their own errors
+        code = getattr(exc, "exit_code", None) or 1
+        failures = getattr(exc, "failures", None) or {}
+        for failure in failures.values():
+            code = failure.exitcode if failure.exitcode and failure.exitcode > 0 else code
+    if code:
+        from sslkit.core.errors import RunError
+
+        error = RunError(
+            f"training under torch.distributed.run failed (exit code {code}); "
+            "the processes' own errors are printed above"
+        )
+        error.exit_code = code
+        raise error
 
 
 class PretrainGroup(click.Group):
@@ -262,6 +294,7 @@ class PretrainGroup(click.Group):
         found = entries()
         if name not in found:
             raise UsageError(f"unknown domain {name!r}; installed: {', '.join(found) or '(none)'}")
+        ctx.meta[ARGS_KEY] = ["pretrain", *args]  # for --nproc-per-node's hand-over
         return (
             name,
             build_domain_command(name, _peek(args[1:], "--method") or _peek(args[1:], "-m")),

@@ -80,9 +80,14 @@ def pretrain(
     evaluate_default_task: bool = True,
     log=print,
 ) -> RunResult:
-    """Pretrain ``method`` of ``domain`` (or a ready :class:`RunConfig`) and save the run."""
-    from sslkit.core.engine.rundir import RunDir
-    from sslkit.core.engine.trainer import fit
+    """Pretrain ``method`` of ``domain`` (or a ready :class:`RunConfig`) and save the run.
+
+    Under ``torchrun`` every process calls it; rank 0 writes the run folder. With
+    ``train.resume`` it continues the run ``train.out/train.name`` (or, without a name, the
+    latest run of this domain and method in ``train.out``) with the run's saved config.
+    """
+    from sslkit.core.engine import ddp
+    from sslkit.core.engine.trainer import fit, seed_everything
 
     cfg = (
         domain
@@ -97,29 +102,87 @@ def pretrain(
         )
     )
     plugin = get_plugin(cfg.domain)
-    name = cfg.train.name or f"{cfg.domain}-{cfg.method}"
-    run = RunDir.create(cfg.train.out, name, resume=cfg.train.resume)
-    data = resolve(plugin.load_data)(cfg.data, state=None)
-    spec = plugin.method(cfg.method)
-    model = resolve(spec.build)(cfg.model, data)
-    from sslkit.core.engine.rundir import atomic_write_text
+    env, created = ddp.setup(cfg.train.device)
+    try:
+        run, cfg, state = _prepare_run(plugin, cfg, env.device, log)
+        seed_everything(cfg.train.seed)  # the same initial weights on every rank and every run
+        data = resolve(plugin.load_data)(cfg.data, state=state)
+        model = resolve(plugin.method(cfg.method).build)(cfg.model, data)
+        if env.is_main:
+            _write_run_files(run, cfg, data, resumed=state is not None)
+            if not cfg.train.quiet:
+                log(f"run folder: {run.path}")
+        result = fit(model, data, cfg, run, log=log)
+        metrics: dict[str, Any] = {}
+        if evaluate_default_task and plugin.default_task and env.is_main:
+            from sslkit.core.evaluate.embeddings import TaskContext
+            from sslkit.core.evaluate.report import run_task
 
-    atomic_write_text(run.config, cfg.to_toml())
-    run.write_json("environment.json", environment())
-    run.write_json("info.json", data.info)
-    run.write_json("data_state.json", data.state())
-    if not cfg.train.quiet:
-        log(f"run folder: {run.path}")
-    result = fit(model, data, cfg, run, log=log)
-    metrics: dict[str, Any] = {}
-    if evaluate_default_task and plugin.default_task:
-        from sslkit.core.evaluate.embeddings import TaskContext
-        from sslkit.core.evaluate.report import run_task
-
-        ctx = TaskContext(run.path, cfg, data, model, device=str(next(model.parameters()).device))
-        metrics = run_task(plugin, ctx, plugin.default_task)
-        run.write_json("default_task.json", {"task": plugin.default_task, "metrics": metrics})
+            device = str(next(model.parameters()).device)
+            ctx = TaskContext(run.path, cfg, data, model, device=device)
+            metrics = run_task(plugin, ctx, plugin.default_task)
+            run.write_json("default_task.json", {"task": plugin.default_task, "metrics": metrics})
+    finally:
+        ddp.teardown(created)
     return RunResult(run.path, cfg, result.steps, result.losses, metrics, result.seconds)
+
+
+# options that may differ when a run is resumed; everything else comes from its config.toml
+_RESUME_OPTIONS = ("device", "num_workers", "quiet", "progress", "tensorboard", "resume", "out")
+
+
+def _prepare_run(plugin: Any, cfg: RunConfig, device, log) -> tuple[Any, RunConfig, dict | None]:
+    """(run folder, config, saved data state or None); rank 0 creates the folder, the other
+    ranks learn whether that worked (one error on every rank, no hang)."""
+    from sslkit.core import distributed as D
+    from sslkit.core.engine.ddp import agree
+    from sslkit.core.engine.rundir import DATA_STATE, RunDir
+    from sslkit.core.errors import RunError
+
+    tc = cfg.train
+    error: Exception | None = None
+    run = None
+    try:
+        if tc.resume:
+            run = (
+                RunDir.create(tc.out, tc.name, resume=True)
+                if tc.name
+                else RunDir.latest(tc.out, cfg.domain, cfg.method)
+            )
+        elif D.is_main():
+            run = RunDir.create(tc.out, tc.name or f"{cfg.domain}-{cfg.method}")
+        else:
+            run = RunDir(Path(tc.out) / (tc.name or f"{cfg.domain}-{cfg.method}"))
+    except RunError as exc:
+        error = exc
+    if agree([float(error is not None)], device)[0] > 0:
+        raise error or RunError("rank 0 could not prepare the run folder; see its error")
+    assert run is not None
+    if not tc.resume:
+        return run, cfg, None
+    saved = run_config_from_dict(plugin, load_toml(run.config), str(run.config))
+    now = {k: getattr(tc, k) for k in _RESUME_OPTIONS}
+    merged = replace(saved, train=replace(saved.train, **now, name=run.path.name))
+    if D.is_main() and not tc.quiet:
+        log(f"resuming {run.path} with its saved config ({run.config.name})")
+    return run, merged, run.read_json(DATA_STATE)
+
+
+def _write_run_files(run: Any, cfg: RunConfig, data: Any, *, resumed: bool) -> None:
+    """config.toml, environment.json, info.json, data_state.json (a fresh run's config only)."""
+    from sslkit.core.engine.rundir import atomic_write_text
+    from sslkit.core.errors import RunError
+
+    try:
+        if not resumed:
+            atomic_write_text(run.config, cfg.to_toml())
+            run.write_json("info.json", data.info)
+            run.write_json("data_state.json", data.state())
+        run.write_json("environment.json", environment())
+    except OSError as exc:
+        raise RunError(
+            f"cannot write the run folder {run.path}: {exc.strerror or exc}; choose a writable --out"
+        ) from None
 
 
 @dataclass

@@ -63,11 +63,24 @@ class TrainConfig:
     monitor_every: int = 0
     """Compute RankMe and embedding std on a held batch every N steps (0: off)."""
     sync_batchnorm: bool = False
+    """Convert BatchNorm layers to SyncBatchNorm under torchrun (statistics over the global batch)."""
     quiet: bool = False
     out: str = "runs"
     name: str = ""
     """Run folder name under ``out`` (default: ``<domain>-<method>``)."""
     resume: bool = False
+    progress: bool = True
+    """Rich progress bar on rank 0 (only on a terminal; off with quiet)."""
+    tensorboard: bool = True
+    """Also write TensorBoard event files to <run>/tensorboard when tensorboard is installed."""
+    keep_checkpoints: int = 2
+    """How many of the latest checkpoints to keep (at least 1)."""
+    checkpoint_minutes: float = 0.0
+    """Also write a checkpoint when this many minutes have passed since the last one (0: off)."""
+    monitor_batch: int = 512
+    """Rows of the held batch the collapse monitor embeds."""
+    find_unused_parameters: bool = False
+    """DDP option for methods whose training_step leaves some trainable parameters unused."""
 
 
 @dataclass

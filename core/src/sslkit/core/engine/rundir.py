@@ -95,6 +95,28 @@ class RunDir:
         return cls(path)
 
     @classmethod
+    def latest(cls, out: str | Path, domain: str, method: str) -> RunDir:
+        """The most recently trained run of ``domain``/``method`` in ``out`` (for ``--resume``
+        without a name): the newest checkpoint wins, then the newest config."""
+        import tomllib
+
+        found = []
+        for config in Path(out).glob(f"*/{CONFIG}"):
+            try:
+                head = tomllib.loads(config.read_text(encoding="utf-8")).get("run", {})
+            except (OSError, tomllib.TOMLDecodeError):
+                continue
+            if head.get("domain") == domain and head.get("method") == method:
+                marks = [p.stat().st_mtime for p in (config.parent / CHECKPOINTS).glob("*.json")]
+                found.append((max(marks, default=0.0), config.stat().st_mtime, config.parent))
+        if not found:
+            raise RunError(
+                f"--resume: no {domain}/{method} run to continue in {out}; drop --resume to "
+                "start one, or pass --out and --name of the run"
+            )
+        return cls(max(found)[2])
+
+    @classmethod
     def open(cls, path: str | Path) -> RunDir:
         p = Path(path)
         if not (p / CONFIG).is_file():

@@ -1,37 +1,54 @@
-"""The training loop: a plain PyTorch loop over a :class:`Method` and a :class:`DomainData`."""
+"""The training loop: a plain PyTorch loop over a :class:`Method` and a :class:`DomainData`.
+
+One process or many under ``torchrun`` (DDP); the loop is :func:`fit`, everything around it
+(data order, checkpoints, callbacks, signals, DDP) lives in its own module.
+"""
 
 from __future__ import annotations
 
-import json
+import contextlib
 import math
 import random
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, IterableDataset
 
 from sslkit.core.config import RunConfig
 from sslkit.core.data import DomainData
-from sslkit.core.engine.checkpoint import save_checkpoint
-from sslkit.core.engine.device import autocast, select_device
+from sslkit.core.engine import ddp
+from sslkit.core.engine.callbacks import Callback, Context, default_callbacks
+from sslkit.core.engine.checkpoint import Position, load_checkpoint, save_checkpoint
+from sslkit.core.engine.device import autocast
+from sslkit.core.engine.loader import TrainData
 from sslkit.core.engine.method import Method, move_to
+from sslkit.core.engine.optim import (  # noqa: F401 - cosine_with_warmup, scaled_lr re-exported
+    LRPlan,
+    build_optimizer,
+    cosine_with_warmup,
+    scaled_lr,
+    set_lr,
+)
 from sslkit.core.engine.rundir import RunDir
-from sslkit.core.errors import SSLKitError
+from sslkit.core.engine.signals import RunInterrupted, StopSignals
+from sslkit.core.errors import DataError, SSLKitError
 
 
 class NonFiniteLossError(SSLKitError):
-    """The loss became NaN or infinite."""
+    """The loss became NaN or infinite; the weights were not updated with it."""
 
 
 @dataclass
 class FitResult:
     steps: int
     losses: list[float] = field(default_factory=list)
+    """Per-step losses of this session (from ``start_step + 1`` to ``steps``)."""
     seconds: float = 0.0
     samples: int = 0
+    start_step: int = 0
 
     @property
     def samples_per_second(self) -> float:
@@ -44,175 +61,230 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def cosine_with_warmup(step: int, total: int, warmup: int, min_ratio: float = 0.0) -> float:
-    """Multiplier of the base learning rate: linear warmup, then cosine decay to ``min_ratio``."""
-    if warmup > 0 and step < warmup:
-        return (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+def fit(
+    method: Method,
+    data: DomainData,
+    cfg: RunConfig,
+    run: RunDir,
+    *,
+    log=print,
+    callbacks: list[Callback] | None = None,
+) -> FitResult:
+    """Train ``method`` on ``data`` with ``cfg.train``; metrics and checkpoints go to ``run``.
+
+    With ``cfg.train.resume`` it continues from the run's latest checkpoint (weights, optimizer,
+    RNG and data order), reproducing the uninterrupted run's losses on CPU.
+    """
+    tc = cfg.train
+    env, created = ddp.setup(tc.device)
+    try:
+        seed_everything(tc.seed + env.rank)
+        method.to(env.device)
+        train = TrainData(data, tc.batch_size, tc.accumulate, tc.seed, env, tc.num_workers)
+        total = _total_steps(tc, train.steps_per_epoch)
+        plan = LRPlan(
+            tc.lr, scaled_lr(tc.lr, tc.batch_size * env.world_size * tc.accumulate,
+                             tc.base_batch_size, tc.lr_scaling),
+            tc.lr_scaling, tc.base_batch_size, tc.batch_size, env.local_world_size, env.nodes,
+            tc.accumulate, total, round(tc.warmup_epochs * train.steps_per_epoch), tc.min_lr_ratio,
+        )  # fmt: skip
+        optimizer = build_optimizer(method, tc.optimizer, plan.lr, tc.weight_decay)
+        step_fn = ddp.wrap(method, env, sync_batchnorm=tc.sync_batchnorm, compile=tc.compile,
+                           find_unused=tc.find_unused_parameters)  # fmt: skip
+        restored = load_checkpoint(run.path, method, optimizer, env.device) if tc.resume else None
+        pos = restored[0] if restored else Position()
+        if env.is_main:
+            run.write_json("engine.json", _engine_info(env, tc, plan, train, pos))
+            if not tc.quiet:
+                log(plan.describe() + (f"; resuming at step {pos.step}" if pos.step else ""))
+        cbs = [] if not env.is_main else callbacks if callbacks is not None else (
+            default_callbacks(tc, has_eval=bool(data.split_names())))  # fmt: skip
+        ctx = Context(run, method, data, env.device, total, pos.step, plan.global_batch, log)
+        return _loop(step_fn, method, optimizer, train, plan, pos, cbs, ctx, run, env, tc)
+    finally:
+        ddp.teardown(created)
 
 
-def scaled_lr(lr: float, global_batch: int, base_batch: int, rule: str) -> float:
-    if rule == "linear":
-        return lr * global_batch / base_batch
-    if rule == "sqrt":
-        return lr * math.sqrt(global_batch / base_batch)
-    return lr
+def _loop(step_fn, method, optimizer, train, plan, pos, cbs, ctx, run, env, tc) -> FitResult:
+    result = FitResult(steps=pos.step, start_step=pos.step)
+    start = last_save_time = time.perf_counter()
+    saved_at = pos.step if tc.resume else -1
+
+    def save() -> None:
+        nonlocal saved_at, last_save_time
+        save_checkpoint(run, method, optimizer, pos, device=env.device, keep=tc.keep_checkpoints,
+                        extra={"total_steps": ctx.total_steps, "lr_plan": plan.to_dict()})  # fmt: skip
+        saved_at, last_save_time = pos.step, time.perf_counter()
+
+    for cb in cbs:
+        cb.on_train_start(ctx)
+    try:
+        with StopSignals() as signals:
+            method.train()
+            while pos.step < ctx.total_steps:
+                micro: list[tuple[torch.Tensor, Any]] = []
+                steps_before = pos.step
+                for batch in _agreed(
+                    train.epoch(pos.epoch, pos.batch_in_epoch), train.streamed, env
+                ):
+                    batch = move_to(batch, env.device, non_blocking=env.device.type == "cuda")
+                    pos.batch_in_epoch += 1
+                    last = len(micro) + 1 == tc.accumulate
+                    with contextlib.nullcontext() if last else ddp.no_sync(step_fn):
+                        with autocast(env.device, tc.precision):
+                            loss, logs = _loss_and_logs(step_fn(batch))
+                        (loss / tc.accumulate).backward()
+                    micro.append((loss.detach(), batch))
+                    if not last:
+                        continue
+                    values = torch.stack([m[0].float() for m in micro]).tolist()
+                    due = tc.checkpoint_minutes > 0 and (
+                        time.perf_counter() - last_save_time > 60 * tc.checkpoint_minutes)  # fmt: skip
+                    bad, stop, due, loss_sum = ddp.agree(
+                        [float(not all(map(math.isfinite, values))), float(signals.received is not None),
+                         float(due), sum(values) / len(values)], env.device)  # fmt: skip
+                    if bad:
+                        raise _non_finite(pos, values, micro, run, env)
+                    if tc.grad_clip > 0:
+                        torch.nn.utils.clip_grad_norm_(method.parameters(), tc.grad_clip)
+                    set_lr(optimizer, lr := plan.at(pos.step))
+                    optimizer.step()
+                    optimizer.zero_grad(set_to_none=True)
+                    method.on_train_step_end(pos.step, ctx.total_steps)
+                    pos.step += 1
+                    micro = []
+                    record = {"step": pos.step, "epoch": pos.epoch, "loss": loss_sum / env.world_size,
+                              "lr": lr, "time": time.perf_counter() - start, **logs}  # fmt: skip
+                    result.losses.append(record["loss"])
+                    for cb in cbs:
+                        cb.on_step_end(ctx, record)
+                    if stop or due or (tc.checkpoint_every and pos.step % tc.checkpoint_every == 0):
+                        save()
+                    if stop:
+                        raise RunInterrupted(
+                            f"stopped by {signals.name} at step {pos.step}/{ctx.total_steps}; the "
+                            f"checkpoint is in {run.checkpoints}; continue with --resume",
+                            signals.received or 15,
+                        )
+                    if pos.step >= ctx.total_steps:
+                        break
+                else:  # the epoch is complete
+                    if pos.step == steps_before:
+                        raise DataError("the training data gave no full batch in an epoch; "
+                                        "lower train.batch_size or add data")  # fmt: skip
+                    optimizer.zero_grad(set_to_none=True)  # a stream's leftover micro-batches
+                    pos.epoch, pos.batch_in_epoch = pos.epoch + 1, 0
+                    save()
+            if saved_at != pos.step:
+                save()
+    finally:
+        for cb in cbs:
+            cb.on_train_end(ctx)
+    result.steps, result.seconds = pos.step, time.perf_counter() - start
+    result.samples = (pos.step - result.start_step) * plan.global_batch
+    _finish(method, result, ctx, env, tc)
+    return result
 
 
-def build_optimizer(
-    method: Method, name: str, lr: float, weight_decay: float
-) -> torch.optim.Optimizer:
-    decay, no_decay = [], []
-    for pname, p in method.named_parameters():
-        if not p.requires_grad:
-            continue
-        (no_decay if p.ndim <= 1 or pname.endswith(".bias") else decay).append(p)
-    groups = [
-        {"params": decay, "weight_decay": weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
-    if name == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=0.9)
-    if name == "lars":
-        from sslkit.core.engine.lars import LARS
-
-        return LARS(groups, lr=lr)
-    return torch.optim.AdamW(groups, lr=lr)
+def _finish(method, result: FitResult, ctx: Context, env: ddp.Env, tc) -> None:
+    drift = ddp.check_in_sync(method, env.device)
+    if drift > 0 and env.is_main:
+        ctx.log(f"warning: parameters differ between ranks after training (checksum {drift:.3g})")
+    if env.is_main and not tc.quiet and result.losses:
+        ctx.log(
+            f"trained {result.steps - result.start_step} steps in {result.seconds:.1f}s "
+            f"({result.samples_per_second:,.0f} samples/s), last loss {result.losses[-1]:.4f}"
+        )
 
 
-def _loader(data: DomainData, batch_size: int, cfg: RunConfig, device: torch.device):
-    dataset = data.train_dataset()
-    if data.full_batch:
-        return None, dataset
-    generator = torch.Generator().manual_seed(cfg.train.seed)
-    streamed = isinstance(dataset, IterableDataset)
-    n = None if streamed else len(dataset)
-    loader = DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=not streamed,
-        drop_last=bool(n and n > batch_size),
-        collate_fn=data.collate,
-        num_workers=cfg.train.num_workers,
-        pin_memory=device.type == "cuda",
-        generator=None if streamed else generator,
-        persistent_workers=cfg.train.num_workers > 0,
-    )
-    return loader, dataset
+def _total_steps(tc, steps_per_epoch: int) -> int:
+    if steps_per_epoch == 0 and not tc.max_steps:
+        raise DataError("streamed data has no length: set train.max_steps (--max-steps N)")
+    by_epochs = tc.epochs * steps_per_epoch if steps_per_epoch else tc.max_steps
+    return min(tc.max_steps, by_epochs) if tc.max_steps else by_epochs
+
+
+def _agreed(batches: Iterable[Any], streamed: bool, env: ddp.Env) -> Iterator[Any]:
+    """Under torchrun, a stream ends on every rank as soon as it ends on one (else DDP hangs)."""
+    if not (streamed and env.distributed):
+        yield from batches
+        return
+    it = iter(batches)
+    while True:
+        batch = next(it, None)
+        if ddp.agree([float(batch is not None)], env.device)[0] < env.world_size:
+            return
+        yield batch
 
 
 def _loss_and_logs(out: Any) -> tuple[torch.Tensor, dict[str, float]]:
     if isinstance(out, torch.Tensor):
         return out, {}
-    loss = out["loss"]
-    logs = {
-        k: float(v.detach()) if isinstance(v, torch.Tensor) else float(v)
-        for k, v in out.items()
-        if k != "loss"
+    logs = {k: float(v.detach()) if isinstance(v, torch.Tensor) else float(v)
+            for k, v in out.items() if k != "loss"}  # fmt: skip
+    return out["loss"], logs
+
+
+def _engine_info(env: ddp.Env, tc, plan: LRPlan, train: TrainData, pos: Position) -> dict:
+    return {
+        "device": str(env.device),
+        "world_size": env.world_size,
+        "nodes": env.nodes,
+        "devices_per_node": env.local_world_size,
+        "backend": (torch.distributed.get_backend() if env.distributed else None),
+        "precision": tc.precision,
+        "compile": tc.compile,
+        "sync_batchnorm": tc.sync_batchnorm and env.distributed,
+        "streamed": train.streamed,
+        "steps_per_epoch": train.steps_per_epoch,
+        "lr_plan": plan.to_dict(),
+        "started_at_step": pos.step,
     }
-    return loss, logs
 
 
-def fit(method: Method, data: DomainData, cfg: RunConfig, run: RunDir, *, log=print) -> FitResult:
-    """Train ``method`` on ``data`` with ``cfg.train``; checkpoints and metrics go to ``run``."""
-    tc = cfg.train
-    seed_everything(tc.seed)
-    device = select_device(tc.device)
-    method.to(device)
-    loader, dataset = _loader(data, tc.batch_size, cfg, device)
-    steps_per_epoch = (
-        1
-        if loader is None
-        else (
-            len(loader)
-            if hasattr(loader, "__len__") and not isinstance(dataset, IterableDataset)
-            else 0
+def _non_finite(pos: Position, values, micro, run: RunDir, env: ddp.Env) -> NonFiniteLossError:
+    where = f"at step {pos.step + 1} (epoch {pos.epoch})"
+    bad = [i for i, v in enumerate(values) if not math.isfinite(v)]
+    if not bad:
+        return NonFiniteLossError(
+            f"the loss became non-finite on another rank {where}; lower train.lr or set "
+            "train.grad_clip; the weights were not updated with it"
         )
+    i = bad[0]
+    batch = micro[i][1]
+    index = pos.batch_in_epoch - len(micro) + i
+    tensors = _tensors(batch)
+    broken_input = any(
+        not torch.isfinite(t).all() for t in tensors.values() if t.is_floating_point()
     )
-    steps_per_epoch //= max(1, tc.accumulate) if steps_per_epoch > 1 else 1
-    if tc.max_steps:
-        total = (
-            tc.max_steps if not steps_per_epoch else min(tc.max_steps, tc.epochs * steps_per_epoch)
-        )
-    elif steps_per_epoch:
-        total = tc.epochs * steps_per_epoch
-    else:
-        raise SSLKitError("streamed data has no length: set train.max_steps")
-    global_batch = tc.batch_size * tc.accumulate
-    lr = scaled_lr(tc.lr, global_batch, tc.base_batch_size, tc.lr_scaling)
-    optimizer = build_optimizer(method, tc.optimizer, lr, tc.weight_decay)
-    warmup = int(tc.warmup_epochs * steps_per_epoch) if steps_per_epoch else 0
-    for g in optimizer.param_groups:
-        g["base_lr"] = lr
+    shapes = ", ".join(f"{k} {tuple(t.shape)} {str(t.dtype).removeprefix('torch.')}"
+                       for k, t in list(tensors.items())[:4])  # fmt: skip
+    hint = (
+        "the batch itself holds NaN or inf values: clean the data or check its preprocessing"
+        if broken_input
+        else "lower train.lr, set train.grad_clip (e.g. 1.0), add train.warmup_epochs, "
+        "or train with --precision fp32"
+    )
+    saved = ""
+    if tensors and env.is_main:
+        with contextlib.suppress(Exception):
+            from safetensors.torch import save_file
 
-    result = FitResult(steps=0)
-    start = time.perf_counter()
-    metrics = run.metrics.open("a", encoding="utf-8")
-    step, micro, epoch = 0, 0, 0
-    try:
-        method.train()
-        while step < total:
-            batches = [dataset] if loader is None else loader
-            for batch in batches:
-                batch = move_to(batch, device, non_blocking=device.type == "cuda")
-                with autocast(device, tc.precision):
-                    loss, logs = _loss_and_logs(method.training_step(batch))
-                if not torch.isfinite(loss):
-                    raise NonFiniteLossError(
-                        f"loss is {float(loss)} at step {step} (epoch {epoch}); lower train.lr, "
-                        "set train.grad_clip, or check the input for NaN/inf values"
-                    )
-                (loss / tc.accumulate).backward()
-                micro += 1
-                result.samples += _batch_size(batch, tc.batch_size)
-                if micro % tc.accumulate:
-                    continue
-                if tc.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(method.parameters(), tc.grad_clip)
-                factor = cosine_with_warmup(step, total, warmup, tc.min_lr_ratio)
-                for g in optimizer.param_groups:
-                    g["lr"] = g["base_lr"] * factor
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-                method.on_train_step_end(step, total)
-                value = float(loss.detach())
-                result.losses.append(value)
-                step += 1
-                if step % tc.log_every == 0 or step == total:
-                    record = {
-                        "step": step,
-                        "epoch": epoch,
-                        "loss": value,
-                        "lr": optimizer.param_groups[0]["lr"],
-                        **logs,
-                    }
-                    metrics.write(json.dumps(record) + "\n")
-                    metrics.flush()
-                if tc.checkpoint_every and step % tc.checkpoint_every == 0:
-                    save_checkpoint(run, method, step=step, epoch=epoch)
-                if step >= total:
-                    break
-            epoch += 1
-            save_checkpoint(run, method, step=step, epoch=epoch)
-    finally:
-        metrics.close()
-    result.steps = step
-    result.seconds = time.perf_counter() - start
-    if not tc.quiet:
-        log(
-            f"trained {step} steps in {result.seconds:.1f}s ({result.samples_per_second:.0f} samples/s), last loss {result.losses[-1]:.4f}"
-        )
-    return result
+            target = run.path / "nonfinite_batch.safetensors"
+            save_file({k: t.detach().cpu().contiguous() for k, t in tensors.items()}, str(target))
+            saved = f"; the batch is saved in {target}"
+    return NonFiniteLossError(
+        f"loss is {values[i]} {where}, batch {index} of the epoch [{shapes}] on rank {env.rank}; "
+        f"{hint}. The weights were not updated with it{saved}"
+    )
 
 
-def _batch_size(batch: Any, default: int) -> int:
+def _tensors(batch: Any, prefix: str = "batch") -> dict[str, torch.Tensor]:
     if isinstance(batch, torch.Tensor):
-        return batch.shape[0]
-    if isinstance(batch, dict):
-        for v in batch.values():
-            if isinstance(v, torch.Tensor) and v.ndim > 0:
-                return v.shape[0]
-    if isinstance(batch, list | tuple) and batch and isinstance(batch[0], torch.Tensor):
-        return batch[0].shape[0]
-    return default
+        return {prefix: batch}
+    items = batch.items() if isinstance(batch, dict) else (
+        enumerate(batch) if isinstance(batch, list | tuple) else [])  # fmt: skip
+    out: dict[str, torch.Tensor] = {}
+    for k, v in items:
+        out.update(_tensors(v, f"{prefix}.{k}"))
+    return out

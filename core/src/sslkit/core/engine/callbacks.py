@@ -1,0 +1,267 @@
+"""Callbacks of the training loop (rank 0 only): progress, metrics, TensorBoard, collapse monitor.
+
+A callback sees the run through :class:`Context` and each optimizer step as a ``record`` (a
+dict with ``step``, ``epoch``, ``loss``, ``lr``, ``time`` and the method's logs). Callbacks run
+in order, so a monitor can add its values to the record before the loggers write it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from sslkit.core.engine.method import move_to
+from sslkit.core.engine.rundir import RunDir, atomic_write_text
+
+
+@dataclass
+class Context:
+    run: RunDir
+    method: Any
+    data: Any
+    device: torch.device
+    total_steps: int
+    start_step: int
+    global_batch: int
+    log: Callable[[str], Any]
+
+
+class Callback:
+    def on_train_start(self, ctx: Context) -> None: ...
+
+    def on_step_end(self, ctx: Context, record: dict[str, Any]) -> None: ...
+
+    def on_train_end(self, ctx: Context) -> None: ...
+
+
+class Rate:
+    """Samples per second and ETA from the steps and wall time since the (re)start."""
+
+    def __init__(self):
+        self.t0 = time.perf_counter()
+        self.last = (0, self.t0)
+
+    def window(self, step: int, global_batch: int) -> float:
+        """Samples/s since the previous call."""
+        now = time.perf_counter()
+        prev_step, prev_t = self.last
+        self.last = (step, now)
+        return (step - prev_step) * global_batch / max(now - prev_t, 1e-9)
+
+    def eta(self, ctx: Context, step: int) -> float:
+        done = step - ctx.start_step
+        return (time.perf_counter() - self.t0) / max(done, 1) * (ctx.total_steps - step)
+
+
+def _fmt_eta(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class ProgressBar(Callback):
+    """A rich progress bar (loss, samples/s, ETA), redrawn at most ``hz`` times a second."""
+
+    def __init__(self, hz: float = 4.0):
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self.every = 1.0 / hz
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.4f}  {task.fields[rate]:,.0f} samples/s"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            refresh_per_second=hz,
+        )
+        self.rate = Rate()
+        self.last = 0.0
+
+    def on_train_start(self, ctx: Context) -> None:
+        self.rate.last = (ctx.start_step, time.perf_counter())
+        self.task = self.progress.add_task(
+            "train", total=ctx.total_steps, completed=ctx.start_step, loss=float("nan"), rate=0.0
+        )
+        self.progress.start()
+
+    def on_step_end(self, ctx: Context, record: dict[str, Any]) -> None:
+        now = time.perf_counter()
+        if now - self.last < self.every and record["step"] < ctx.total_steps:
+            return
+        self.last = now
+        rate = self.rate.window(record["step"], ctx.global_batch)
+        self.progress.update(self.task, completed=record["step"], loss=record["loss"], rate=rate)
+
+    def on_train_end(self, ctx: Context) -> None:
+        self.progress.stop()
+
+
+class PlainLog(Callback):
+    """Without a terminal (CI, nohup): one line every ``seconds`` and at the last step."""
+
+    def __init__(self, seconds: float = 30.0):
+        self.seconds = seconds
+        self.rate = Rate()
+        self.last = time.perf_counter()
+
+    def on_train_start(self, ctx: Context) -> None:
+        self.rate.last = (ctx.start_step, time.perf_counter())
+
+    def on_step_end(self, ctx: Context, record: dict[str, Any]) -> None:
+        now = time.perf_counter()
+        if now - self.last < self.seconds and record["step"] < ctx.total_steps:
+            return
+        self.last = now
+        rate = self.rate.window(record["step"], ctx.global_batch)
+        ctx.log(
+            f"step {record['step']}/{ctx.total_steps}  loss {record['loss']:.4f}  "
+            f"lr {record['lr']:.3g}  {rate:,.0f} samples/s  "
+            f"ETA {_fmt_eta(self.rate.eta(ctx, record['step']))}"
+        )
+
+
+class MetricsLog(Callback):
+    """``metrics.jsonl``: one JSON line every ``every`` steps (and at the last step).
+
+    On resume, lines after the checkpoint's step (written before a crash) are dropped first,
+    so the file is one continuous history.
+    """
+
+    def __init__(self, every: int):
+        self.every = max(1, every)
+        self.rate = Rate()
+
+    def on_train_start(self, ctx: Context) -> None:
+        path = ctx.run.metrics
+        if path.is_file():
+            kept = []
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    if json.loads(line).get("step", 0) <= ctx.start_step:
+                        kept.append(line)
+                except json.JSONDecodeError:
+                    break  # a line cut by a crash: drop it and what follows
+            atomic_write_text(path, "".join(f"{line}\n" for line in kept))
+        self.fh = path.open("a", encoding="utf-8")
+        self.rate.last = (ctx.start_step, time.perf_counter())
+
+    def on_step_end(self, ctx: Context, record: dict[str, Any]) -> None:
+        if record["step"] % self.every and record["step"] < ctx.total_steps:
+            return
+        out = {**record, "samples_per_s": self.rate.window(record["step"], ctx.global_batch)}
+        self.fh.write(json.dumps(out) + "\n")
+        self.fh.flush()
+
+    def on_train_end(self, ctx: Context) -> None:
+        self.fh.close()
+
+
+class TensorBoardLog(Callback):
+    """Scalars to ``<run>/tensorboard`` (only when ``tensorboard`` is installed)."""
+
+    def __init__(self, every: int):
+        self.every = max(1, every)
+
+    @staticmethod
+    def available() -> bool:
+        import importlib.util
+
+        return importlib.util.find_spec("tensorboard") is not None
+
+    def on_train_start(self, ctx: Context) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(
+            str(ctx.run.path / "tensorboard"), purge_step=ctx.start_step + 1
+        )
+
+    def on_step_end(self, ctx: Context, record: dict[str, Any]) -> None:
+        if record["step"] % self.every and record["step"] < ctx.total_steps:
+            return
+        for key, value in record.items():
+            if key not in ("step", "epoch") and isinstance(value, int | float):
+                self.writer.add_scalar(f"train/{key}", value, record["step"])
+
+    def on_train_end(self, ctx: Context) -> None:
+        self.writer.close()
+
+
+class CollapseMonitor(Callback):
+    """RankMe (Garrido et al. 2023) and the std of normalised embeddings (SimSiam, Chen & He
+    2021) of a held batch every ``every`` steps; a warning when either falls below ``drop``
+    times its best value so far (a sign of dimensional or complete collapse).
+
+    Runs in eval mode without gradients, on a forked RNG: training is not perturbed.
+    """
+
+    def __init__(self, every: int, rows: int, drop: float = 0.5):
+        self.every, self.rows, self.drop = every, rows, drop
+        self.best: dict[str, float] = {}
+        self.warned: set[str] = set()
+        self.held = None
+
+    def on_train_start(self, ctx: Context) -> None:
+        split = ctx.data.split_names()[0]
+        self.held = move_to(next(iter(ctx.data.eval_batches(split, self.rows))).inputs, ctx.device)
+        self.measure(ctx, ctx.start_step)
+
+    @torch.no_grad()
+    def measure(self, ctx: Context, step: int) -> dict[str, float]:
+        from sslkit.core.objectives.monitors import embedding_std, rankme
+
+        method = ctx.method
+        was_training = method.training
+        devices = [ctx.device] if ctx.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            method.eval()
+            try:
+                z = method.embed(self.held).float()
+            finally:
+                method.train(was_training)
+        values = {"rankme": float(rankme(z)), "embedding_std": float(embedding_std(z))}
+        for key, value in values.items():
+            best = self.best.get(key, 0.0)
+            if value < self.drop * best and key not in self.warned:
+                self.warned.add(key)
+                ctx.log(
+                    f"warning: {key} fell to {value:.4g} at step {step} (best {best:.4g}): the "
+                    "embeddings may be collapsing; check the views, lower train.lr or raise "
+                    "the method's regularisation"
+                )
+            elif value >= self.drop * best:
+                self.warned.discard(key)
+            self.best[key] = max(best, value)
+        return values
+
+    def on_step_end(self, ctx: Context, record: dict[str, Any]) -> None:
+        if record["step"] % self.every == 0:
+            record.update(self.measure(ctx, record["step"]))
+
+
+def default_callbacks(tc: Any, *, has_eval: bool) -> list[Callback]:
+    """The callbacks a run gets from its ``[train]`` options (call on rank 0 only)."""
+    out: list[Callback] = []
+    if tc.monitor_every > 0 and has_eval:
+        out.append(CollapseMonitor(tc.monitor_every, tc.monitor_batch))
+    out.append(MetricsLog(tc.log_every))
+    if tc.tensorboard and TensorBoardLog.available():
+        out.append(TensorBoardLog(tc.log_every))
+    if not tc.quiet:
+        if tc.progress and sys.stderr.isatty():
+            out.append(ProgressBar())
+        else:
+            out.append(PlainLog())
+    return out

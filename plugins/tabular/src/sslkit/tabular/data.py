@@ -344,7 +344,7 @@ def _should_stream(path: Path, config: TabularData) -> bool:
 class StreamedTable(DomainData):
     """A Parquet file (or folder) read in record batches; never held in memory as a whole.
 
-    The preprocessing is fitted on the first ``fit_rows`` rows. Pretraining reads the train rows
+    The preprocessing is fitted on the train-split rows among the first ``fit_rows`` rows. Pretraining reads the train rows
     of every record batch, shuffled within the batch, and keeps row ``i`` on shard
     ``i % num_shards`` (:func:`sslkit.core.distributed.shard_info`), so ranks and DataLoader
     workers read disjoint rows. Streamed data has no length: set ``train.max_steps``.
@@ -368,7 +368,8 @@ class StreamedTable(DomainData):
             if limit is not None and offset + len(df) > limit:
                 df = df.iloc[: limit - offset]
             if len(df):
-                yield offset, df.reset_index(drop=True)
+                df.index = pd.RangeIndex(offset, offset + len(df))
+                yield offset, df
             offset += len(df)
             if limit is not None and offset >= limit:
                 return
@@ -500,6 +501,8 @@ def load_data(config: TabularData, state: dict[str, Any] | None = None) -> Domai
         schema = Schema.from_state(state) if state is not None else None
         if schema is None:
             head = read_table(p, config.fit_rows)
+            held = split_mask(np.arange(len(head)), config.split_seed, config.test_fraction)
+            head = head[~held] if (~held).any() else head
             schema = fit_schema(
                 head,
                 target=config.target,

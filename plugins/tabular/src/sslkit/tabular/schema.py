@@ -335,9 +335,11 @@ def _infer_kind(col: pd.Series, name: str, source: str, forced: bool) -> tuple[s
 
 
 def _row_number(col: pd.Series, label: Any) -> int:
-    """1-based data row number (the header is not counted) of index ``label``."""
-    pos = col.index.get_loc(label)
-    return int(pos) + 1 if isinstance(pos, int | np.integer) else int(label) + 1
+    """1-based data row number (the header is not counted): the loaders keep each row's
+    0-based position in its file as the index label."""
+    if isinstance(label, int | np.integer):
+        return int(label) + 1
+    return int(col.index.get_loc(label)) + 1
 
 
 def _looks_like_dates(strings: pd.Series) -> bool:
@@ -385,7 +387,7 @@ def _expand_datetimes(
             elif part == "month":
                 values = dt.dt.month
             elif part == "weekday":
-                values = dt.dt.weekday
+                values = dt.dt.day_of_week
             else:
                 values = dt.dt.hour + dt.dt.minute / 60.0
             frame[f"{name}.{part}"] = values.astype(float)

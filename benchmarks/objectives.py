@@ -192,9 +192,13 @@ def table(res: dict) -> str:
                 continue
             p = row[peer]
             if "error" in p or "error" in ours:
+                err = p.get("error", "") or ours.get("error", "")
+                m = re.search(r"allocate (\d+) bytes", err)
+                if m:
+                    err = f"out of memory: one allocation of {int(m.group(1)) / 2**30:.0f} GiB"
                 lines.append(
                     f"| {row['loss']} | {row['size']} | {ours.get('median_s', float('nan')):.4f} s | "
-                    f"{peer} | failed: {p.get('error', '')[:60]} | | | | |"
+                    f"{peer} | failed ({err[:70]}) | | | | |"
                 )
                 continue
             sp = p["median_s"] / ours["median_s"]
@@ -226,6 +230,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", type=Path, default=RESULT)
     ap.add_argument("--no-doc", action="store_true")
+    ap.add_argument("--doc-only", action="store_true", help="re-render the docs table from --out")
     a = ap.parse_args()
     if a.case:
         import torch
@@ -233,6 +238,9 @@ def main() -> None:
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
         loss, impl, size, repeats, device = a.case
         print(json.dumps(run_case(loss, impl, int(size), int(repeats), device)))
+        return
+    if a.doc_only:
+        write_doc(json.loads(a.out.read_text()))
         return
     plan = [("ntxent", b, ("sslkit", "lightly", "pml")) for b in NTXENT_BATCHES]
     plan += [("barlow", 1024, ("sslkit", "lightly")), ("vicreg", 1024, ("sslkit", "lightly"))]

@@ -26,7 +26,8 @@ def _read_json(path: Path) -> Any:
 
 
 def run_metrics(run_dir: Path) -> dict[str, Any]:
-    """The run's latest evaluation (``report/report.json``) and the default task's metrics."""
+    """The run's latest evaluation (``report/report.json``), the default task's metrics and the
+    last training record (loss at the final step)."""
     out: dict[str, Any] = {}
     report = _read_json(run_dir / "report" / "report.json")
     if isinstance(report, dict) and isinstance(report.get("tasks"), dict):
@@ -37,7 +38,26 @@ def run_metrics(run_dir: Path) -> dict[str, Any]:
     default = _read_json(run_dir / "default_task.json")
     if isinstance(default, dict):
         out["default_task"] = default
+    last = _last_training_record(run_dir / "metrics.jsonl")
+    if last:
+        out["training"] = last
     return out
+
+
+def _last_training_record(path: Path) -> dict[str, Any]:
+    """The last complete line of the run's ``metrics.jsonl`` (step, loss, ...)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return {}
+    for line in reversed(lines):
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(rec, dict):
+            return rec
+    return {}
 
 
 def model_card(loaded: Any, dim: int, fmt: str, **extra: Any) -> dict[str, Any]:

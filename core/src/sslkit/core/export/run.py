@@ -182,6 +182,38 @@ def iter_embeddings(
         yield ids, emb, batch.inputs
 
 
+SAMPLE_ROWS = 4096
+
+
+class Reservoir:
+    """A uniform sample of at most ``size`` streamed rows (Vitter's algorithm R)."""
+
+    def __init__(self, size: int, seed: int = 0):
+        self.size, self.seen = size, 0
+        self.rng = np.random.default_rng(seed)
+        self.buf: np.ndarray | None = None
+        self.filled = 0
+
+    def add(self, rows: np.ndarray) -> None:
+        if self.buf is None:
+            self.buf = np.empty((self.size, rows.shape[1]), np.float32)
+        take = min(len(rows), self.size - self.filled)
+        self.buf[self.filled : self.filled + take] = rows[:take]
+        self.filled += take
+        self.seen += take
+        rest = rows[take:]
+        if len(rest):
+            # row t (0-based count seen before it) replaces slot j ~ U{0..t} when j < size
+            t = self.seen + np.arange(len(rest))
+            j = np.floor(self.rng.random(len(rest)) * (t + 1)).astype(np.int64)
+            hit = j < self.size
+            self.buf[j[hit]] = rest[hit]  # repeated slots: the later row wins, as in order
+            self.seen += len(rest)
+
+    def rows(self) -> np.ndarray:
+        return np.empty((0, 0), np.float32) if self.buf is None else self.buf[: self.filled]
+
+
 def _suffix(rank: int, world: int) -> str:
     return "" if world == 1 else f"-{rank:05d}-of-{world:05d}"
 
@@ -220,15 +252,18 @@ def _stream_part(
 
         closers = [emb_w.close, ids_w.close]
     fingerprint = RowsFingerprint()
+    sample = Reservoir(SAMPLE_ROWS, seed=rank)
     start = time.perf_counter()
     try:
         for ids, emb, inputs in iter_embeddings(loaded, batch_size, dim, device, rank, world):
             write(ids, emb)
             fingerprint.update(ids, inputs)
+            sample.add(emb)
     finally:
         for close in closers:
             close()
     seconds = time.perf_counter() - start
+    np.save(tmp / f".sample-{rank:05d}.npy", sample.rows(), allow_pickle=False)
     return {
         "rank": rank,
         "files": files,
@@ -376,6 +411,22 @@ def _discard(tmp: Path, made_parent: Path | None) -> None:
             pass
 
 
+def _sample_stats(tmp: Path, world: int, seed: int) -> dict[str, Any]:
+    """RankMe, uniformity and embedding std of a uniform sample of the exported vectors."""
+    from sslkit.core.evaluate.embeddings import Embeddings
+    from sslkit.core.evaluate.probes import representation_stats
+
+    files = [tmp / f".sample-{r:05d}.npy" for r in range(world)]
+    parts = [np.load(f) for f in files]
+    for f in files:
+        f.unlink()
+    x = np.concatenate([p for p in parts if p.size]) if any(p.size for p in parts) else None
+    if x is None or len(x) < 2:
+        return {}
+    stats = representation_stats(Embeddings(np.arange(len(x)), x), seed=seed)
+    return {k: v for k, v in stats.items() if k != "ideal_std"}
+
+
 def _finish(
     loaded: Any,
     to: str,
@@ -401,6 +452,7 @@ def _finish(
         import hashlib
 
         manifest["rows"] = sum(p["rows"] for p in parts)
+        card["metrics"]["exported_embeddings"] = _sample_stats(tmp, world, loaded.config.train.seed)
         manifest["rows_fingerprint"] = hashlib.sha256(
             "".join(p["rows_fingerprint"] for p in parts).encode()
         ).hexdigest()[:32]

@@ -1,0 +1,235 @@
+"""Adult test accuracy of T-JEPA, SCARF, VIME and no pretraining (mean and std over seeds).
+
+Protocol: pretrain on adult.data (the train file, labels unused), embed train and test files with
+the frozen encoder, then
+- ``probe``: logistic regression on standardised embeddings;
+- ``mlp``: a small MLP head on standardised embeddings;
+- ``raw+emb MLP``: the T-JEPA paper's protocol, the same MLP on raw features + embeddings
+  (``tjepa-protocol``); "none" is that MLP (and the logistic probe) on the raw features alone.
+Published anchors (T-JEPA repository README, Adult): MLP 0.825, MLP + T-JEPA 0.866, XGBoost 0.874.
+
+    uv run python benchmarks/tabular.py                 # 5 seeds, every method, default presets
+    uv run python benchmarks/tabular.py --seeds 1 --methods tjepa
+
+Writes benchmarks/results/tabular.json (rewritten after every run, so a stopped benchmark keeps
+what it measured) and the table in docs/tabular.md. CPU time is the process time (user + system,
+all threads) of each pretraining and of each evaluation; at most 2 threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import machine, write_result, write_table
+
+ANCHORS = {"MLP (paper)": 0.825, "MLP + T-JEPA (paper)": 0.866, "XGBoost (paper)": 0.874}
+METHODS = ("tjepa", "scarf", "vime")
+
+
+def cpu() -> float:
+    return time.process_time()
+
+
+def run_method(method: str, seed: int, workdir: Path, extra: list[str]) -> dict[str, Any]:
+    from sslkit.core import api
+    from sslkit.core.evaluate.embeddings import TaskContext
+    from sslkit.core.evaluate.report import run_task
+
+    c0, w0 = cpu(), time.perf_counter()
+    result = api.pretrain(
+        "tabular",
+        method,
+        overrides=[
+            f"train.seed={seed}",
+            f"train.out={workdir}",
+            f"train.name={method}-{seed}",
+            "train.quiet=true",
+            *extra,
+        ],
+        evaluate_default_task=False,
+        log=lambda *_: None,
+    )
+    c1, w1 = cpu(), time.perf_counter()
+    loaded = api.load_run(result.run_dir)
+    ctx = TaskContext(loaded.run_dir, loaded.config, loaded.data, loaded.method)
+    probe = run_task(loaded.plugin, ctx, "probe")
+    c2 = cpu()
+    mlp = run_task(loaded.plugin, ctx, "mlp")
+    protocol = run_task(loaded.plugin, ctx, "tjepa-protocol")
+    c3, w3 = cpu(), time.perf_counter()
+    return {
+        "method": method,
+        "seed": seed,
+        "steps": result.steps,
+        "final_loss": result.losses[-1] if result.losses else None,
+        "probe_accuracy": probe["accuracy"],
+        "probe_roc_auc": probe.get("roc_auc"),
+        "mlp_accuracy": mlp["accuracy"],
+        "raw_mlp_accuracy": protocol["raw_accuracy"],
+        "raw_emb_mlp_accuracy": protocol["raw_embedding_accuracy"],
+        "embed_dim": float(probe["dim"]),
+        "pretrain_cpu_s": c1 - c0,
+        "pretrain_wall_s": w1 - w0,
+        "probe_cpu_s": c2 - c1,
+        "eval_cpu_s": c3 - c1,
+        "wall_s": w3 - w0,
+    }
+
+
+def run_none(seed: int) -> dict[str, Any]:
+    """No pretraining: the logistic probe and the MLP on the raw features."""
+    from types import SimpleNamespace
+
+    from sslkit.tabular.configs import TabularData
+    from sslkit.tabular.data import load_data
+    from sslkit.tabular.tasks import fit_mlp, fit_probe, raw_features
+
+    c0, w0 = cpu(), time.perf_counter()
+    ctx = SimpleNamespace(data=load_data(TabularData()), seed=seed)
+    Xtr, ytr = raw_features(ctx, "train")
+    Xte, yte = raw_features(ctx, "test")
+    probe = fit_probe(Xtr, ytr, Xte, yte, "classification", seed)
+    mlp = fit_mlp(Xtr, ytr, Xte, yte, "classification", seed)
+    return {
+        "method": "none",
+        "seed": seed,
+        "probe_accuracy": probe["accuracy"],
+        "probe_roc_auc": probe.get("roc_auc"),
+        "mlp_accuracy": mlp["accuracy"],
+        "raw_mlp_accuracy": mlp["accuracy"],
+        "raw_emb_mlp_accuracy": None,
+        "embed_dim": float(Xtr.shape[1]),
+        "pretrain_cpu_s": 0.0,
+        "eval_cpu_s": cpu() - c0,
+        "wall_s": time.perf_counter() - w0,
+    }
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    values = [v for v in values if v is not None]
+    if not values:
+        return float("nan"), float("nan")
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for method in ("none", *METHODS):
+        rs = [r for r in runs if r["method"] == method]
+        if not rs:
+            continue
+        row: dict[str, Any] = {"seeds": len(rs)}
+        for key in (
+            "probe_accuracy",
+            "mlp_accuracy",
+            "raw_emb_mlp_accuracy",
+            "raw_mlp_accuracy",
+            "pretrain_cpu_s",
+            "eval_cpu_s",
+        ):
+            m, s = mean_std([r.get(key) for r in rs])
+            row[key] = {"mean": m, "std": s}
+        out[method] = row
+    return out
+
+
+def fmt(stat: dict[str, float], digits: int = 4) -> str:
+    if stat["mean"] != stat["mean"]:  # nan
+        return "-"
+    return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
+
+
+def write_docs(summary: dict[str, Any], payload: dict[str, Any]) -> None:
+    rows = []
+    for method, row in summary.items():
+        rows.append(
+            [
+                "none (raw features)" if method == "none" else method,
+                str(row["seeds"]),
+                fmt(row["probe_accuracy"]),
+                fmt(row["mlp_accuracy"]) if method != "none" else "-",
+                fmt(row["raw_emb_mlp_accuracy"])
+                if method != "none"
+                else fmt(row["raw_mlp_accuracy"]),
+                f"{row['pretrain_cpu_s']['mean']:.0f}",
+                f"{row['eval_cpu_s']['mean']:.0f}",
+            ]
+        )
+    for name, value in ANCHORS.items():
+        rows.append([name, "-", "-", "-", f"{value:.3f}", "-", "-"])
+    write_table(
+        "tabular.md",
+        "tabular-adult",
+        rows,
+        [
+            "pretraining",
+            "seeds",
+            "logistic probe on embeddings",
+            "MLP on embeddings",
+            "MLP on raw (+ embeddings)",
+            "pretrain CPU s",
+            "eval CPU s",
+        ],
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--methods", default="none," + ",".join(METHODS))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--set", action="append", default=[], help="extra key=value overrides")
+    parser.add_argument("--name", default="tabular", help="result file name (benchmarks/results/)")
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(min(args.threads, 2))
+    warnings.simplefilter("ignore")
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    runs: list[dict[str, Any]] = []
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="sslkit-bench-tabular-") as tmp:
+        for seed in range(args.seeds):
+            for method in methods:
+                r = (
+                    run_none(seed)
+                    if method == "none"
+                    else run_method(method, seed, Path(tmp), args.set)
+                )
+                runs.append(r)
+                print(
+                    f"seed {seed} {method:6s} probe {r['probe_accuracy']:.4f} mlp {r['mlp_accuracy']:.4f} "
+                    f"raw+emb {r['raw_emb_mlp_accuracy'] or float('nan'):.4f} "
+                    f"pretrain cpu {r['pretrain_cpu_s']:.0f}s eval cpu {r['eval_cpu_s']:.0f}s",
+                    flush=True,
+                )
+                summary = summarise(runs)
+                payload = {
+                    "benchmark": "tabular-adult",
+                    "data": "UCI Adult, adult.data (train) / adult.test (test), target incomes",
+                    "metric": "test accuracy",
+                    "anchors": ANCHORS,
+                    "overrides": args.set,
+                    "threads": torch.get_num_threads(),
+                    "machine": machine(("torch", "numpy", "pandas", "scikit-learn")),
+                    "summary": summary,
+                    "runs": runs,
+                    "wall_s": time.perf_counter() - start,
+                }
+                write_result(args.name, payload)
+                if args.name == "tabular":
+                    write_docs(summary, payload)
+
+
+if __name__ == "__main__":
+    main()

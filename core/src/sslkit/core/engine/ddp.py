@@ -87,7 +87,7 @@ class StepModule(nn.Module):
 def wrap(method: nn.Module, env: Env, *, sync_batchnorm: bool, compile: bool, find_unused: bool):
     """The callable the loop runs: the method's training step, under DDP when distributed,
     compiled with ``torch.compile`` on request. ``no_sync()`` is always available."""
-    if sync_batchnorm and env.distributed:
+    if sync_batchnorm and sync_batchnorm_applies(env):
         nn.SyncBatchNorm.convert_sync_batchnorm(method)
     step: nn.Module = StepModule(method)
     if env.distributed:
@@ -99,6 +99,11 @@ def wrap(method: nn.Module, env: Env, *, sync_batchnorm: bool, compile: bool, fi
     if compile:
         step = torch.compile(step)
     return step
+
+
+def sync_batchnorm_applies(env: Env) -> bool:
+    """torch's SyncBatchNorm runs on CUDA only; on CPU (gloo) BatchNorm stays per rank."""
+    return env.distributed and env.device.type == "cuda"
 
 
 def no_sync(step: nn.Module):

@@ -91,6 +91,10 @@ def fit(
         optimizer = build_optimizer(method, tc.optimizer, plan.lr, tc.weight_decay)
         step_fn = ddp.wrap(method, env, sync_batchnorm=tc.sync_batchnorm, compile=tc.compile,
                            find_unused=tc.find_unused_parameters)  # fmt: skip
+        if tc.sync_batchnorm and env.distributed and not ddp.sync_batchnorm_applies(env):
+            if env.is_main:
+                log("warning: train.sync_batchnorm needs CUDA (torch's SyncBatchNorm); on "
+                    f"{env.device.type} BatchNorm statistics stay per rank")  # fmt: skip
         restored = load_checkpoint(run.path, method, optimizer, env.device) if tc.resume else None
         pos = restored[0] if restored else Position()
         if env.is_main:
@@ -234,7 +238,7 @@ def _engine_info(env: ddp.Env, tc, plan: LRPlan, train: TrainData, pos: Position
         "backend": (torch.distributed.get_backend() if env.distributed else None),
         "precision": tc.precision,
         "compile": tc.compile,
-        "sync_batchnorm": tc.sync_batchnorm and env.distributed,
+        "sync_batchnorm": tc.sync_batchnorm and ddp.sync_batchnorm_applies(env),
         "streamed": train.streamed,
         "steps_per_epoch": train.steps_per_epoch,
         "lr_plan": plan.to_dict(),

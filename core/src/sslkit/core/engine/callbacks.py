@@ -67,7 +67,7 @@ def _fmt_eta(seconds: float) -> str:
 class ProgressBar(Callback):
     """A rich progress bar (loss, samples/s, ETA), redrawn at most ``hz`` times a second."""
 
-    def __init__(self, hz: float = 4.0):
+    def __init__(self, hz: float = 4.0, console: Any = None):
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -84,7 +84,7 @@ class ProgressBar(Callback):
             MofNCompleteColumn(),
             TextColumn("loss {task.fields[loss]:.4f}  {task.fields[rate]:,.0f} samples/s"),
             TimeRemainingColumn(),
-            console=Console(stderr=True),
+            console=console or Console(stderr=True),
             refresh_per_second=hz,
         )
         self.rate = Rate()

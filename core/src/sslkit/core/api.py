@@ -323,12 +323,11 @@ def export(
     ``ef_search``. Under torchrun every rank calls this. Every argument, the run folder
     and its checkpoint are checked before any data is read, and the output appears only when
     complete (a temporary folder renamed at the end)."""
-    from sslkit.core.distributed import rank
     from sslkit.core.export.run import check_request, export_device, export_run, target_folder
 
     check_request(to, options)
     opened = _open_run(run_dir)
-    target = target_folder(opened[0].path, to, out, overwrite) if rank() == 0 else out
+    target = target_folder(opened[0].path, to, out, overwrite)
     device = export_device(device)
     loaded = load_run(run_dir, data=data, device=device, _opened=opened)
     return export_run(

@@ -22,7 +22,6 @@ import os
 import shutil
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -106,8 +105,9 @@ def export_device(device: str) -> str:
 
 
 class _Group:
-    """Rank, world size and the few collectives export needs; starts a process group when
-    launched by torchrun without one (and ends it afterwards)."""
+    """Rank, world size and the few collectives export needs. Launched by torchrun without a
+    process group, it starts one (gloo on CPU, NCCL on CUDA) and keeps it for the life of the
+    process, so that several exports in one script reuse it (ended at exit)."""
 
     def __init__(self, device: str):
         import torch.distributed as dist
@@ -115,15 +115,15 @@ class _Group:
         from sslkit.core import distributed
 
         self.dist = dist
-        self.created = False
         if (
             int(os.environ.get("WORLD_SIZE", 1)) > 1
             and dist.is_available()
             and not dist.is_initialized()
         ):
-            backend = "nccl" if device.startswith("cuda") else "gloo"
-            dist.init_process_group(backend)
-            self.created = True
+            import atexit
+
+            dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+            atexit.register(_end_group)
         self.rank, self.world = distributed.rank(), distributed.world_size()
 
     def all_ok(self, ok: bool) -> bool:
@@ -140,9 +140,12 @@ class _Group:
         self.dist.broadcast_object_list(box, src=0)
         return box[0]
 
-    def close(self) -> None:
-        if self.created:
-            self.dist.destroy_process_group()
+
+def _end_group() -> None:
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -344,62 +347,73 @@ def export_run(
     dim = check_dim(loaded.method, dim)
     options = {k: v for k, v in options.items() if v is not None}
     group = _Group(device)
-    try:
-        target = Path(out) if out else Path(loaded.run_dir) / "export" / to
-        if group.rank == 0:
-            target = target_folder(loaded.run_dir, to, target, overwrite)
-        made_parent = not target.parent.exists()
-        tmp_name = None
-        if group.rank == 0:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp_name = tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent)
-        tmp = Path(group.broadcast(tmp_name or f"{uuid.uuid4()}"))
-        start = time.perf_counter()
-        card = model_card(loaded, dim, to, **({"faiss": options} if to == "faiss" else {}))
-
-        error: BaseException | None = None
-        part: dict[str, Any] | None = None
+    # every rank checks the target (same answer on a shared file system: no rank waits alone)
+    target = target_folder(loaded.run_dir, to, out, overwrite)
+    made_parent = not target.parent.exists()
+    prepared: tuple[str | None, str | None] = (None, None)
+    if group.rank == 0:
         try:
-            if to in STREAMED:
-                part = _stream_part(
-                    loaded, to, tmp, dim, card, batch_size, device, group.rank, group.world
+            target.parent.mkdir(parents=True, exist_ok=True)
+            prepared = (
+                tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent),
+                None,
+            )
+        except OSError as exc:
+            prepared = (None, f"cannot write next to {target}: {exc.strerror or exc}")
+    tmp_name, problem = group.broadcast(prepared)
+    if problem is not None:
+        raise RunError(problem + "; choose a writable --out")
+    tmp = Path(tmp_name)
+    start = time.perf_counter()
+    card = model_card(loaded, dim, to, **({"faiss": options} if to == "faiss" else {}))
+
+    error: BaseException | None = None
+    part: dict[str, Any] | None = None
+    try:
+        if to in STREAMED:
+            part = _stream_part(
+                loaded, to, tmp, dim, card, batch_size, device, group.rank, group.world
+            )
+            (tmp / f".part-{group.rank:05d}.json").write_text(json.dumps(part))
+    except BaseException as exc:
+        error = exc
+    if not group.all_ok(error is None):
+        if group.rank == 0:
+            _discard(tmp, target.parent if made_parent else None)
+        if error is not None:
+            raise error
+        raise RunError("export failed on another rank; nothing was written")
+
+    if group.rank == 0:
+        try:
+            manifest = _finish(loaded, to, tmp, dim, card, options, group.world, batch_size)
+            manifest["seconds"] = round(time.perf_counter() - start, 3)
+            if manifest.get("rows"):
+                manifest["rows_per_second"] = round(
+                    manifest["rows"] / max(manifest["seconds"], 1e-9), 1
                 )
-                (tmp / f".part-{group.rank:05d}.json").write_text(json.dumps(part))
+            card.update({k: manifest[k] for k in ("rows", "rows_fingerprint") if k in manifest})
+            write_card(tmp, card)
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+            for stale in tmp.glob(".part-*.json"):
+                stale.unlink()
+            swap_in(tmp, target)
         except BaseException as exc:
             error = exc
-        if not group.all_ok(error is None):
-            if group.rank == 0:
-                _discard(tmp, target.parent if made_parent else None)
-            if error is not None:
-                raise error
-            raise RunError("export failed on another rank; nothing was written")
+            _discard(tmp, target.parent if made_parent else None)
+    if not group.all_ok(error is None):
+        if error is not None:
+            raise error
+        raise RunError("export failed on rank 0; nothing was written")
+    if log is not None and group.rank == 0:
+        log(f"exported to {target}")
+    return target
 
-        if group.rank == 0:
-            try:
-                manifest = _finish(loaded, to, tmp, dim, card, options, group.world, batch_size)
-                manifest["seconds"] = round(time.perf_counter() - start, 3)
-                if manifest.get("rows"):
-                    manifest["rows_per_second"] = round(
-                        manifest["rows"] / max(manifest["seconds"], 1e-9), 1
-                    )
-                card.update({k: manifest[k] for k in ("rows", "rows_fingerprint") if k in manifest})
-                write_card(tmp, card)
-                (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
-                for stale in tmp.glob(".part-*.json"):
-                    stale.unlink()
-                swap_in(tmp, target)
-            except BaseException as exc:
-                error = exc
-                _discard(tmp, target.parent if made_parent else None)
-        if not group.all_ok(error is None):
-            if error is not None:
-                raise error
-            raise RunError("export failed on rank 0; nothing was written")
-        if log is not None and group.rank == 0:
-            log(f"exported to {target}")
-        return target
-    finally:
-        group.close()
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _discard(tmp: Path, made_parent: Path | None) -> None:

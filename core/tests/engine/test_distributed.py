@@ -51,3 +51,18 @@ def test_two_ranks_equal_one_process_on_the_global_batch(tmp_path: Path):
     assert engine["lr_plan"]["lr"] == pytest.approx(0.003)  # scaled for 64 = base batch
     single_engine = json.loads((tmp_path / "single" / "engine.json").read_text())
     assert single_engine["lr_plan"]["lr"] == engine["lr_plan"]["lr"]
+
+
+@pytest.mark.slow
+def test_cli_nproc_per_node_hands_over_to_torchrun(tmp_path: Path, digits_entry_point):
+    cmd = [sys.executable, "-m", "sslkit.cli", "pretrain", "digits", "--nproc-per-node", "2",
+           "--out", str(tmp_path), "--max-steps", "3", "--batch-size", "32",
+           "--set", "data.max_rows=300", "--quiet"]  # fmt: skip
+    _run(cmd, env=digits_entry_point)
+    engine = json.loads((tmp_path / "digits-simclr" / "engine.json").read_text())
+    assert engine["world_size"] == 2 and engine["lr_plan"]["global_batch"] == 64
+    assert (tmp_path / "digits-simclr" / "default_task.json").is_file()  # rank 0 evaluated
+    assert (
+        json.loads((tmp_path / "digits-simclr" / "checkpoints" / "latest.json").read_text())["step"]
+        == 3
+    )

@@ -61,7 +61,7 @@ class ParquetWriter:
         ids = normalise_ids(ids)
         if self.writer is None:
             self.schema = self._schema(ids)
-            self.writer = self.pq.ParquetWriter(self.path, self.schema, compression="zstd")
+            self.writer = self.pq.ParquetWriter(self.path, self.schema, compression="snappy")
         flat = pa.array(np.ascontiguousarray(emb, dtype=np.float32).reshape(-1), pa.float32())
         emb_arr = pa.FixedSizeListArray.from_arrays(flat, self.dim)
         id_arr = pa.array(ids.tolist() if ids.dtype.kind == "U" else ids, self.schema.field(0).type)
@@ -72,7 +72,7 @@ class ParquetWriter:
         """Finish the file; ``card`` (the final one, with row counts) replaces the metadata."""
         if self.writer is None:  # no rows: still a valid, empty file with the schema
             self.schema = self._schema(np.empty(0, np.int64))
-            self.writer = self.pq.ParquetWriter(self.path, self.schema, compression="zstd")
+            self.writer = self.pq.ParquetWriter(self.path, self.schema, compression="snappy")
         if card is not None:
             self.writer.add_key_value_metadata({CARD_KEY: json.dumps(card, default=str)})
         self.writer.close()

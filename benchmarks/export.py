@@ -1,0 +1,215 @@
+"""Streaming export: peak memory against the number of rows, and rows per second.
+
+    uv run python benchmarks/export.py [--rows 100000,300000,1000000] [--formats parquet,npy]
+                                       [--method scarf] [--threads 2] [--work DIR]
+
+1. Writes Parquet files of 100k, 300k and 1M rows (rows drawn with replacement from the UCI
+   Adult census data embedded in sslkit-tabular, plus a ``row_id`` column), chunk by chunk.
+2. Pretrains a tabular run briefly on the 1M-row file, streamed (``data.stream=stream``).
+3. For every (rows, format), a fresh subprocess runs ``sslkit.core.api.export`` with
+   ``--data`` the file of that size, and reports its peak RSS (``ru_maxrss``), its RSS right
+   after the run and the data were loaded (before any embedding), the rows and the seconds.
+
+Export streams (record batches in, part files out), so the peak must not grow with the rows.
+Writes ``benchmarks/results/export.json`` and the table in ``docs/export.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import machine, write_result, write_table
+
+CHUNK = 100_000
+
+
+def make_parquet(path: Path, rows: int, seed: int = 0) -> None:
+    """``rows`` Adult rows drawn with replacement, written in chunks (never all in memory)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from sslkit.tabular.data import read_adult
+
+    if path.is_file() and pq.ParquetFile(path).metadata.num_rows == rows:
+        return
+    train, test = read_adult()
+    import pandas as pd
+
+    adult = pd.concat([train, test], ignore_index=True)
+    rng = np.random.default_rng(seed)
+    tmp = path.with_suffix(".tmp")
+    writer = None
+    for start in range(0, rows, CHUNK):
+        n = min(CHUNK, rows - start)
+        chunk = adult.iloc[rng.integers(0, len(adult), n)].reset_index(drop=True)
+        chunk.insert(0, "row_id", np.arange(start, start + n, dtype=np.int64))
+        table = pa.Table.from_pandas(chunk, preserve_index=False)
+        if writer is None:
+            writer = pq.ParquetWriter(tmp, table.schema)
+        writer.write_table(table, row_group_size=65536)
+    writer.close()
+    tmp.rename(path)
+
+
+def pretrain(work: Path, data: Path, method: str, threads: int) -> Path:
+    from sslkit.core import api
+
+    run = work / f"export-bench-{method}"
+    if (run / "checkpoints" / "last.safetensors").is_file():
+        return run
+    result = api.pretrain(
+        "tabular",
+        method,
+        overrides=[
+            f"data.path={data}",
+            "data.stream=stream",
+            "data.target=incomes",
+            "data.id_column=row_id",
+            "data.fit_rows=50000",
+            "train.max_steps=40",
+            "train.batch_size=256",
+            "train.quiet=true",
+            f"train.out={work}",
+            f"train.name={run.name}",
+        ],
+        evaluate_default_task=False,
+        log=lambda *_: None,
+    )
+    return result.run_dir
+
+
+def child(run_dir: str, data: str, fmt: str, out: str, batch_size: int, threads: int) -> None:
+    """One export in this process; prints a JSON line with its numbers."""
+    import torch
+
+    torch.set_num_threads(threads)
+    from sslkit.core import api
+    from sslkit.core.export.run import export_run
+
+    def rss_peak_mb() -> float:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+    loaded = api.load_run(run_dir, data=data)
+    loaded_mb = rss_peak_mb()
+    start = time.perf_counter()
+    target = export_run(loaded, to=fmt, out=out, batch_size=batch_size, overwrite=True)
+    seconds = time.perf_counter() - start
+    manifest = json.loads((Path(target) / "manifest.json").read_text())
+    size = sum(p.stat().st_size for p in Path(target).iterdir())
+    print(
+        json.dumps(
+            {
+                "rows": manifest["rows"],
+                "seconds": round(seconds, 2),
+                "rows_per_second": round(manifest["rows"] / seconds, 1),
+                "peak_rss_mb": round(rss_peak_mb(), 1),
+                "rss_after_load_mb": round(loaded_mb, 1),
+                "embedding_dim": manifest["embedding_dim"],
+                "output_mb": round(size / 2**20, 1),
+            }
+        )
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", default="100000,300000,1000000")
+    ap.add_argument("--formats", default="parquet,npy")
+    ap.add_argument("--method", default="scarf")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch-size", type=int, default=4096)
+    ap.add_argument("--work", default=str(Path(os.environ.get("TMPDIR", "/tmp")) / "sslkit-bench"))
+    ap.add_argument("--child", nargs=4, metavar=("RUN", "DATA", "FORMAT", "OUT"))
+    args = ap.parse_args()
+    if args.child:
+        child(*args.child, batch_size=args.batch_size, threads=args.threads)
+        return
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    sizes = [int(r) for r in args.rows.split(",")]
+    files = {}
+    for n in sizes:
+        files[n] = work / f"adult-{n}.parquet"
+        t = time.perf_counter()
+        make_parquet(files[n], n)
+        print(f"data: {files[n]} ({time.perf_counter() - t:.1f}s)", flush=True)
+    run_dir = pretrain(work, files[max(sizes)], args.method, args.threads)
+    print(f"run: {run_dir}", flush=True)
+
+    cases = []
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    for fmt in args.formats.split(","):
+        for n in sizes:
+            out = work / f"out-{fmt}-{n}"
+            cmd = [sys.executable, __file__, "--threads", str(args.threads)]
+            cmd += ["--batch-size", str(args.batch_size)]
+            cmd += ["--child", str(run_dir), str(files[n]), fmt, str(out)]
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3600)
+            if proc.returncode != 0:
+                raise SystemExit(f"export {fmt} {n} failed:\n{proc.stderr[-3000:]}")
+            case = {"format": fmt, **json.loads(proc.stdout.strip().splitlines()[-1])}
+            cases.append(case)
+            print(json.dumps(case), flush=True)
+
+    growth = {}
+    for fmt in args.formats.split(","):
+        by = {c["rows"]: c for c in cases if c["format"] == fmt}
+        lo, hi = by[min(by)], by[max(by)]
+        growth[fmt] = {
+            "rows_ratio": round(hi["rows"] / lo["rows"], 1),
+            "peak_rss_ratio": round(hi["peak_rss_mb"] / lo["peak_rss_mb"], 3),
+            "export_working_set_mb": {
+                str(r): round(c["peak_rss_mb"] - c["rss_after_load_mb"], 1)
+                for r, c in sorted(by.items())
+            },
+        }
+    payload = {
+        "benchmark": "export",
+        "machine": machine(("torch", "numpy", "pyarrow", "faiss-cpu", "sslkit-core")),
+        "threads": args.threads,
+        "batch_size": args.batch_size,
+        "plugin": "tabular",
+        "method": args.method,
+        "data": "UCI Adult rows drawn with replacement into Parquet files (+ row_id)",
+        "run": str(run_dir),
+        "cases": cases,
+        "memory_growth": growth,
+        "protocol": "one fresh subprocess per case; peak RSS = ru_maxrss of that process",
+    }
+    path = write_result("export", payload)
+    rows = [
+        [
+            c["format"],
+            f"{c['rows']:,}",
+            f"{c['peak_rss_mb']:.0f}",
+            f"{c['rss_after_load_mb']:.0f}",
+            f"{c['rows_per_second']:,.0f}",
+            f"{c['output_mb']:.0f}",
+        ]
+        for c in cases
+    ]
+    write_table(
+        "export.md",
+        "export-benchmark",
+        rows,
+        ["format", "rows", "peak RSS (MB)", "RSS after load (MB)", "rows/s", "output (MB)"],
+    )
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""Config dataclasses of the graphs plugin: ``[data]`` and one ``[method]`` class per method.
+
+Plain dataclasses, no torch: ``sslkit plugins`` and ``--help`` read them without importing any
+heavy library. The attribute docstring under a field is its ``--help`` text. Defaults are the
+settings of each paper for Cora; the shipped ``presets/<method>/default.toml`` also sets the
+paper's ``[train]`` values (epochs, learning rate).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Encoder = Literal["gcn", "gat", "gin", "sage"]
+Activation = Literal["relu", "prelu", "elu"]
+HyperEncoderName = Literal["hgnn", "set", "unigcnii"]
+
+
+@dataclass
+class GraphData:
+    """``[data]``: where the graph comes from and how it is prepared."""
+
+    path: str = ""
+    """A file or folder (edge-list CSV, Planetoid raw folder, hypergraph folder), a data set
+    name (cora, cocitation-cora), pyg:Class:root[:name] for a PyG data set on disk, or "" for
+    the embedded Cora."""
+    features: str = ""
+    """Node features for an edge-list CSV: a CSV (one row a node; an optional `id` column names
+    the nodes) or an NPZ (array `x`, or a scipy sparse matrix)."""
+    labels: str = ""
+    """Optional node labels for an edge-list CSV: a CSV with one label a row, or `id,label`."""
+    undirected: bool = True
+    """Add the reverse of every edge (message passing in both directions)."""
+    normalize: Literal["row", "standard", "none"] = "row"
+    """Node feature preprocessing: row (each row sums to 1, as DGI/GRACE/GraphMAE on Cora),
+    standard (z-score per column, fitted once and saved with the run) or none."""
+    batching: Literal["auto", "full", "minibatch"] = "auto"
+    """full: one step per epoch on the whole graph; minibatch: neighbour-sampled subgraphs of
+    train.batch_size seed nodes; auto: full unless the graph exceeds the two limits below."""
+    max_full_batch_nodes: int = 20000
+    max_full_batch_edges: int = 1000000
+    num_neighbors: tuple[int, ...] = (10, 10)
+    """Neighbours sampled per hop in mini-batch mode (one number per GNN layer)."""
+    sampler: Literal["auto", "pyg", "builtin"] = "auto"
+    """Mini-batch sampler: PyG's NeighborLoader (needs pyg-lib or torch-sparse), the built-in
+    pure-torch sampler, or auto (PyG's when available)."""
+    holdout_edges: float = 0.0
+    """Fraction of edges removed before pretraining and kept for the link_prediction task."""
+    split_seed: int = 0
+    """Seed of the held-out edges and of the random node-classification splits."""
+    trust_pickle: bool = False
+    """Planetoid raw files are Python pickles: set true to read a Planetoid folder you trust
+    (the embedded Cora is checked against known hashes and needs no flag)."""
+
+
+@dataclass
+class GRACEConfig:
+    """GRACE (Zhu et al. 2020, "Deep Graph Contrastive Representation Learning"), Cora values."""
+
+    encoder: Encoder = "gcn"
+    hidden_dim: int = 128
+    """Embedding size; hidden layers are twice as wide (as in the paper's code)."""
+    num_layers: int = 2
+    activation: Activation = "relu"
+    proj_dim: int = 128
+    tau: float = 0.4
+    drop_edge_1: float = 0.2
+    drop_edge_2: float = 0.4
+    drop_feature_1: float = 0.3
+    drop_feature_2: float = 0.4
+    l2: float = 1e-5
+    """Coupled L2 penalty, the paper's Adam weight_decay (keep train.weight_decay = 0)."""
+
+
+@dataclass
+class DGIConfig:
+    """DGI (Veličković et al. 2019, "Deep Graph Infomax"), Cora values."""
+
+    encoder: Encoder = "gcn"
+    hidden_dim: int = 512
+    num_layers: int = 1
+    activation: Activation = "prelu"
+    l2: float = 0.0
+
+
+@dataclass
+class MVGRLConfig:
+    """MVGRL (Hassani & Khasahmadi 2020, "Contrastive Multi-View Representation Learning on
+    Graphs"), node-level, Cora values."""
+
+    hidden_dim: int = 512
+    alpha: float = 0.2
+    """Teleport probability of the personalized-PageRank diffusion."""
+    sample_size: int = 2000
+    """Nodes per sampled subgraph."""
+    subgraphs: int = 4
+    """Subgraphs per step (the paper's batch size)."""
+    ppr_topk: int = 0
+    """Keep the k largest diffusion entries per node (0: the exact dense matrix, for graphs up
+    to dense_limit nodes; larger graphs always use top-k, 128 when 0)."""
+    dense_limit: int = 5000
+    l2: float = 0.0
+
+
+@dataclass
+class BGRLConfig:
+    """BGRL (Thakoor et al. 2022, "Large-Scale Representation Learning on Graphs via
+    Bootstrapping")."""
+
+    encoder: Encoder = "gcn"
+    hidden_dims: tuple[int, ...] = (512, 256)
+    """Widths of the encoder's layers (the last is the embedding size)."""
+    predictor_dim: int = 512
+    drop_edge_1: float = 0.2
+    drop_edge_2: float = 0.3
+    drop_feature_1: float = 0.2
+    drop_feature_2: float = 0.1
+    base_momentum: float = 0.99
+    """EMA decay of the target encoder, raised to 1 on a cosine schedule."""
+    l2: float = 1e-5
+
+
+@dataclass
+class GraphMAEConfig:
+    """GraphMAE (Hou et al. 2022, "GraphMAE: Self-Supervised Masked Graph Autoencoders"),
+    Cora values."""
+
+    encoder: Encoder = "gat"
+    hidden_dim: int = 512
+    num_layers: int = 2
+    num_heads: int = 4
+    num_out_heads: int = 1
+    activation: Activation = "prelu"
+    in_drop: float = 0.2
+    attn_drop: float = 0.1
+    mask_rate: float = 0.5
+    replace_rate: float = 0.05
+    alpha: float = 3.0
+    """Exponent of the scaled cosine error."""
+    drop_edge: float = 0.0
+    l2: float = 2e-4
+
+
+@dataclass
+class GraphCLConfig:
+    """GraphCL (You et al. 2020, "Graph Contrastive Learning with Augmentations"), graph level,
+    values of the unsupervised TU experiments."""
+
+    encoder: Encoder = "gin"
+    hidden_dim: int = 32
+    num_layers: int = 3
+    aug_1: Literal["drop_nodes", "drop_edges", "mask_features", "subgraph", "none"] = "drop_nodes"
+    aug_2: Literal["drop_nodes", "drop_edges", "mask_features", "subgraph", "none"] = "subgraph"
+    aug_ratio: float = 0.2
+    tau: float = 0.2
+    pooling: Literal["sum", "mean", "max"] = "sum"
+
+
+@dataclass
+class HypeBoyConfig:
+    """HypeBoy (Kim et al. 2024, "HypeBoy: Generative Self-Supervised Representation Learning
+    on Hypergraphs"): feature-reconstruction warm-up, then hyperedge filling."""
+
+    encoder: HyperEncoderName = "unigcnii"
+    hidden_dim: int = 128
+    num_layers: int = 2
+    dropout: float = 0.5
+    warmup_epochs: int = 300
+    """Epochs of the feature-reconstruction warm-up before hyperedge filling starts."""
+    warmup_mask_rate: float = 0.5
+    """Fraction of nodes whose features are masked in the warm-up."""
+    warmup_drop_hyperedge: float = 0.2
+    mask_feature: float = 0.4
+    """Feature-masking probability (per entry) during hyperedge filling."""
+    drop_hyperedge: float = 0.9
+    """Hyperedge-dropping probability during hyperedge filling."""
+    l2: float = 1e-6
+
+
+@dataclass
+class TriCLConfig:
+    """TriCL (Lee & Shin 2023, "I'm Me, We're Us, and I'm Us: Tri-directional Contrastive
+    Learning on Hypergraphs"): node, group and membership contrast; Cora co-citation values."""
+
+    encoder: HyperEncoderName = "set"
+    hidden_dim: int = 512
+    proj_dim: int = 512
+    num_layers: int = 1
+    drop_feature: float = 0.4
+    drop_membership: float = 0.4
+    tau_node: float = 0.5
+    tau_group: float = 0.5
+    tau_membership: float = 1.0
+    weight_group: float = 4.0
+    weight_membership: float = 1.0

@@ -1,0 +1,71 @@
+"""BGRL: Thakoor, Tallec, Azar, Azabou, Dyer, Munos, Veličković, Valko, "Large-Scale
+Representation Learning on Graphs via Bootstrapping" (ICLR 2022).
+
+Two views (edge dropping and feature masking, each with its own rates) go through an online
+GCN encoder (GCN -> BatchNorm -> PReLU per layer) followed by a predictor MLP, and through a
+target encoder that is an exponential moving average of the online one (momentum raised from
+``base_momentum`` to 1 on a cosine schedule). The online prediction of each view regresses the
+target embedding of the other view: ``2 - cos(q1, sg(y2)) - cos(q2, sg(y1))``. No negatives.
+The embedding is the online encoder's output (eval mode), as in the paper's evaluation.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from sslkit.core.nn import EMATeacher, MLPHead
+from sslkit.core.objectives import NegativeCosine
+from sslkit.graphs.augment import drop_edges, mask_features
+from sslkit.graphs.configs import BGRLConfig
+from sslkit.graphs.encoders import GNNEncoder
+from sslkit.graphs.methods.base import GraphMethod, graph_inputs, seed_count, unwrap
+
+
+class BGRL(GraphMethod):
+    def __init__(self, cfg: BGRLConfig, in_dim: int):
+        super().__init__()
+        self.cfg = cfg
+        self.l2 = cfg.l2
+        heads = 4 if cfg.encoder == "gat" else 1
+        self.encoder = GNNEncoder(
+            cfg.encoder, in_dim, list(cfg.hidden_dims), "prelu", heads=heads, norm="batch"
+        )
+        out = cfg.hidden_dims[-1]
+        self.predictor = MLPHead(
+            out, cfg.predictor_dim, out, num_layers=2, batchnorm=False, activation=nn.PReLU
+        )
+        self.target = EMATeacher(self.encoder, cfg.base_momentum, 1.0)
+        self.loss = NegativeCosine(byol=True)
+        self.embed_dim = out
+
+    def node_embeddings(self, x, edge_index):
+        return self.encoder(x, edge_index)
+
+    def training_step(self, batch):
+        batch = unwrap(batch)
+        x, ei = graph_inputs(batch)
+        c = self.cfg
+        x1, e1 = mask_features(x, c.drop_feature_1), drop_edges(ei, c.drop_edge_1)
+        x2, e2 = mask_features(x, c.drop_feature_2), drop_edges(ei, c.drop_edge_2)
+        b = seed_count(batch)
+        q1 = self.predictor(self.encoder(x1, e1)[:b])
+        q2 = self.predictor(self.encoder(x2, e2)[:b])
+        self.target.module.train(self.training)
+        with torch.no_grad():
+            y1 = self.target(x1, e1)[:b]
+            y2 = self.target(x2, e2)[:b]
+        # (batch, views, dim): the prediction of each view against the other view's target
+        loss = self.loss(torch.stack([q1, q2], 1), torch.stack([y1, y2], 1))
+        return {
+            "loss": loss + self.l2_penalty(),
+            "byol": loss.detach(),
+            "momentum": self.target.momentum,
+        }
+
+    def on_train_step_end(self, step: int, total_steps: int) -> None:
+        self.target.update(step + 1, total_steps)
+
+
+def build(cfg: BGRLConfig, data) -> BGRL:
+    return BGRL(cfg, int(data.info["num_features"]))

@@ -1,0 +1,81 @@
+"""DGI: Veličković, Fedus, Hamilton, Liò, Bengio, Hjelm, "Deep Graph Infomax" (ICLR 2019).
+
+A GNN encodes the graph and a corrupted copy (node features shuffled across nodes, same
+edges). The summary ``s = sigmoid(mean_i h_i)`` of the real graph is scored against every
+real node embedding (positives) and every corrupted one (negatives) by a bilinear
+discriminator ``D(h, s) = h^T W s``, trained with binary cross-entropy: a Jensen-Shannon
+estimate of the mutual information between local and global representations. In mini-batch
+mode the summary is taken over the seed nodes of the sampled subgraph.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sslkit.graphs.augment import shuffle_rows
+from sslkit.graphs.configs import DGIConfig
+from sslkit.graphs.encoders import GNNEncoder
+from sslkit.graphs.methods.base import (
+    GraphMethod,
+    graph_inputs,
+    pooled_if_graphs,
+    seed_count,
+    unwrap,
+)
+
+
+class Discriminator(nn.Module):
+    """DGI's bilinear critic ``h^T W s + b`` (Xavier-initialised weight, zero bias)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.bilinear = nn.Bilinear(dim, dim, 1)
+        nn.init.xavier_uniform_(self.bilinear.weight)
+        nn.init.zeros_(self.bilinear.bias)
+
+    def forward(self, h: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        return self.bilinear(h, s.expand_as(h)).squeeze(-1)
+
+
+def bce_pos_neg(pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+    logits = torch.cat([pos, neg])
+    target = torch.cat([torch.ones_like(pos), torch.zeros_like(neg)])
+    return F.binary_cross_entropy_with_logits(logits, target)
+
+
+class DGI(GraphMethod):
+    def __init__(self, cfg: DGIConfig, in_dim: int):
+        super().__init__()
+        self.cfg = cfg
+        self.l2 = cfg.l2
+        heads = 4 if cfg.encoder == "gat" else 1
+        dims = [cfg.hidden_dim] * cfg.num_layers
+        self.encoder = GNNEncoder(cfg.encoder, in_dim, dims, cfg.activation, heads=heads)
+        self.disc = Discriminator(cfg.hidden_dim)
+        self.embed_dim = cfg.hidden_dim
+
+    def node_embeddings(self, x, edge_index):
+        return self.encoder(x, edge_index)
+
+    def training_step(self, batch):
+        batch = unwrap(batch)
+        x, ei = graph_inputs(batch)
+        b = seed_count(batch)
+        h = self.encoder(x, ei)
+        h_neg = self.encoder(shuffle_rows(x), ei)
+        graph_batch = getattr(batch, "batch", None)
+        if graph_batch is None:
+            s = torch.sigmoid(h[:b].mean(0, keepdim=True))
+            pos, neg = self.disc(h[:b], s), self.disc(h_neg[:b], s)
+        else:  # graph-level data: each node against its own graph's summary
+            s = torch.sigmoid(pooled_if_graphs(batch, h))[graph_batch]
+            pos = self.disc.bilinear(h, s).squeeze(-1)
+            neg = self.disc.bilinear(h_neg, s).squeeze(-1)
+        loss = bce_pos_neg(pos, neg)
+        return {"loss": loss + self.l2_penalty(), "bce": loss.detach()}
+
+
+def build(cfg: DGIConfig, data) -> DGI:
+    return DGI(cfg, int(data.info["num_features"]))

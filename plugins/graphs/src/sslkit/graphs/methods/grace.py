@@ -1,0 +1,59 @@
+"""GRACE: Zhu, Xu, Yu, Liu, Wu, Wang, "Deep Graph Contrastive Representation Learning"
+(ICML GRL+ workshop 2020, arXiv:2006.04131).
+
+Two views of the graph, each with edges dropped (``p_e``) and feature columns masked (``p_f``),
+go through one shared GNN; a two-layer ELU projection head maps node embeddings to the space
+of the loss. Node ``i`` of view 1 and node ``i`` of view 2 are positives; every other node of
+both views is a negative (intra- and inter-view), with cosine similarity over temperature
+``tau``. That per-anchor loss, averaged over both views, is exactly NT-Xent with two views,
+so the core ``InfoNCE`` computes it. The encoder's hidden layers are twice the output width.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from sslkit.core.nn import MLPHead
+from sslkit.core.objectives import InfoNCE
+from sslkit.graphs.augment import drop_edges, mask_features
+from sslkit.graphs.configs import GRACEConfig
+from sslkit.graphs.encoders import GNNEncoder
+from sslkit.graphs.methods.base import GraphMethod, graph_inputs, seed_count, unwrap
+
+
+class GRACE(GraphMethod):
+    def __init__(self, cfg: GRACEConfig, in_dim: int):
+        super().__init__()
+        self.cfg = cfg
+        self.l2 = cfg.l2
+        dims = [2 * cfg.hidden_dim] * (cfg.num_layers - 1) + [cfg.hidden_dim]
+        heads = 4 if cfg.encoder == "gat" else 1
+        self.encoder = GNNEncoder(cfg.encoder, in_dim, dims, cfg.activation, heads=heads)
+        self.projector = MLPHead(
+            cfg.hidden_dim,
+            cfg.proj_dim,
+            cfg.hidden_dim,
+            num_layers=2,
+            batchnorm=False,
+            activation=nn.ELU,
+        )
+        self.loss = InfoNCE(temperature=cfg.tau)
+        self.embed_dim = cfg.hidden_dim
+
+    def node_embeddings(self, x, edge_index):
+        return self.encoder(x, edge_index)
+
+    def training_step(self, batch):
+        batch = unwrap(batch)
+        x, ei = graph_inputs(batch)
+        c = self.cfg
+        z1 = self.encoder(mask_features(x, c.drop_feature_1), drop_edges(ei, c.drop_edge_1))
+        z2 = self.encoder(mask_features(x, c.drop_feature_2), drop_edges(ei, c.drop_edge_2))
+        b = seed_count(batch)
+        h1, h2 = self.projector(z1[:b]), self.projector(z2[:b])
+        loss = self.loss([h1, h2])
+        return {"loss": loss + self.l2_penalty(), "contrastive": loss.detach()}
+
+
+def build(cfg: GRACEConfig, data) -> GRACE:
+    return GRACE(cfg, int(data.info["num_features"]))

@@ -180,6 +180,28 @@ def test_a_failure_mid_stream_leaves_nothing(digits_run, tmp_path, monkeypatch, 
         assert not (tmp_path / "out").exists()  # neither the output nor its temporary folder
 
 
+def test_sigterm_mid_stream_leaves_nothing(digits_run, tmp_path, monkeypatch, capsys):
+    import os
+    import signal
+
+    from sslkit.testing import digits_impl
+
+    real = digits_impl.DigitsDomain.eval_batches
+
+    def terminated(self, split, batch_size):
+        for i, batch in enumerate(real(self, split, batch_size)):
+            if i == 3:
+                os.kill(os.getpid(), signal.SIGTERM)
+            yield batch
+
+    monkeypatch.setattr(digits_impl.DigitsDomain, "eval_batches", terminated)
+    before = signal.getsignal(signal.SIGTERM)
+    assert export(digits_run, "--to", "npy", "--out", tmp_path / "o", "--batch-size", 64) == 2
+    assert "interrupted by SIGTERM" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is put back
+
+
 def test_non_finite_embedding_names_the_row(digits_run, digits_arrays, tmp_path, capsys):
     x, y = digits_arrays
     x = x[:50].astype(float)

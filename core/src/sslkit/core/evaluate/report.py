@@ -249,7 +249,9 @@ def render_markdown(report: dict[str, Any], descriptions: dict[str, str]) -> str
             continue
         lines += ["| metric | value |", "|---|---:|"]
         lines += [
-            f"| {k} | {_fmt(v)} |" for k, v in metrics.items() if not isinstance(v, dict | list)
+            f"| {k} | {f'{v:.2f} s' if k == 'seconds' else _fmt(v)} |"
+            for k, v in metrics.items()
+            if not isinstance(v, dict | list)
         ]
         lines.append("")
     plots = report.get("plots", [])

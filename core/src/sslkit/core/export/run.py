@@ -365,49 +365,73 @@ def export_run(
         raise RunError(problem + "; choose a writable --out")
     tmp = Path(tmp_name)
     start = time.perf_counter()
-    card = model_card(loaded, dim, to, **({"faiss": options} if to == "faiss" else {}))
 
     error: BaseException | None = None
     part: dict[str, Any] | None = None
+    restore = _raise_on_sigterm()
     try:
-        if to in STREAMED:
-            part = _stream_part(
-                loaded, to, tmp, dim, card, batch_size, device, group.rank, group.world
-            )
-            (tmp / f".part-{group.rank:05d}.json").write_text(json.dumps(part))
-    except BaseException as exc:
-        error = exc
-    if not group.all_ok(error is None):
-        if group.rank == 0:
-            _discard(tmp, target.parent if made_parent else None)
-        if error is not None:
-            raise error
-        raise RunError("export failed on another rank; nothing was written")
-
-    if group.rank == 0:
         try:
-            manifest = _finish(loaded, to, tmp, dim, card, options, group.world, batch_size)
-            manifest["seconds"] = round(time.perf_counter() - start, 3)
-            if manifest.get("rows"):
-                manifest["rows_per_second"] = round(
-                    manifest["rows"] / max(manifest["seconds"], 1e-9), 1
+            card = model_card(loaded, dim, to, **({"faiss": options} if to == "faiss" else {}))
+            if to in STREAMED:
+                part = _stream_part(
+                    loaded, to, tmp, dim, card, batch_size, device, group.rank, group.world
                 )
-            card.update({k: manifest[k] for k in ("rows", "rows_fingerprint") if k in manifest})
-            write_card(tmp, card)
-            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
-            for stale in tmp.glob(".part-*.json"):
-                stale.unlink()
-            swap_in(tmp, target)
+                (tmp / f".part-{group.rank:05d}.json").write_text(json.dumps(part))
         except BaseException as exc:
             error = exc
-            _discard(tmp, target.parent if made_parent else None)
-    if not group.all_ok(error is None):
-        if error is not None:
-            raise error
-        raise RunError("export failed on rank 0; nothing was written")
-    if log is not None and group.rank == 0:
-        log(f"exported to {target}")
-    return target
+        if not group.all_ok(error is None):
+            if group.rank == 0:
+                _discard(tmp, target.parent if made_parent else None)
+            if error is not None:
+                raise error
+            raise RunError("export failed on another rank; nothing was written")
+
+        if group.rank == 0:
+            try:
+                manifest = _finish(loaded, to, tmp, dim, card, options, group.world, batch_size)
+                manifest["seconds"] = round(time.perf_counter() - start, 3)
+                if manifest.get("rows"):
+                    manifest["rows_per_second"] = round(
+                        manifest["rows"] / max(manifest["seconds"], 1e-9), 1
+                    )
+                card.update({k: manifest[k] for k in ("rows", "rows_fingerprint") if k in manifest})
+                write_card(tmp, card)
+                (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+                for stale in tmp.glob(".part-*.json"):
+                    stale.unlink()
+                swap_in(tmp, target)
+            except BaseException as exc:
+                error = exc
+                _discard(tmp, target.parent if made_parent else None)
+        if not group.all_ok(error is None):
+            if error is not None:
+                raise error
+            raise RunError("export failed on rank 0; nothing was written")
+        if log is not None and group.rank == 0:
+            log(f"exported to {target}")
+        return target
+    finally:
+        restore()
+
+
+class Interrupted(RunError):
+    """SIGTERM during an export (the partial output is removed)."""
+
+
+def _raise_on_sigterm():
+    """Turn SIGTERM into an exception while exporting, so the temporary folder is removed;
+    returns the function that puts the previous handler back."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum, frame):
+        raise Interrupted("export interrupted by SIGTERM; nothing was written")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 def _umask() -> int:

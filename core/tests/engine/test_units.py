@@ -253,3 +253,14 @@ def test_tensorboard_when_installed(tmp_path):
     pytest.importorskip("tensorboard")
     fit(AE(), Toy(), config(tensorboard=True), run := RunDir.create(tmp_path, "r"))
     assert list((run.path / "tensorboard").glob("events.out.tfevents.*"))
+
+
+@pytest.mark.slow
+def test_torch_compile_trains_like_eager(tmp_path):
+    runs = []
+    for compiled in (False, True):
+        torch.manual_seed(0)
+        method = AE(noise=0.0)  # compiled code draws random numbers from its own generator
+        run = RunDir.create(tmp_path, f"c{compiled}")
+        runs.append(fit(method, Toy(), config(epochs=1, compile=compiled), run))
+    np.testing.assert_allclose(runs[0].losses, runs[1].losses, rtol=1e-4, atol=1e-5)

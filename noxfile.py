@@ -84,6 +84,7 @@ def isolation(session: nox.Session) -> None:
                 "pip",
                 "install",
                 "-q",
+                "--compile-bytecode",
                 "--python",
                 python,
                 *map(str, wanted),

@@ -93,7 +93,15 @@ def subgraph(
         open_ = have < target
         cand = keep[src] & ~keep[dst] & open_[b[dst]]
         if not cand.any():
-            break
+            # no neighbour left to add (a disconnected part is exhausted): jump to a random
+            # node not taken yet, in each graph still below its target
+            free = ~keep & open_[b]
+            if not free.any():
+                break
+            r = torch.rand(n, device=dev).masked_fill(~free, -1.0)
+            top = torch.full((g,), -1.0, device=dev).scatter_reduce(0, b, r, "amax")
+            keep |= free & (r == top[b])
+            continue
         nodes = dst[cand]
         nodes = nodes[torch.randperm(nodes.numel(), device=dev)]
         nodes = torch.unique(nodes)  # sorted; shuffle again for a random pick per graph
@@ -181,3 +189,13 @@ def drop_hyperedges(hyperedge_index: Tensor, p: float, num_edges: int | None = N
     m = int(hyperedge_index[1].max()) + 1 if num_edges is None else num_edges
     keep = torch.rand(m, device=hyperedge_index.device) >= p
     return hyperedge_index[:, keep[hyperedge_index[1]]]
+
+
+def mask_nodes_gaussian(x: Tensor, p: float) -> Tensor:
+    """Replace the features of a random ``p`` share of the nodes by Gaussian noise with mean
+    0.5 and standard deviation 0.5 (GraphCL's attribute masking)."""
+    if p <= 0:
+        return x
+    rows = torch.rand(x.size(0), device=x.device) < p
+    noise = torch.randn_like(x) * 0.5 + 0.5
+    return torch.where(rows[:, None], noise, x)

@@ -54,7 +54,8 @@ class GNNEncoder(nn.Module):
     ``dims`` are the output widths of the layers (the last is the embedding size).
     ``heads`` applies to GAT layers (``last_heads`` to the last one). ``in_drop`` is dropout on
     each layer's input (GraphMAE's ``feat_drop``); ``norm`` is ``"batch"`` (BGRL), ``"layer"``
-    or ``"none"``; ``last_activation=False`` leaves the output linear.
+    or ``"none"`` (applied before the activation, or after it with ``norm_after_activation``, as
+    GraphCL's GIN); ``last_activation=False`` leaves the output linear.
     """
 
     def __init__(
@@ -70,9 +71,11 @@ class GNNEncoder(nn.Module):
         in_drop: float = 0.0,
         norm: str = "none",
         last_activation: bool = True,
+        norm_after_activation: bool = False,
     ):
         super().__init__()
         self.kind = kind
+        self.norm_after_activation = norm_after_activation
         self.in_drop = in_drop
         self.convs = nn.ModuleList()
         self.norms = nn.ModuleList()
@@ -97,7 +100,8 @@ class GNNEncoder(nn.Module):
         for conv, norm, act in zip(self.convs, self.norms, self.acts):
             if self.in_drop > 0:
                 x = F.dropout(x, self.in_drop, self.training)
-            x = act(norm(conv(x, edge_index)))
+            x = conv(x, edge_index)
+            x = norm(act(x)) if self.norm_after_activation else act(norm(x))
             hidden.append(x)
         return (x, hidden) if return_hidden else x
 

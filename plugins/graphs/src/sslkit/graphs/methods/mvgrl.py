@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from sslkit.graphs.augment import gcn_normalized_dense, ppr_dense, ppr_topk
+from sslkit.graphs.augment import ppr_dense, ppr_topk
 from sslkit.graphs.configs import MVGRLConfig
 from sslkit.graphs.methods.base import GraphMethod, graph_inputs, seed_count, unwrap
 from sslkit.graphs.methods.dgi import Discriminator, bce_pos_neg
@@ -74,11 +74,10 @@ class MVGRL(GraphMethod):
         if cache and self._views is not None and self._views[0] == key:
             return self._views[1]
         ei = edge_index.cpu()
+        adj = _gcn_norm_sparse(ei, n)
         if n <= self.cfg.dense_limit and not self.cfg.ppr_topk:
-            adj = gcn_normalized_dense(ei, n)
             diff = ppr_dense(ei, n, self.cfg.alpha)
         else:
-            adj = _gcn_norm_sparse(ei, n)
             pi, pw = ppr_topk(ei, n, self.cfg.alpha, k=self.cfg.ppr_topk or 128)
             diff = torch.sparse_coo_tensor(pi, pw, (n, n)).coalesce()
         dev = edge_index.device

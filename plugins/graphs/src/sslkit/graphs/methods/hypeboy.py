@@ -1,0 +1,97 @@
+"""HypeBoy: Kim, Kang, Bu, Lee, Yoo, Shin, "HypeBoy: Generative Self-Supervised Representation
+Learning on Hypergraphs" (ICLR 2024).
+
+Two stages, as in the paper and its code:
+
+1. Feature-reconstruction warm-up (``warmup_epochs`` steps): the features of ``warmup_mask_rate``
+   of the nodes are replaced by a learnable input token, hyperedges are dropped with
+   ``warmup_drop_hyperedge``, the encoder's embeddings of the masked nodes are replaced by a
+   learnable embedding token and a hypergraph decoder reconstructs the features; loss
+   ``mean (1 - cos(x_v, x_hat_v))`` over masked nodes.
+2. Hyperedge filling: on a view with feature entries masked (``mask_feature``) and hyperedges
+   dropped (``drop_hyperedge``; nodes left in no hyperedge get a single-node one), for every
+   hyperedge ``e`` of size >= 2 and member ``v``, the query ``e \\ {v}`` (the sum of its
+   members' embeddings through head ``psi``) must pick ``v`` among *all* nodes (through head
+   ``phi``): ``-log softmax_v(cos(psi(sum_{u in e, u != v} z_u), phi(z_v)))``, summed.
+
+The encoder is UniGCNII (the paper's backbone); the embedding is its output.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.utils import scatter
+
+from sslkit.graphs.augment import drop_hyperedges, mask_entries
+from sslkit.graphs.configs import HypeBoyConfig
+from sslkit.graphs.encoders import HypergraphEncoder
+from sslkit.graphs.methods.base import GraphMethod, hypergraph_inputs, pool, unwrap
+
+
+class HypeBoy(GraphMethod):
+    def __init__(self, cfg: HypeBoyConfig, in_dim: int):
+        super().__init__()
+        self.cfg = cfg
+        self.l2 = cfg.l2
+        h = cfg.hidden_dim
+        self.encoder = HypergraphEncoder(
+            cfg.encoder, in_dim, h, cfg.num_layers, dropout=cfg.dropout, node_loops="isolated"
+        )
+        self.decoder = HypergraphEncoder(
+            cfg.encoder, h, in_dim, cfg.num_layers, dropout=cfg.dropout, node_loops="isolated"
+        )
+        self.input_mask = nn.Parameter(torch.zeros(in_dim))
+        self.embedding_mask = nn.Parameter(torch.zeros(h))
+        self.head_node = nn.Sequential(nn.Linear(h, h), nn.ReLU(), nn.Linear(h, h))
+        self.head_query = nn.Sequential(nn.Linear(h, h), nn.ReLU(), nn.Linear(h, h))
+        self.register_buffer("steps", torch.zeros((), dtype=torch.long))
+        self.embed_dim = h
+
+    def embed(self, inputs):
+        x, hi, m = hypergraph_inputs(inputs)
+        z = self.encoder(x, hi, m)
+        if "batch" in inputs:
+            return pool(z, inputs["batch"])
+        return z[inputs["nodes"]]
+
+    def _warmup(self, x: Tensor, hi: Tensor, m: int) -> Tensor:
+        c = self.cfg
+        n = x.size(0)
+        masked = torch.randperm(n, device=x.device)[: int(n * c.warmup_mask_rate)]
+        use_x = x.clone()
+        use_x[masked] = self.input_mask
+        view = drop_hyperedges(hi, c.warmup_drop_hyperedge, m)
+        z = self.encoder(use_x, view, m)
+        z = z.index_copy(0, masked, self.embedding_mask.expand(masked.numel(), -1))
+        recon = self.decoder(z, view, m)
+        return (1 - F.cosine_similarity(x[masked], recon[masked], dim=1, eps=1e-6)).mean()
+
+    def _filling(self, x: Tensor, hi: Tensor, m: int) -> Tensor:
+        c = self.cfg
+        view = drop_hyperedges(hi, c.drop_hyperedge, m)
+        z = self.encoder(mask_entries(x, c.mask_feature), view, m)
+        v, e = hi
+        size = torch.bincount(e, minlength=m)
+        keep = size[e] >= 2
+        v, e = v[keep], e[keep]
+        edge_sum = scatter(z[v], e, dim=0, dim_size=m, reduce="sum")
+        query = edge_sum[e] - z[v]  # sum over the other members of the hyperedge
+        keys = F.normalize(self.head_node(z), dim=1)
+        q = F.normalize(self.head_query(query), dim=1)
+        logits = q @ keys.t()
+        return (torch.logsumexp(logits, 1) - logits[torch.arange(v.numel()), v]).sum()
+
+    def training_step(self, batch):
+        batch = unwrap(batch)
+        x, hi, m = hypergraph_inputs(batch)
+        warm = int(self.steps) < self.cfg.warmup_epochs
+        loss = self._warmup(x, hi, m) if warm else self._filling(x, hi, m)
+        if self.training:
+            self.steps += 1
+        return {"loss": loss + self.l2_penalty(), "stage": 0.0 if warm else 1.0}
+
+
+def build(cfg: HypeBoyConfig, data) -> HypeBoy:
+    return HypeBoy(cfg, int(data.info["num_features"]))

@@ -53,9 +53,9 @@ def log_csv(tmp_path: Path) -> Path:
 
 def test_users_own_log(log_csv: Path) -> None:
     data = load_data(EventsData(path=str(log_csv), min_freq=2))
-    info = data.info
-    assert info["entities"] == 5 and info["events"] == 49
-    assert info["dropped_rows_missing_id"] == 1
+    info, stats = data.info, data.stats
+    assert stats["entities"] == 5 and stats["events"] == 49
+    assert stats["dropped_rows_missing_id"] == 1
     assert info["time_format"] == "datetime"
     # detected fields: text and code columns are categorical, amounts numeric
     assert info["cat_fields"][:3] == ["channel", "mcc_code", "is_refund"]
@@ -153,8 +153,8 @@ def test_embedded_online_retail_has_no_leak() -> None:
     data = load_data(EventsData())
     cutoff = (pd.Timestamp("2011-09-01") - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)
     assert data.chunk.t.max() < cutoff
-    assert data.info["dataset"] == "online-retail" and data.has_labels()
-    assert data.info["entities"] == 2668
+    assert data.stats["dataset"] == "online-retail" and data.has_labels()
+    assert data.stats["entities"] == 2668
     assert 0.45 < data.labels.mean() < 0.65
     assert set(data.split_names()) == {"train", "test"}
 
@@ -179,10 +179,10 @@ def test_age_group_sample_format() -> None:
     data = load_data(
         EventsData(path=str(folder / "age-transactions.csv"), labels=str(folder / "age-bin.csv"))
     )
-    assert data.info["entities"] == 100 and data.info["events"] == 1000
+    assert data.stats["entities"] == 100 and data.stats["events"] == 1000
     assert data.info["time_format"] == "number"
     assert data.info["cat_fields"] == ["small_group"]  # an integer code column
-    assert data.info["label_classes"] == [0, 1, 2, 3]
+    assert data.stats["label_classes"] == [0, 1, 2, 3]
     embedded = load_data(EventsData(path="age-group"))
     np.testing.assert_array_equal(embedded.labels, data.labels)
 

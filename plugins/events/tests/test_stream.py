@@ -46,7 +46,8 @@ def test_stream_matches_memory(parquet: Path) -> None:
     base = EventsData(path=str(parquet), labels="target", min_freq=1)
     mem = load_data(base)
     st = load_data(EventsData(**{**base.__dict__, "stream": True, "stream_batch_rows": 23}))
-    assert st.info["entities"] == mem.info["entities"]
+    assert st.stats["entities"] == mem.stats["entities"]
+    assert st.info == mem.info
     assert st.info["cat_sizes"] == mem.info["cat_sizes"]
     assert st.pre.vocab == mem.pre.vocab
     for k, v in mem.pre.scale.items():  # the sample holds every event here: exact statistics

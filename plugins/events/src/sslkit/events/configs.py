@@ -83,6 +83,9 @@ class EncoderOptions:
 class CoLESConfig(EncoderOptions):
     """CoLES: random slices of one entity's history are positives, other entities negatives."""
 
+    hidden: int = 128
+    """GRU hidden size, or Transformer width; the embedding size."""
+
     split_count: int = 5
     """Slices sampled per entity and step."""
     slice_min: int = 2
@@ -108,6 +111,10 @@ class MEMConfig(EncoderOptions):
     """Masked event modeling: hide events (or fields) and predict them from the context."""
 
     encoder: Literal["gru", "transformer"] = "transformer"
+    """Sequence encoder (a Transformer sees both sides of a hidden event)."""
+    hidden: int = 64
+    """Transformer width (or GRU hidden size); the embedding size."""
+    layers: int = 2
     mask_mode: Literal["event", "field"] = "event"
     """event: hide whole events; field: hide single fields of events."""
     mask_prob: float = 0.15
@@ -120,6 +127,9 @@ class MEMConfig(EncoderOptions):
 @dataclass
 class CPCConfig(EncoderOptions):
     """Contrastive predictive coding over the event sequence."""
+
+    hidden: int = 128
+    """GRU hidden size (or causal Transformer width); the embedding size."""
 
     steps: int = 3
     """Future events predicted from each position (k = 1..steps)."""

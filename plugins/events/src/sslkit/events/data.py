@@ -795,25 +795,23 @@ class EventsDomainData(DomainData):
 
     # --- description
     def _info(self, dropped_rows: int) -> dict[str, Any]:
+        """``info``: what the encoder is built from (it must match when a run is reused on
+        other data); ``stats``: facts about this data only."""
         lengths = self.chunk.lengths()
-        return {
+        self.stats = {
             "dataset": self.dataset or "",
             "entities": len(self.chunk.ids),
             "events": len(self.chunk.t),
             "train_entities": len(self._train),
             "split_sizes": {k: len(v) for k, v in self._splits.items()},
-            "cat_fields": self.pre.cat_names(),
-            "cat_sizes": self.pre.cat_sizes(),
-            "num_fields": self.pre.num_names(),
-            "time_format": self.pre.schema.time_format,
             "dropped_rows_missing_id": dropped_rows,
             "dropped_columns": list(self.pre.schema.dropped),
             "length_quantiles": _quantiles(lengths),
             "length_max": int(lengths.max()) if len(lengths) else 0,
-            "max_len": self.config.max_len,
             "task_kind": self.task_kind(),
             "label_classes": (self.label_info or {}).get("classes"),
         }
+        return schema_info(self.pre, self.config)
 
     def lengths(self, which: str = "train") -> np.ndarray:
         """Sequence lengths of the pretraining entities (``train``) or of every entity."""
@@ -882,6 +880,17 @@ class EventsDomainData(DomainData):
         state = dict(self.pre.state)
         state["labels"] = self.label_info
         return state
+
+
+def schema_info(pre: Preprocessor, config: EventsData) -> dict[str, Any]:
+    """The facts an encoder is sized by: fields, vocabulary sizes, time format, longest history."""
+    return {
+        "cat_fields": pre.cat_names(),
+        "cat_sizes": pre.cat_sizes(),
+        "num_fields": pre.num_names(),
+        "time_format": pre.schema.time_format,
+        "max_len": config.max_len,
+    }
 
 
 def _rows_of(offsets: np.ndarray, ents: np.ndarray) -> np.ndarray:

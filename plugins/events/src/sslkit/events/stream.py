@@ -38,6 +38,7 @@ from sslkit.events.data import (
     pad_batch,
     parquet_columns,
     parse_cutoff,
+    schema_info,
 )
 
 SHUFFLE_BUFFER = 1024
@@ -181,23 +182,19 @@ class StreamingEventsData(DomainData):
             if len(values):
                 self.label_info = label_spec(values, config.task_kind)
         self._train_lengths = self._lengths[self._lengths >= max(config.min_events, 1)]
-        self.info = {
+        self.stats = {
             "dataset": dataset or "",
             "streamed": True,
             "entities": len(self._lengths),
             "events": int(self._lengths.sum()),
             "train_entities": len(self._train_lengths),
-            "cat_fields": self.pre.cat_names(),
-            "cat_sizes": self.pre.cat_sizes(),
-            "num_fields": self.pre.num_names(),
-            "time_format": schema.time_format,
             "dropped_rows_missing_id": dropped,
             "length_quantiles": _quantiles(self._lengths),
             "length_max": int(self._lengths.max()),
-            "max_len": config.max_len,
             "task_kind": self.task_kind(),
             "label_classes": (self.label_info or {}).get("classes"),
         }
+        self.info = schema_info(self.pre, config)
 
     # --- the stream
     def _chunks(self, raw: bool = False) -> Iterator[tuple[Chunk, int]]:

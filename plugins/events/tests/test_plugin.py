@@ -101,7 +101,7 @@ def test_export_a_new_log_with_the_runs_preprocessing(tmp_path: Path) -> None:
                 "train.quiet=true",
                 f"train.out={tmp_path}",
                 "train.name=r",
-            ],  # fmt: skip
+            ],
             evaluate_default_task=False,
             log=lambda *_: None,
         )

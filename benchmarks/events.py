@@ -57,45 +57,8 @@ def limit_threads(n: int) -> None:
 # quality
 
 
-def quality(methods: list[str], seeds: list[int], extra: list[str], out: Path) -> dict:
-    from sslkit.core import api
-
-    runs: dict[str, list[dict]] = {m: [] for m in methods}
-    for seed in seeds:
-        for method in methods:
-            t0 = time.perf_counter()
-            result = api.pretrain(
-                "events",
-                method,
-                overrides=[
-                    f"train.seed={seed}",
-                    "train.quiet=true",
-                    f"train.out={out}",
-                    f"train.name={method}-{seed}",
-                    *extra,
-                ],
-                log=lambda *_: None,
-            )
-            m = result.metrics
-            row = {k: m.get(v) for k, v in KEYS.items()}
-            row.update(seed=seed, pretrain_seconds=round(result.seconds, 1), steps=result.steps,
-                       total_seconds=round(time.perf_counter() - t0, 1))  # fmt: skip
-            runs[method].append(row)
-            print(f"[quality] {method} seed {seed}: " + ", ".join(
-                f"{k}={v:.4f}" for k, v in row.items() if isinstance(v, float) and k in KEYS
-            ), flush=True)  # fmt: skip
-    summary = {}
-    for method, rows in runs.items():
-        summary[method] = {}
-        for key in [*KEYS, "pretrain_seconds"]:
-            vals = [r[key] for r in rows if isinstance(r.get(key), float | int)]
-            if vals:
-                summary[method][key] = {
-                    "mean": statistics.fmean(vals),
-                    "std": statistics.stdev(vals) if len(vals) > 1 else 0.0,
-                    "n": len(vals),
-                }
-    return {"runs": runs, "summary": summary}
+def summarize(runs: dict[str, list[dict]]) -> dict:
+    return {"runs": runs, "summary": summarize(runs)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -249,8 +212,11 @@ def table(result: dict) -> str:
     q = result.get("quality", {}).get("summary", {})
     if q:
         n = max((v["n"] for s in q.values() for v in s.values()), default=0)
+        partial = (
+            "" if result["quality"].get("complete", True) else " (partial: the run is not finished)"
+        )
         lines += [
-            f"ROC-AUC on the test customers (mean ± std over {n} seeds; higher is better):",
+            f"ROC-AUC on the test customers (mean ± std over {n} seeds; higher is better){partial}:",
             "",
             "| features | logistic probe | HistGradientBoosting | pretraining (s) |",
             "|---|---|---|---|",
@@ -343,19 +309,27 @@ def main() -> None:
         "environment": environment(),
         "command": " ".join(["python", *sys.argv]),
     }
+
+    def save(quality_so_far: dict | None = None) -> None:
+        if quality_so_far is not None:
+            result["quality"] = quality_so_far
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        if Path(args.out).resolve() == RESULTS.resolve():
+            write_doc(table(result))
+
     if not args.skip_speed:
         result["speed"] = speed(args)
         limit_threads(args.threads)
+        save()
     if not args.skip_quality:
         with tempfile.TemporaryDirectory() as tmp:
             methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-            result["quality"] = quality(methods, list(range(args.seeds)), args.set, Path(tmp))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    text = table(result)
-    print(text)
-    if Path(args.out).resolve() == RESULTS.resolve():
-        write_doc(text)
+            q = quality(methods, list(range(args.seeds)), args.set, Path(tmp), save)
+            q["complete"] = True
+            result["quality"] = q
+    save()
+    print(table(result))
 
 
 if __name__ == "__main__":

@@ -81,8 +81,8 @@ def test_users_own_log(log_csv: Path) -> None:
     assert sorted(all_ids.tolist()) == ["u1", "u2", "u3", "u4", "u5"]
     batch = next(data.eval_batches(data.split_names()[0], 8))
     lengths = batch.inputs["mask"].sum(1)
-    assert batch.inputs["cat"].shape[:2] == batch.inputs["mask"].shape
-    assert (batch.inputs["cat"][~batch.inputs["mask"]] == 0).all()
+    assert batch.inputs["cats"].shape[:2] == batch.inputs["mask"].shape
+    assert (batch.inputs["cats"][~batch.inputs["mask"]] == 0).all()
     assert int(lengths.min()) >= 1
 
 

@@ -30,12 +30,12 @@ def test_padding_does_not_change_embeddings(kind: str) -> None:
     enc = SequenceEncoder([10, 10], 3, encoder=kind, hidden=32, layers=2, heads=4).eval()
     batch = _batch([5, 1, 9, 3])
     with torch.no_grad():
-        z = enc(batch["cat"], batch["num"], batch["mask"])
+        z = enc(batch["cats"], batch["nums"], batch["mask"])
         for i in range(4):
             n = int(batch["mask"][i].sum())
             alone = enc(
-                batch["cat"][i : i + 1, :n],
-                batch["num"][i : i + 1, :n],
+                batch["cats"][i : i + 1, :n],
+                batch["nums"][i : i + 1, :n],
                 batch["mask"][i : i + 1, :n],
             )
             torch.testing.assert_close(z[i : i + 1], alone, atol=1e-5, rtol=1e-5)
@@ -46,9 +46,9 @@ def test_packed_gru_equals_padded_gru() -> None:
     enc = SequenceEncoder([10, 10], 3, encoder="gru", hidden=32, layers=2).eval()
     batch = _batch([5, 1, 9, 3])
     with torch.no_grad():
-        packed = enc(batch["cat"], batch["num"], batch["mask"])
+        packed = enc(batch["cats"], batch["nums"], batch["mask"])
         enc.pack = False
-        padded = enc(batch["cat"], batch["num"], batch["mask"])
+        padded = enc(batch["cats"], batch["nums"], batch["mask"])
     torch.testing.assert_close(packed, padded, atol=1e-6, rtol=1e-6)
 
 
@@ -57,7 +57,7 @@ def test_slices_are_contiguous_windows() -> None:
     batch = _batch(lengths, n_cat=1, n_num=1)
     # mark each event with its position so that slices can be located
     for i, n in enumerate(lengths):
-        batch["num"][i, :n, 0] = torch.arange(n, dtype=torch.float32) + 100 * i
+        batch["nums"][i, :n, 0] = torch.arange(n, dtype=torch.float32) + 100 * i
     torch.manual_seed(0)
     out, owner = sample_slices(batch, count=6, min_len=3, max_len=8)
     assert owner.tolist() == [i for i in range(4) for _ in range(6)]
@@ -66,10 +66,10 @@ def test_slices_are_contiguous_windows() -> None:
         i, size = int(owner[r]), int(sizes[r])
         n = lengths[i]
         assert min(3, n) <= size <= min(8, n)
-        pos = out["num"][r, :size, 0] - 100 * i
+        pos = out["nums"][r, :size, 0] - 100 * i
         assert torch.equal(pos, pos[0] + torch.arange(size, dtype=torch.float32))
         assert pos[0] >= 0 and pos[-1] < n
-        assert (out["num"][r, size:] == 0).all() and (out["cat"][r, size:] == 0).all()
+        assert (out["nums"][r, size:] == 0).all() and (out["cats"][r, size:] == 0).all()
     # a history shorter than min_len is used whole
     assert (sizes[owner == 2] == 1).all() and (sizes[owner == 1] >= 3).all()
 

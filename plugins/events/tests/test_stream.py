@@ -62,7 +62,7 @@ def test_stream_matches_memory(parquet: Path) -> None:
             == np.concatenate([x.ids for x in b]).tolist()
         )
         for x, y in zip(a, b):
-            for key in ("cat", "num", "mask"):
+            for key in ("cats", "nums", "mask"):
                 assert torch.equal(x.inputs[key], y.inputs[key])
             np.testing.assert_array_equal(x.labels, y.labels)
     exported = np.concatenate([b.ids for b in st.export_batches(16)])

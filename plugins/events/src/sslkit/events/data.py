@@ -15,7 +15,7 @@ export):
   (signed log of the time left to the reference time: the cutoff, else the last time of the
   fitted data) as numeric fields; weekday and hour as categorical fields for dates.
 
-Batches are dicts of padded tensors: ``cat`` (B, T, C) long, ``num`` (B, T, F) float and
+Batches are dicts of padded tensors: ``cats`` (B, T, C) long, ``nums`` (B, T, F) float and
 ``mask`` (B, T) bool (True on real events). With ``stream = true`` a Parquet file whose rows are
 grouped by entity is read in batches and never held in memory.
 """
@@ -720,7 +720,7 @@ def encode_labels(values: pd.Series, spec: dict[str, Any]) -> np.ndarray:
 
 
 def pad_batch(seqs: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
-    """Right-padded tensors: ``cat`` (B, T, C) long, ``num`` (B, T, F) float, ``mask`` (B, T)."""
+    """Right-padded tensors: ``cats`` (B, T, C) long, ``nums`` (B, T, F) float, ``mask`` (B, T)."""
     import torch
 
     lengths = [len(c) for c, _ in seqs]
@@ -734,8 +734,8 @@ def pad_batch(seqs: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
         n = len(c)
         cat[i, :n], num[i, :n], mask[i, :n] = c, x, True
     return {
-        "cat": torch.from_numpy(cat),
-        "num": torch.from_numpy(num),
+        "cats": torch.from_numpy(cat),
+        "nums": torch.from_numpy(num),
         "mask": torch.from_numpy(mask),
     }
 

@@ -1,6 +1,6 @@
 """Event sequence encoders: an event embedding, then a GRU or a Transformer, then pooling.
 
-Inputs are the padded batches of :mod:`sslkit.events.data`: ``cat`` (B, T, C) codes, ``num``
+Inputs are the padded batches of :mod:`sslkit.events.data`: ``cats`` (B, T, C) codes, ``nums``
 (B, T, F) scaled numeric and time fields, ``mask`` (B, T) True on real events (right padding).
 """
 
@@ -13,6 +13,15 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from sslkit.core.nn import masked_max, masked_mean
+
+
+class _Lookup(nn.Embedding):
+    """``nn.Embedding`` computed as an index_select: the same numbers and gradients at real
+    codes; the ONNX exporter names an ``aten.embedding`` node "embedding", which collides with
+    the exported graph's output name "embedding"."""
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.weight.index_select(0, idx.reshape(-1)).view(*idx.shape, self.embedding_dim)
 
 
 class EventEmbedding(nn.Module):
@@ -28,7 +37,7 @@ class EventEmbedding(nn.Module):
         super().__init__()
         self.cat_sizes = list(cat_sizes)
         self.n_num = n_num
-        self.cat = nn.ModuleList(nn.Embedding(v, cat_dim, padding_idx=0) for v in cat_sizes)
+        self.cat = nn.ModuleList(_Lookup(v, cat_dim, padding_idx=0) for v in cat_sizes)
         self.num = nn.Linear(n_num, num_dim) if n_num else None
         self.num_mask = nn.Parameter(torch.zeros(n_num, num_dim)) if n_num else None
         self.out_dim = cat_dim * len(cat_sizes) + (num_dim if n_num else 0)
@@ -157,7 +166,12 @@ class SequenceEncoder(nn.Module):
 
 
 def _exporting() -> bool:
-    return torch.onnx.is_in_onnx_export() or torch.jit.is_tracing() or torch.compiler.is_compiling()
+    return (
+        torch.onnx.is_in_onnx_export()
+        or torch.jit.is_tracing()
+        or torch.compiler.is_compiling()
+        or torch.compiler.is_exporting()
+    )
 
 
 def build_encoder(config: Any, info: dict[str, Any], *, causal: bool = False) -> SequenceEncoder:
@@ -180,4 +194,4 @@ def build_encoder(config: Any, info: dict[str, Any], *, causal: bool = False) ->
 
 
 def inputs_of(batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    return batch["cat"], batch["num"], batch["mask"]
+    return batch["cats"], batch["nums"], batch["mask"]

@@ -19,7 +19,7 @@ class EventsMethod(Method):
         self.embed_dim = encoder.out_dim
 
     def embed(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.encoder(inputs["cat"], inputs["num"], inputs["mask"])
+        return self.encoder(inputs["cats"], inputs["nums"], inputs["mask"])
 
 
 def sample_slices(
@@ -36,7 +36,7 @@ def sample_slices(
     uniformly among the positions where it fits. Returns the padded slices (B * count rows, in
     entity-major order) and each slice's entity index (B * count,).
     """
-    cat, num, mask = batch["cat"], batch["num"], batch["mask"]
+    cat, num, mask = batch["cats"], batch["nums"], batch["mask"]
     b, t = mask.shape
     dev = mask.device
     lengths = mask.sum(1).repeat_interleave(count)
@@ -51,8 +51,8 @@ def sample_slices(
     pos = (start.unsqueeze(1) + steps).clamp(max=t - 1)
     rows = torch.arange(b, device=dev).repeat_interleave(count).unsqueeze(1)
     out = {
-        "cat": cat[rows, pos] * valid.unsqueeze(-1),
-        "num": num[rows, pos] * valid.unsqueeze(-1),
+        "cats": cat[rows, pos] * valid.unsqueeze(-1),
+        "nums": num[rows, pos] * valid.unsqueeze(-1),
         "mask": valid,
     }
     return out, rows.squeeze(1)

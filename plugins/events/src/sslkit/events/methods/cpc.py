@@ -36,7 +36,7 @@ class CPC(EventsMethod):
     def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         c = self.config
         batch = crop(batch, c.crop_len)
-        cat, num, mask = batch["cat"], batch["num"], batch["mask"]
+        cat, num, mask = batch["cats"], batch["nums"], batch["mask"]
         x = self.encoder.embedding(cat, num)
         ctx, _ = self.encoder.contextualize(x, mask)
         z = self.target(x)

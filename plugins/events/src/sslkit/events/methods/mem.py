@@ -47,7 +47,7 @@ class MEM(EventsMethod):
     def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         c = self.config
         batch = crop(batch, c.crop_len)
-        cat, num, mask = batch["cat"], batch["num"], batch["mask"]
+        cat, num, mask = batch["cats"], batch["nums"], batch["mask"]
         b, t, n_cat = cat.shape
         if c.mask_mode == "event":
             hidden = self._draw((b, t), mask)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,11 @@ from torch_geometric.data import Data
 from sslkit.core.errors import DataError
 from sslkit.graphs.configs import GraphData
 from sslkit.graphs.data import from_pyg, load_data, register_graph
+
+
+def _append(path: str, text: str) -> None:
+    with open(path, "a") as f:
+        f.write(text)
 
 
 def test_embedded_cora_through_pyg_planetoid():
@@ -43,10 +49,10 @@ def test_csv_graph_loads_and_reloads_with_state(csv_graph):
 
 def test_edge_out_of_range_names_first_edge(tmp_path, make_csv_graph):
     paths = make_csv_graph(tmp_path)
-    lines = open(paths["path"]).read().splitlines()
+    lines = Path(paths["path"]).read_text().splitlines()
     lines.insert(5, "3,500")  # file row 6 (1-based, header is row 1)
     lines.insert(9, "700,1")
-    open(paths["path"], "w").write("\n".join(lines) + "\n")
+    Path(paths["path"]).write_text("\n".join(lines) + "\n")
     with pytest.raises(DataError) as err:
         load_data(GraphData(**paths))
     msg = str(err.value)
@@ -55,26 +61,26 @@ def test_edge_out_of_range_names_first_edge(tmp_path, make_csv_graph):
 
 def test_negative_and_non_integer_ids(tmp_path, make_csv_graph):
     paths = make_csv_graph(tmp_path)
-    open(paths["path"], "a").write("-1,4\n")
+    _append(paths["path"], "-1,4\n")
     with pytest.raises(DataError, match="node -1"):
         load_data(GraphData(**paths))
     paths = make_csv_graph(tmp_path)
-    open(paths["path"], "a").write("a,4\n")
+    _append(paths["path"], "a,4\n")
     with pytest.raises(DataError, match="not an integer"):
         load_data(GraphData(**paths))
 
 
 def test_features_with_wrong_number_of_rows(tmp_path, make_csv_graph):
     paths = make_csv_graph(tmp_path)
-    rows = open(paths["features"]).read().splitlines()
-    open(paths["features"], "w").write("\n".join(rows[:50]) + "\n")
+    rows = Path(paths["features"]).read_text().splitlines()
+    Path(paths["features"]).write_text("\n".join(rows[:50]) + "\n")
     with pytest.raises(DataError) as err:
         load_data(GraphData(**paths))
     assert "out of range" in str(err.value) and "50 rows" in str(err.value)
     # labels and features disagree
     paths = make_csv_graph(tmp_path)
-    labels = open(paths["labels"]).read().splitlines()
-    open(paths["labels"], "w").write("\n".join(labels[:80]) + "\n")
+    labels = Path(paths["labels"]).read_text().splitlines()
+    Path(paths["labels"]).write_text("\n".join(labels[:80]) + "\n")
     with pytest.raises(DataError, match="labels has 80 rows but the features has 90"):
         load_data(GraphData(**paths))
     # a PyG Data whose x disagrees with num_nodes
@@ -85,7 +91,7 @@ def test_features_with_wrong_number_of_rows(tmp_path, make_csv_graph):
 
 def test_empty_graph(tmp_path, make_csv_graph):
     paths = make_csv_graph(tmp_path)
-    open(paths["path"], "w").write("source,target\n")
+    Path(paths["path"]).write_text("source,target\n")
     with pytest.raises(DataError, match="empty graph"):
         load_data(GraphData(**paths))
     with pytest.raises(DataError, match="empty graph"):
@@ -109,7 +115,7 @@ def test_self_loops_duplicates_isolated_are_counted_and_logged(caplog):
 
 def test_cli_exit_code_is_2_for_bad_data(tmp_path, make_csv_graph):
     paths = make_csv_graph(tmp_path)
-    open(paths["path"], "a").write("1,1000\n")
+    _append(paths["path"], "1,1000\n")
     with pytest.raises(DataError) as err:
         load_data(GraphData(**paths))
     assert err.value.exit_code == 2

@@ -1,0 +1,116 @@
+"""The plugin contract: light import, presets, and the conformance kit on a small graph."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from sslkit.graphs.plugin import plugin
+
+
+def test_plugin_module_imports_no_torch():
+    code = (
+        "import sys, sslkit.graphs.plugin as p; "
+        "assert 'torch' not in sys.modules and 'torch_geometric' not in sys.modules, "
+        "sorted(m for m in sys.modules if m.startswith('torch'))[:5]; print(len(p.plugin.methods))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "8"
+
+
+def test_every_method_has_a_default_preset():
+    from sslkit.core.config import build_run_config
+
+    for name in plugin.methods:
+        assert "default" in plugin.preset_names(name), name
+        cfg = build_run_config(plugin, name)
+        assert cfg.train.epochs > 0
+    assert build_run_config(plugin, "hypeboy").data.path == "cocitation-cora"
+    assert build_run_config(plugin, "graphmae").model.l2 == pytest.approx(2e-4)
+
+
+def _small_graph_overrides(paths: dict[str, str]) -> list[str]:
+    return [
+        f"data.path={paths['path']}",
+        f"data.features={paths['features']}",
+        f"data.labels={paths['labels']}",
+        "data.normalize=none",
+    ]
+
+
+def test_check_plugin_grace(tmp_path, make_csv_graph):
+    from sslkit.testing import check_plugin
+
+    paths = make_csv_graph(tmp_path, n_per_class=20)
+    sets = [*_small_graph_overrides(paths), "train.max_steps=2"]
+    reports = check_plugin(plugin, overrides=sets, methods=["grace"], workdir=tmp_path / "runs")
+    nc = reports["grace"]["tasks"]["node_classification"]
+    assert 0.0 <= nc["random_test_acc_mean"] <= 1.0
+    assert "skipped" in reports["grace"]["tasks"]["link_prediction"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["dgi", "mvgrl", "bgrl", "graphmae", "graphcl"])
+def test_check_plugin_other_node_methods(tmp_path, make_csv_graph, method):
+    from sslkit.testing import check_plugin
+
+    paths = make_csv_graph(tmp_path, n_per_class=20)
+    sets = [*_small_graph_overrides(paths), "train.max_steps=2"]
+    check_plugin(plugin, overrides=sets, methods=[method], workdir=tmp_path / "runs")
+
+
+@pytest.mark.slow
+def test_check_plugin_hypergraph_methods(tmp_path, make_csv_graph):
+    """HypeBoy (both stages) and TriCL on a small graph read as the hypergraph of its nodes'
+    neighbourhoods."""
+    from sslkit.testing import check_plugin
+
+    paths = make_csv_graph(tmp_path, n_per_class=15)
+    sets = [*_small_graph_overrides(paths), "train.max_steps=2", "method.hidden_dim=16"]
+    check_plugin(
+        plugin,
+        overrides=[*sets, "method.warmup_epochs=1"],
+        methods=["hypeboy"],
+        workdir=tmp_path / "a",
+    )
+    check_plugin(
+        plugin, overrides=[*sets, "method.proj_dim=16"], methods=["tricl"], workdir=tmp_path / "b"
+    )
+
+
+def test_link_prediction_with_held_out_edges(tmp_path, make_csv_graph):
+    from sslkit.core import api
+
+    paths = make_csv_graph(tmp_path)
+    res = api.pretrain(
+        "graphs",
+        "grace",
+        overrides=[
+            *_small_graph_overrides(paths),
+            "data.holdout_edges=0.2",
+            "train.max_steps=5",
+            f"train.out={tmp_path}",
+            "train.quiet=true",
+        ],
+        evaluate_default_task=False,
+        log=lambda *_: None,
+    )
+    report = api.evaluate(res.run_dir, task="link_prediction")
+    lp = report["tasks"]["link_prediction"]
+    assert 0.0 <= lp["auc"] <= 1.0 and lp["held_out_edges"] > 0
+
+
+@pytest.mark.slow
+def test_default_pretrain_on_embedded_cora(tmp_path):
+    """`sslkit pretrain graphs` with no arguments: GRACE on the embedded Cora."""
+    from sslkit.core import api
+
+    res = api.pretrain(
+        "graphs",
+        overrides=[f"train.out={tmp_path}", "train.quiet=true", "train.epochs=20"],
+        log=lambda *_: None,
+    )
+    assert res.metrics["public_test_acc"] > 0.5

@@ -58,6 +58,55 @@ def limit_threads(n: int) -> None:
 
 
 def summarize(runs: dict[str, list[dict]]) -> dict:
+    summary: dict = {}
+    for method, rows in runs.items():
+        summary[method] = {}
+        for key in [*KEYS, "pretrain_seconds"]:
+            vals = [r[key] for r in rows if isinstance(r.get(key), float | int)]
+            if vals:
+                summary[method][key] = {
+                    "mean": statistics.fmean(vals),
+                    "std": statistics.stdev(vals) if len(vals) > 1 else 0.0,
+                    "n": len(vals),
+                }
+    return summary
+
+
+def quality(
+    methods: list[str], seeds: list[int], extra: list[str], out: Path, save=lambda q: None
+) -> dict:
+    """Seed-major (every method at seed 0, then seed 1, ...); ``save`` gets the partial result
+    after each run, so an interrupted benchmark still leaves what it measured."""
+    from sslkit.core import api
+
+    runs: dict[str, list[dict]] = {m: [] for m in methods}
+    for seed in seeds:
+        for method in methods:
+            t0 = time.perf_counter()
+            result = api.pretrain(
+                "events",
+                method,
+                overrides=[
+                    f"train.seed={seed}",
+                    "train.quiet=true",
+                    f"train.out={out}",
+                    f"train.name={method}-{seed}",
+                    *extra,
+                ],
+                log=lambda *_: None,
+            )
+            m = result.metrics
+            row = {k: m.get(v) for k, v in KEYS.items()}
+            row.update(
+                seed=seed,
+                pretrain_seconds=round(result.seconds, 1),
+                steps=result.steps,
+                total_seconds=round(time.perf_counter() - t0, 1),
+            )
+            runs[method].append(row)
+            save({"runs": runs, "summary": summarize(runs), "complete": False})
+            shown = ", ".join(f"{k}={row[k]:.4f}" for k in KEYS if isinstance(row.get(k), float))
+            print(f"[quality] {method} seed {seed}: {shown}", flush=True)
     return {"runs": runs, "summary": summarize(runs)}
 
 

@@ -13,6 +13,7 @@ def test_registry_unknown_name_lists_available():
     assert list(reg) == ["simclr"] and len(reg) == 1
     with pytest.raises(UsageError, match="unknown method 'x'; available: simclr"):
         reg["x"]
+    assert "simclr" in reg and "x" not in reg and reg.get("x") is None
     with pytest.raises(ValueError, match="duplicate"):
         Registry("method", [digits.methods["simclr"], digits.methods["simclr"]])
 

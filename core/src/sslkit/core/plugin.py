@@ -114,6 +114,12 @@ class Registry(Mapping[str, T], Generic[T]):
                 f"unknown {self.kind} {name!r}; available: {', '.join(self._items) or '(none)'}"
             ) from None
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def get(self, name: str, default: T | None = None) -> T | None:  # type: ignore[override]
+        return self._items.get(name, default)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._items)
 

@@ -36,7 +36,14 @@ class Discriminator(nn.Module):
         nn.init.zeros_(self.bilinear.bias)
 
     def forward(self, h: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        return self.bilinear(h, s.expand_as(h)).squeeze(-1)
+        """``h_i^T W s_i + b`` for every row (``s`` broadcast). Written as ``((h W) * s).sum``:
+        ``nn.Bilinear``'s own kernel (``_trilinear``) is an order of magnitude slower on CPU."""
+        return bilinear(self.bilinear, h, s)
+
+
+def bilinear(layer: nn.Bilinear, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``nn.Bilinear`` with one output, computed as ``((a W) * b).sum(-1) + bias``."""
+    return ((a @ layer.weight[0]) * b).sum(-1) + layer.bias[0]
 
 
 def bce_pos_neg(pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
@@ -71,8 +78,7 @@ class DGI(GraphMethod):
             pos, neg = self.disc(h[:b], s), self.disc(h_neg[:b], s)
         else:  # graph-level data: each node against its own graph's summary
             s = torch.sigmoid(pooled_if_graphs(batch, h))[graph_batch]
-            pos = self.disc.bilinear(h, s).squeeze(-1)
-            neg = self.disc.bilinear(h_neg, s).squeeze(-1)
+            pos, neg = self.disc(h, s), self.disc(h_neg, s)
         loss = bce_pos_neg(pos, neg)
         return {"loss": loss + self.l2_penalty(), "bce": loss.detach()}
 

@@ -26,6 +26,7 @@ from sslkit.graphs.augment import drop_membership, mask_entries
 from sslkit.graphs.configs import TriCLConfig
 from sslkit.graphs.encoders import HypergraphEncoder
 from sslkit.graphs.methods.base import GraphMethod, hypergraph_inputs, pool, unwrap
+from sslkit.graphs.methods.dgi import bilinear
 
 
 def cross_view_nce(h1: Tensor, h2: Tensor, tau: float) -> Tensor:
@@ -62,7 +63,7 @@ class TriCL(GraphMethod):
         n_perm = n[torch.randperm(n.size(0), device=n.device)]
 
         def score(a, b):
-            return torch.sigmoid(self.disc(a, b)).squeeze(-1) / tau
+            return torch.sigmoid(bilinear(self.disc, a, b)) / tau
 
         pos = score(n[v], e[k])
         neg_e = score(n[v], e_perm[k])

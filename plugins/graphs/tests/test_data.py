@@ -56,7 +56,7 @@ def test_edge_out_of_range_names_first_edge(tmp_path, make_csv_graph):
     with pytest.raises(DataError) as err:
         load_data(GraphData(**paths))
     msg = str(err.value)
-    assert "row 6" in msg and "node 500" in msg and "90 rows" in msg and "2 edges" in msg
+    assert "row 6" in msg and "node 500" in msg and "90 rows" in msg and "2 edge(s)" in msg
 
 
 def test_negative_and_non_integer_ids(tmp_path, make_csv_graph):

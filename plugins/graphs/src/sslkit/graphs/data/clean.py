@@ -49,11 +49,11 @@ def check_edge_range(
     u, v = (int(a) for a in ei[:, first])
     node = u if (u < 0 or u >= num_nodes) else v
     n_bad = int(bad.sum())
-    where = f"{what} {first}" + (f" (file row {int(rows[first])})" if rows is not None else "")
+    where = f"{what} {first}"
     feats = f" the node features ({feature_source}) have" if feature_source else " the graph has"
     raise DataError(
         f"{where} ({u}, {v}) refers to node {node}, out of range:{feats} {num_nodes} rows, "
-        f"so node ids go from 0 to {num_nodes - 1} ({n_bad} {what}s out of range in all)",
+        f"so node ids go from 0 to {num_nodes - 1} ({n_bad} {what}(s) out of range in all)",
         path=source,
         row=int(rows[first]) if rows is not None else None,
         hint="fix the ids, or give features with one row per node",

@@ -81,6 +81,10 @@ def test_method_options_come_from_the_config_dataclass(cli, register_plugin):
     assert code == 0
     assert "--embed-dim" in out and "Width of the embedding. [default: 32]" in " ".join(out.split())
     assert "--temperature" in out and "--set" in out and "--preset" in out
+    flat = " ".join(out.split())
+    assert (
+        "Passes over the data. [default: 5]" in flat
+    )  # the method's `default` preset, not TrainConfig's 10
 
 
 def test_pretrain_evaluate_export_through_the_cli(cli, register_plugin, tmp_path):

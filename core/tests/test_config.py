@@ -91,8 +91,15 @@ def test_layers_and_toml_round_trip():
     assert again == cfg
 
 
-def test_field_docs_read_attribute_docstrings():
+@dataclass
+class Wider(Model):
+    depth: int = 2
+    """Layers."""
+
+
+def test_field_docs_read_attribute_docstrings_including_inherited():
     assert field_docs(Model)["width"] == "Hidden width."
+    assert field_docs(Wider) == {"width": "Hidden width.", "depth": "Layers."}
 
 
 def test_build_run_config_layers_in_order(tmp_path):

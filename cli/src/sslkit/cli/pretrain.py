@@ -58,10 +58,13 @@ def _click_type(tp: Any) -> tuple[Any, bool]:
     return click.STRING, False
 
 
-def method_options(config_cls: type, taken: set[str]) -> list[click.Option]:
+def method_options(
+    config_cls: type, taken: set[str], defaults: dict[str, Any]
+) -> list[click.Option]:
+    """Options of a method's config dataclass; ``defaults`` are the values a run would use
+    (the dataclass defaults with the method's ``default`` preset applied)."""
     docs = field_docs(config_cls)
     types_ = field_types(config_cls)
-    defaults = {f.name: f.default for f in dataclasses.fields(config_cls)}
     options = []
     for name, tp in types_.items():
         if name in taken:
@@ -157,7 +160,14 @@ def build_domain_command(domain: str, method: str | None) -> click.Command:
     spec = plugin.method(method)
     common = common_options()
     taken = {p.name for p in common if p.name}
-    params = common + method_options(spec.config, taken)
+    from sslkit.core.config import build_run_config
+
+    resolved = build_run_config(plugin, spec.name)
+    for option in common:
+        key = TRAIN_OPTIONS.get(option.name or "", ("",))[0]
+        if key.startswith("train."):
+            option.help = f"{option.help} [default: {_show(getattr(resolved.train, key[6:]))}]"
+    params = common + method_options(spec.config, taken, dataclasses.asdict(resolved.model))
 
     def callback(**kwargs: Any) -> None:
         run_pretrain(domain, spec.name, kwargs, list(spec.config.__dataclass_fields__))

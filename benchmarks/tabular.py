@@ -39,7 +39,9 @@ def cpu() -> float:
     return time.process_time()
 
 
-def run_method(method: str, seed: int, workdir: Path, extra: list[str]) -> dict[str, Any]:
+def run_method(
+    method: str, seed: int, workdir: Path, extra: list[str], preset: str | None = None
+) -> dict[str, Any]:
     from sslkit.core import api
     from sslkit.core.evaluate.embeddings import TaskContext
     from sslkit.core.evaluate.report import run_task
@@ -48,6 +50,7 @@ def run_method(method: str, seed: int, workdir: Path, extra: list[str]) -> dict[
     result = api.pretrain(
         "tabular",
         method,
+        preset=preset,
         overrides=[
             f"train.seed={seed}",
             f"train.out={workdir}",
@@ -69,6 +72,8 @@ def run_method(method: str, seed: int, workdir: Path, extra: list[str]) -> dict[
     return {
         "method": method,
         "seed": seed,
+        "preset": preset or "default",
+        "overrides": list(extra),
         "steps": result.steps,
         "final_loss": result.losses[-1] if result.losses else None,
         "probe_accuracy": probe["accuracy"],
@@ -102,6 +107,8 @@ def run_none(seed: int) -> dict[str, Any]:
     return {
         "method": "none",
         "seed": seed,
+        "preset": "-",
+        "overrides": [],
         "probe_accuracy": probe["accuracy"],
         "probe_roc_auc": probe.get("roc_auc"),
         "mlp_accuracy": mlp["accuracy"],
@@ -127,7 +134,10 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         rs = [r for r in runs if r["method"] == method]
         if not rs:
             continue
-        row: dict[str, Any] = {"seeds": len(rs)}
+        row: dict[str, Any] = {
+            "seeds": len(rs),
+            "presets": sorted({str(r.get("preset", "default")) for r in rs}),
+        }
         for key in (
             "probe_accuracy",
             "mlp_accuracy",
@@ -153,7 +163,9 @@ def write_docs(summary: dict[str, Any], payload: dict[str, Any]) -> None:
     for method, row in summary.items():
         rows.append(
             [
-                "none (raw features)" if method == "none" else method,
+                "none (raw features)"
+                if method == "none"
+                else f"{method} ({', '.join(row['presets'])})",
                 str(row["seeds"]),
                 fmt(row["probe_accuracy"]),
                 fmt(row["mlp_accuracy"]) if method != "none" else "-",
@@ -182,13 +194,42 @@ def write_docs(summary: dict[str, Any], payload: dict[str, Any]) -> None:
     )
 
 
+def load_runs(name: str) -> list[dict[str, Any]]:
+    """Runs already in benchmarks/results/<name>.json (a benchmark run in chunks merges them)."""
+    from _common import RESULTS
+
+    path = RESULTS / f"{name}.json"
+    if not path.exists():
+        return []
+    import json
+
+    return list(json.loads(path.read_text()).get("runs", []))
+
+
+def merge(runs: list[dict[str, Any]], new: dict[str, Any]) -> list[dict[str, Any]]:
+    """``runs`` with ``new`` replacing any run of the same method and seed, in a stable order."""
+    kept = [r for r in runs if (r["method"], r["seed"]) != (new["method"], new["seed"])]
+    order = {m: i for i, m in enumerate(("none", *METHODS))}
+    return sorted([*kept, new], key=lambda r: (order.get(r["method"], 99), r["seed"]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=5, help="how many seeds")
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--methods", default="none," + ",".join(METHODS))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--set", action="append", default=[], help="extra key=value overrides")
+    parser.add_argument(
+        "--preset",
+        action="append",
+        default=[],
+        help="method=preset (e.g. tjepa=paper); other methods use their default preset",
+    )
     parser.add_argument("--name", default="tabular", help="result file name (benchmarks/results/)")
+    parser.add_argument(
+        "--fresh", action="store_true", help="drop the runs already in the result file"
+    )
     args = parser.parse_args()
 
     import torch
@@ -196,19 +237,21 @@ def main() -> None:
     torch.set_num_threads(min(args.threads, 2))
     warnings.simplefilter("ignore")
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    runs: list[dict[str, Any]] = []
+    presets = dict(p.split("=", 1) for p in args.preset)
+    runs: list[dict[str, Any]] = [] if args.fresh else load_runs(args.name)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="sslkit-bench-tabular-") as tmp:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             for method in methods:
                 r = (
                     run_none(seed)
                     if method == "none"
-                    else run_method(method, seed, Path(tmp), args.set)
+                    else run_method(method, seed, Path(tmp), args.set, presets.get(method))
                 )
-                runs.append(r)
+                runs = merge(runs, r)
                 print(
-                    f"seed {seed} {method:6s} probe {r['probe_accuracy']:.4f} mlp {r['mlp_accuracy']:.4f} "
+                    f"seed {seed} {method:6s} probe {r['probe_accuracy']:.4f} "
+                    f"mlp {r['mlp_accuracy']:.4f} "
                     f"raw+emb {r['raw_emb_mlp_accuracy'] or float('nan'):.4f} "
                     f"pretrain cpu {r['pretrain_cpu_s']:.0f}s eval cpu {r['eval_cpu_s']:.0f}s",
                     flush=True,
@@ -219,12 +262,12 @@ def main() -> None:
                     "data": "UCI Adult, adult.data (train) / adult.test (test), target incomes",
                     "metric": "test accuracy",
                     "anchors": ANCHORS,
-                    "overrides": args.set,
+                    "presets": {m: presets.get(m, "default") for m in METHODS},
                     "threads": torch.get_num_threads(),
                     "machine": machine(("torch", "numpy", "pandas", "scikit-learn")),
                     "summary": summary,
                     "runs": runs,
-                    "wall_s": time.perf_counter() - start,
+                    "wall_s_last_invocation": time.perf_counter() - start,
                 }
                 write_result(args.name, payload)
                 if args.name == "tabular":

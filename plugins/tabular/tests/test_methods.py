@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import pytest
 import torch
@@ -126,13 +127,20 @@ def test_tjepa_ema_target_moves_toward_the_encoder(data):
 def test_tjepa_matryoshka_layout(data):
     cfg = TJEPAConfig(d_token=16, n_heads=2, matryoshka_dims=(4, 8))
     method = tjepa.build(cfg, data).eval()
-    n = method.n
-    assert method.nested_dims == (4 * n, 8 * n, 16 * n)
+    t = method.n + cfg.n_reg_tokens  # feature tokens and regularisation tokens
+    assert method.nested_dims == (4 * t, 8 * t, 16 * t)
     batch = batch_of(data, 4)
     emb = method.embed(batch)
-    tokens = method.tokens(batch)
-    # the first 4 x F coordinates are exactly the first 4 coordinates of every token
-    torch.testing.assert_close(emb[:, : 4 * n], tokens[..., :4].transpose(1, 2).reshape(4, -1))
+    tokens = method.target.module(batch)
+    assert tokens.shape[1] == t
+    # the first 4 x T coordinates are exactly the first 4 coordinates of every token
+    torch.testing.assert_close(emb[:, : 4 * t], tokens[..., :4].transpose(1, 2).reshape(4, -1))
+    # without the regularisation tokens: the feature tokens only
+    bare = tjepa.build(replace(cfg, embed_reg_tokens=False), data).eval()
+    bare.load_state_dict(method.state_dict())
+    feats = method.tokens(batch)
+    assert bare.embed_dim == 16 * method.n
+    torch.testing.assert_close(bare.embed(batch), feats.transpose(1, 2).reshape(4, -1))
 
 
 @pytest.mark.parametrize("encoder", ["ft_transformer", "mlp", "resnet"])

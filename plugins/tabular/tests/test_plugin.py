@@ -138,7 +138,7 @@ def test_conformance(tmp_path):
         check_plugin(
             plugin,
             overrides=[
-                "data.max_rows=300",
+                "data.max_rows=120",
                 "method.d_token=16",
                 "method.n_heads=2",
                 "method.out_dim=32",

@@ -100,8 +100,13 @@ class TJEPAConfig(EncoderOptions):
     ema_start: float = 0.996
     ema_end: float = 1.0
     pooling: Literal["flatten", "mean"] = "flatten"
-    """Embedding of a row: the target encoder's feature tokens flattened (the paper's
-    downstream input) or averaged."""
+    """Embedding of a row: the target encoder's output tokens flattened (the paper's
+    downstream input) or the feature tokens averaged."""
+    embed_reg_tokens: bool = True
+    """Keep the regularisation tokens' outputs in the flattened embedding (the reference code
+    gives its downstream models every output token, its [CLS]/regularisation token included).
+    Measured on a validation fifth of adult.data, logistic probe, seeds 0/1: 0.8589/0.8578 with
+    them, 0.8564/0.8580 without (within noise)."""
 
 
 @dataclass

@@ -15,10 +15,12 @@ target subsets are drawn (disjoint from the context unless ``allow_overlap``).
   (plus a feature-position embedding) for every target feature and predicts the target tokens.
 - Loss: L2 (mean squared error) in latent space, averaged over targets.
 
-The embedding of a row is the target encoder's feature tokens, flattened (the input the paper
-gives its downstream models) or averaged (``pooling = "mean"``). Matryoshka: the loss is also
-taken on the first ``m`` coordinates of every token, and the flattened embedding is laid out
-coordinate-major, so its first ``m x F`` values are exactly those prefixes.
+The embedding of a row is the target encoder's output tokens flattened (the input the
+reference code gives its downstream models: every output token, the regularisation tokens
+included unless ``embed_reg_tokens = false``), or its feature tokens averaged (``pooling =
+"mean"``). Matryoshka: the loss is also taken on the first ``m`` coordinates of every token, and
+the flattened embedding is laid out coordinate-major, so its first ``m x T`` values (``T``
+tokens) are exactly those prefixes.
 
 With an MLP or ResNet encoder (no tokens), an extension of the paper's idea: the encoder reads
 the row with only the context features visible (the others zeroed, visibility bits appended);
@@ -134,9 +136,11 @@ class TJEPA(Method):
         self.target = EMATeacher(self.encoder, cfg.ema_start, cfg.ema_end)
         self.predictor = Predictor(self.n, cfg.d_token, cfg)
         self.token_dims = check_nested(cfg.matryoshka_dims, cfg.d_token)
+        # tokens in a flattened embedding: the features, and the regularisation tokens too
+        self.n_embed_tokens = self.n + (cfg.n_reg_tokens if cfg.embed_reg_tokens else 0)
         if cfg.pooling == "flatten":
-            self.embed_dim = cfg.d_token * self.n
-            self.nested_dims = tuple(m * self.n for m in self.token_dims)
+            self.embed_dim = cfg.d_token * self.n_embed_tokens
+            self.nested_dims = tuple(m * self.n_embed_tokens for m in self.token_dims)
         else:
             self.embed_dim = cfg.d_token
             self.nested_dims = self.token_dims
@@ -163,9 +167,11 @@ class TJEPA(Method):
         return self.target.module(inputs)[:, self.cfg.n_reg_tokens :]
 
     def embed(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        h = self.tokens(inputs)
         if self.cfg.pooling == "mean":
-            return h.mean(dim=1)
+            return self.tokens(inputs).mean(dim=1)
+        h = self.target.module(inputs)  # (B, R + F, d): regularisation tokens first
+        if not self.cfg.embed_reg_tokens:
+            h = h[:, self.cfg.n_reg_tokens :]
         return h.transpose(1, 2).reshape(h.shape[0], -1)  # coordinate-major: see module doc
 
 

@@ -1,4 +1,4 @@
-"""A small trained digits run (the sslkit-testing reference plugin), shared by this folder."""
+"""The digits run this folder's tests evaluate (fixtures shared in core/tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,41 +7,9 @@ from pathlib import Path
 import pytest
 
 
-def train_digits(root: Path, name: str = "digits", extra: tuple[str, ...] = ()) -> Path:
-    from sslkit.core import api
-    from sslkit.core.config import build_run_config
-    from sslkit.testing.digits import plugin
-
-    cfg = build_run_config(
-        plugin,
-        "simclr",
-        overrides=[
-            "train.max_steps=20",
-            "train.epochs=2",
-            "train.batch_size=128",
-            "train.quiet=true",
-            "train.log_every=5",
-            f"train.out={root}",
-            f"train.name={name}",
-            *extra,
-        ],
-    )
-    return api.pretrain(cfg, evaluate_default_task=False, log=lambda *_: None).run_dir
-
-
 @pytest.fixture(scope="session")
-def digits_plugin():
-    from sslkit.core.plugin import register, unregister
-    from sslkit.testing.digits import plugin
-
-    register(plugin)
-    yield plugin
-    unregister(plugin.name)
-
-
-@pytest.fixture(scope="session")
-def digits_run(digits_plugin, tmp_path_factory) -> Path:
-    return train_digits(
+def digits_run(digits_plugin, digits_train, tmp_path_factory) -> Path:
+    return digits_train(
         tmp_path_factory.mktemp("export-runs"), extra=("method.matryoshka_dims=[8,16]",)
     )
 

@@ -44,7 +44,8 @@ class DomainData(ABC):
         return default_collate(items)
 
     #: True when one batch is the whole data set (full-graph training): the engine then
-    #: runs one step per epoch on ``train_dataset()[0]`` without a DataLoader.
+    #: runs one step per epoch with ``train_dataset()`` itself as the batch (no DataLoader),
+    #: and writes epoch-end checkpoints about ten times a run instead of every epoch.
     full_batch: bool = False
 
     @abstractmethod

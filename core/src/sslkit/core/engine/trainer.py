@@ -178,7 +178,9 @@ def _loop(step_fn, method, optimizer, train, plan, pos, cbs, ctx, run, env, tc) 
                                         "lower train.batch_size or add data")  # fmt: skip
                     optimizer.zero_grad(set_to_none=True)  # a stream's leftover micro-batches
                     pos.epoch, pos.batch_in_epoch = pos.epoch + 1, 0
-                    save()
+                    # a full-graph "epoch" is one step: checkpoint ~10 times a run, not every step
+                    if not train.full_batch or pos.epoch % max(1, tc.epochs // 10) == 0:
+                        save()
             if saved_at != pos.step:
                 save()
     finally:

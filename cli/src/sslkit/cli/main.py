@@ -46,6 +46,7 @@ def main(
 def plugins() -> None:
     """Installed domains with their methods, data sets and versions; broken ones with the reason."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from sslkit.core.plugin import entries
@@ -64,7 +65,7 @@ def plugins() -> None:
                 "",
                 "",
                 "",
-                f"[red]broken: {entry.error}[/red]",
+                f"[red]broken: {escape(str(entry.error))}[/red]",
             )
             continue
         methods = ", ".join(f"{m}*" if m == plugin.default_method else m for m in plugin.methods)
@@ -78,7 +79,7 @@ def plugins() -> None:
             "ok",
         )
     Console(width=max(100, Console().width)).print(
-        table if found else 'no sslkit plugins installed (pip install "sslkit[tabular]")'
+        table if found else escape('no sslkit plugins installed (pip install "sslkit[tabular]")')
     )
 
 

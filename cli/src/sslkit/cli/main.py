@@ -166,18 +166,11 @@ def evaluate(
     ] = "pca",
 ) -> None:
     """Evaluate a run's frozen embeddings: report.json, report.md and PNG plots."""
+    from sslkit.cli.output import metrics_line
     from sslkit.core import api
 
     def show(name: str, metrics: dict) -> None:
-        if "skipped" in metrics:
-            typer.echo(f"{name}: skipped: {metrics['skipped']}")
-            return
-        shown = "  ".join(
-            f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
-            for k, v in metrics.items()
-            if isinstance(v, int | float) and not isinstance(v, bool) and k != "seconds"
-        )
-        typer.echo(f"{name}: {shown}")
+        typer.echo(metrics_line(name, metrics))
 
     report = api.evaluate(
         run_dir,

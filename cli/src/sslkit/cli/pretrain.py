@@ -230,12 +230,9 @@ def run_pretrain(
         from sslkit.core.distributed import is_main
 
         if is_main():
-            task = api.get_plugin(domain).default_task
-            shown = "  ".join(
-                f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
-                for k, v in result.metrics.items()
-            )
-            click.echo(f"{task}: {shown}")
+            from sslkit.cli.output import metrics_line
+
+            click.echo(metrics_line(api.get_plugin(domain).default_task, result.metrics))
     click.echo(f"run saved to {result.run_dir}")
 
 

@@ -296,18 +296,7 @@ def from_dataframes(
         held = None
         fit_rows = train
     if state is None:
-        schema = fit_schema(
-            fit_rows,
-            target=config.target,
-            id_column=config.id_column,
-            exclude=config.exclude,
-            categorical=config.categorical,
-            scaling=config.scaling,
-            max_categories=config.max_categories,
-            min_category_count=config.min_category_count,
-            task=config.task,
-            source=source,
-        )
+        schema = _fit(fit_rows, config, source)
     else:
         schema = Schema.from_state(state)
     splits: dict[str, dict[str, np.ndarray]] = {}
@@ -540,19 +529,24 @@ def load_data(config: TabularData, state: dict[str, Any] | None = None) -> Domai
             head = read_table(p, config.fit_rows)
             held = split_mask(np.arange(len(head)), config.split_seed, config.test_fraction)
             head = head[~held] if (~held).any() else head
-            schema = fit_schema(
-                head,
-                target=config.target,
-                id_column=config.id_column,
-                exclude=config.exclude,
-                categorical=config.categorical,
-                scaling=config.scaling,
-                max_categories=config.max_categories,
-                min_category_count=config.min_category_count,
-                task=config.task,
-                source=str(p),
-            )
+            schema = _fit(head, config, str(p))
         return StreamedTable(p, config, schema)
     train = read_table(p, config.max_rows)
     test = read_table(config.test_path, config.max_rows) if config.test_path else None
     return from_dataframes(train, test, config, state, source=str(p), test_source=config.test_path)
+
+
+def _fit(rows: Any, config: Any, source: str) -> Schema:
+    """Fit the schema and preprocessing on ``rows`` with the options of a ``TabularData``."""
+    return fit_schema(
+        rows,
+        target=config.target,
+        id_column=config.id_column,
+        exclude=config.exclude,
+        categorical=config.categorical,
+        scaling=config.scaling,
+        max_categories=config.max_categories,
+        min_category_count=config.min_category_count,
+        task=config.task,
+        source=source,
+    )

@@ -8,10 +8,12 @@ import pytest
 from sslkit.core.config import (
     RunConfig,
     TrainConfig,
+    absolute_paths,
     apply_layer,
     apply_overrides,
     build_run_config,
     coerce,
+    config_diff,
     field_docs,
     parse_toml,
     run_config_from_dict,
@@ -135,3 +137,120 @@ def test_saved_config_rebuilds_the_same_run_config():
     cfg = build_run_config(digits, overrides=["method.matryoshka_dims=8,16", "train.seed=3"])
     back = run_config_from_dict(digits, parse_toml(cfg.to_toml(), "saved"), "saved")
     assert back == cfg
+
+
+def test_domain_mismatch_in_a_file_names_the_command_not_a_domain_option():
+    with pytest.raises(ConfigError) as info:
+        apply_layer(make(), {"run": {"domain": "other"}}, "x.toml")
+    assert "sslkit pretrain other" in str(info.value) and "--domain" not in str(info.value)
+    with pytest.raises(ConfigError, match="pass --method other"):
+        apply_layer(make(), {"run": {"method": "other"}}, "x.toml")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "allowed"),
+    [
+        ("train.batch_size", "0", "at least 1"),
+        ("train.accumulate", "0", "at least 1"),
+        ("train.epochs", "-2", "at least 1"),
+        ("train.max_steps", "-1", "at least 0"),
+        ("train.lr", "-0.1", "greater than 0"),
+        ("train.lr", "0", "greater than 0"),
+        ("train.weight_decay", "-1", "at least 0"),
+        ("train.min_lr_ratio", "1.5", "between 0 and 1"),
+        ("train.keep_checkpoints", "0", "at least 1"),
+        ("train.num_workers", "-1", "at least 0"),
+    ],
+)
+def test_train_options_out_of_range_name_the_key_and_the_range(key, value, allowed):
+    with pytest.raises(ConfigError, match=rf"{key} = .* is out of range: it must be {allowed}"):
+        apply_overrides(make(), [f"{key}={value}"])
+
+
+def test_train_options_at_the_edge_of_their_range_are_fine():
+    cfg = apply_overrides(
+        make(),
+        ["train.batch_size=1", "train.max_steps=0", "train.min_lr_ratio=1", "train.lr=1e-9"],
+    )
+    assert cfg.train.batch_size == 1 and cfg.train.min_lr_ratio == 1.0
+    with pytest.raises(ConfigError, match="train.accumulate = 0"):
+        TrainConfig(accumulate=0)  # the Python API too
+
+
+@pytest.mark.parametrize(
+    ("text", "tp", "want"),
+    [
+        ("[512,256]", tuple[int, ...], (512, 256)),
+        ("[512, 256]", list[int], [512, 256]),
+        ("512,256", tuple[int, ...], (512, 256)),
+        ("(512, 256)", tuple[int, ...], (512, 256)),
+        ('["a(b)", "c"]', list[str], ["a(b)", "c"]),
+        ('["x,y", "[z]"]', list[str], ["x,y", "[z]"]),
+        ("['single quotes']", list[str], ["single quotes"]),
+        ('"a", "b"', list[str], ["a", "b"]),
+        ("[a, b]", list[str], ["a", "b"]),
+        ("[]", list[str], []),
+        ("", list[str], []),
+    ],
+)
+def test_list_values_from_the_command_line(text, tp, want):
+    assert coerce(text, tp, "data.columns") == want
+
+
+@pytest.mark.parametrize("text", ['["a", "b"', "[1, [2]", '["a", b]', "[1, 2"])
+def test_malformed_list_is_one_error_naming_the_key(text):
+    with pytest.raises(ConfigError, match=r"data.columns = .* is not a valid list"):
+        coerce(text, list[str], "data.columns")
+
+
+def test_set_list_through_apply_overrides_keeps_brackets_inside_strings():
+    @dataclass
+    class Cols:
+        path: str = ""
+        columns: tuple[str, ...] = ()
+
+    cfg = RunConfig("d", "m", Cols(), TrainConfig(), Model())
+    cfg = apply_overrides(cfg, ['data.columns=["a(b)", "c"]'])
+    assert cfg.data.columns == ("a(b)", "c")
+    assert parse_toml(cfg.to_toml(), "saved")["data"]["columns"] == ["a(b)", "c"]
+
+
+def test_build_run_config_records_which_keys_were_given(tmp_path):
+    assert build_run_config(digits).explicit == frozenset()
+    f = tmp_path / "c.toml"
+    f.write_text("[train]\nseed = 4\n")
+    cfg = build_run_config(
+        digits,
+        "simclr",
+        preset="long",
+        config_file=f,
+        options={"train.batch_size": 64, "train.grad_clip": None},
+        overrides=["embed_dim=24"],
+    )
+    assert {"run.method", "train.seed", "train.batch_size", "method.embed_dim"} <= cfg.explicit
+    assert "train.epochs" in cfg.explicit  # the long preset sets it
+    assert "train.grad_clip" not in cfg.explicit  # None: not given
+
+
+def test_config_diff_names_each_differing_key():
+    a = make()
+    b = apply_overrides(a, ["train.lr=0.5", "method.width=3"])
+    assert config_diff(a, b) == {"train.lr": (0.001, 0.5), "method.width": (8, 3)}
+    assert config_diff(a, a) == {}
+
+
+def test_absolute_paths_for_out_and_existing_data_files(tmp_path, monkeypatch):
+    @dataclass
+    class Paths:
+        path: str = ""
+        test_path: str = ""
+        name: str = ""
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d.npz").write_bytes(b"")
+    cfg = RunConfig("d", "m", Paths("d.npz", "adult", "d.npz"), TrainConfig(out="runs"), Model())
+    got = absolute_paths(cfg)
+    assert got.data.path == str(tmp_path / "d.npz")
+    assert got.data.test_path == "adult"  # a data set name, not a file here: kept as given
+    assert got.data.name == "d.npz"  # not a path field
+    assert got.train.out == str(tmp_path / "runs")

@@ -15,7 +15,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from sslkit.core.config import RunConfig, build_run_config, load_toml, run_config_from_dict
+from sslkit.core.config import (
+    RunConfig,
+    absolute_paths,
+    build_run_config,
+    config_diff,
+    load_toml,
+    run_config_from_dict,
+)
 from sslkit.core.errors import UsageError
 from sslkit.core.plugin import get_plugin, resolve
 
@@ -29,6 +36,11 @@ class RunResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     """The default task's metrics, evaluated right after training."""
     seconds: float = 0.0
+    method: Any = field(default=None, repr=False)
+    """The trained method, in memory (in eval mode), as it was when its last checkpoint was saved
+    (unless the default task changed it)."""
+    data: Any = field(default=None, repr=False)
+    """The data it was trained on (the domain's ``DomainData``)."""
 
 
 def resolve_config(
@@ -101,6 +113,7 @@ def pretrain(
             overrides=overrides,
         )
     )
+    cfg = absolute_paths(cfg)  # the saved config then works from any working directory
     plugin = get_plugin(cfg.domain)
     env, created = ddp.setup(cfg.train.device)
     try:
@@ -124,11 +137,16 @@ def pretrain(
             run.write_json("default_task.json", {"task": plugin.default_task, "metrics": metrics})
     finally:
         ddp.teardown(created)
-    return RunResult(run.path, cfg, result.steps, result.losses, metrics, result.seconds)
+    model.eval()
+    return RunResult(
+        run.path, cfg, result.steps, result.losses, metrics, result.seconds, model, data
+    )
 
 
 # options that may differ when a run is resumed; everything else comes from its config.toml
 _RESUME_OPTIONS = ("device", "num_workers", "quiet", "progress", "tensorboard", "resume", "out")
+# options that, passed with --resume, extend the run (a longer schedule from the checkpoint on)
+_EXTEND_OPTIONS = ("epochs", "max_steps")
 
 
 def _prepare_run(plugin: Any, cfg: RunConfig, device, log) -> tuple[Any, RunConfig, dict | None]:
@@ -150,7 +168,8 @@ def _prepare_run(plugin: Any, cfg: RunConfig, device, log) -> tuple[Any, RunConf
                 else RunDir.latest(tc.out, cfg.domain, cfg.method)
             )
         elif D.is_main():
-            run = RunDir.create(tc.out, tc.name or f"{cfg.domain}-{cfg.method}")
+            name = tc.name or f"{cfg.domain}-{cfg.method}"
+            run = RunDir.create(tc.out, name, log=None if tc.quiet else log)
         else:
             run = RunDir(Path(tc.out) / (tc.name or f"{cfg.domain}-{cfg.method}"))
     except RunError as exc:
@@ -161,21 +180,69 @@ def _prepare_run(plugin: Any, cfg: RunConfig, device, log) -> tuple[Any, RunConf
     if not tc.resume:
         return run, cfg, None
     saved = run_config_from_dict(plugin, load_toml(run.config), str(run.config))
+    extend = _resume_changes(plugin, saved, cfg, run.path)
     now = {k: getattr(tc, k) for k in _RESUME_OPTIONS}
-    merged = replace(saved, train=replace(saved.train, **now, name=run.path.name))
+    merged = replace(saved, train=replace(saved.train, **now, **extend, name=run.path.name))
+    if D.is_main() and extend:  # the longer schedule becomes the run's config
+        _write_config(run, replace(saved, train=replace(saved.train, **extend)))
     if D.is_main() and not tc.quiet:
-        log(f"resuming {run.path} with its saved config ({run.config.name})")
+        changes = "".join(
+            f"; train.{k} {getattr(saved.train, k)} -> {v}" for k, v in extend.items()
+        )
+        log(f"resuming {run.path} with its saved config ({run.config.name}){changes}")
     return run, merged, run.read_json(DATA_STATE)
 
 
-def _write_run_files(run: Any, cfg: RunConfig, data: Any, *, resumed: bool) -> None:
-    """config.toml, environment.json, info.json, data_state.json (a fresh run's config only)."""
+def _resume_changes(plugin: Any, saved: RunConfig, cfg: RunConfig, path: Path) -> dict[str, Any]:
+    """The train.epochs / train.max_steps passed with --resume (they extend the run); a
+    ConfigError if any other passed option differs from the run's saved config."""
+    from sslkit.core.errors import ConfigError
+
+    passed = set(cfg.explicit) | set(config_diff(build_run_config(plugin, cfg.method), cfg))
+    if cfg.method != saved.method:
+        if "run.method" in passed or any(k.startswith("method.") for k in passed):
+            raise ConfigError(
+                f"--resume: the run {path} is method {saved.method!r}, not {cfg.method!r}; drop "
+                "--method and the method's options, or start a new run (another --name)"
+            )
+        passed = {k for k in passed if k.startswith(("data.", "train."))}  # the run's method
+    free = {f"train.{k}" for k in (*_RESUME_OPTIONS, "name")}
+    extend = {f"train.{k}" for k in _EXTEND_OPTIONS}
+    differ = {
+        k: v
+        for k, v in config_diff(absolute_paths(saved), cfg).items()
+        if k in passed and k not in free
+    }
+    wrong = {k: v for k, v in differ.items() if k not in extend}
+    if wrong:
+        listed = ", ".join(f"{k} (saved {a!r}, passed {b!r})" for k, (a, b) in wrong.items())
+        raise ConfigError(
+            f"--resume continues {path} with its saved config, but these options differ from "
+            f"it: {listed}; only train.epochs and train.max_steps can change on resume: drop "
+            "the others, or start a new run (another --name) to train with them"
+        )
+    return {k.removeprefix("train."): b for k, (_, b) in differ.items()}
+
+
+def _write_config(run: Any, cfg: RunConfig) -> None:
     from sslkit.core.engine.rundir import atomic_write_text
     from sslkit.core.errors import RunError
 
     try:
+        atomic_write_text(run.config, cfg.to_toml())
+    except OSError as exc:
+        raise RunError(
+            f"cannot write the run folder {run.path}: {exc.strerror or exc}; choose a writable --out"
+        ) from None
+
+
+def _write_run_files(run: Any, cfg: RunConfig, data: Any, *, resumed: bool) -> None:
+    """config.toml, environment.json, info.json, data_state.json (a fresh run's config only)."""
+    from sslkit.core.errors import RunError
+
+    try:
         if not resumed:
-            atomic_write_text(run.config, cfg.to_toml())
+            _write_config(run, cfg)
             run.write_json("info.json", data.info)
             run.write_json("data_state.json", data.state())
         run.write_json("environment.json", environment())
@@ -269,11 +336,13 @@ def evaluate(
 
     ``log(task, metrics)`` is called as each task finishes. Returns the report (with
     ``folder``)."""
+    from sslkit.core.engine.device import select_device
     from sslkit.core.evaluate.embeddings import TaskContext
     from sslkit.core.evaluate.report import check_tasks, evaluate_tasks, make_plots, write_report
 
     if projection not in ("pca", "tsne"):
         raise UsageError(f"unknown projection {projection!r}; available: pca, tsne")
+    device = str(select_device(device))  # a UsageError naming --device when it is not here
     opened = _open_run(run_dir)
     tasks = [task] if isinstance(task, str) else (list(task) if task else None)
     check_tasks(opened[1], tasks)

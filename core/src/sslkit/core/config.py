@@ -19,6 +19,7 @@ No torch here: the CLI builds its options from these dataclasses before importin
 from __future__ import annotations
 
 import dataclasses
+import os
 import tomllib
 import types
 import typing
@@ -82,6 +83,44 @@ class TrainConfig:
     find_unused_parameters: bool = False
     """DDP option for methods whose training_step leaves some trainable parameters unused."""
 
+    def __post_init__(self) -> None:
+        for name, (low, high, strict_low) in _TRAIN_RANGES.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                continue  # a wrong type is coerce's error, not a range error
+            if value < low or (strict_low and value == low) or (high is not None and value > high):
+                raise ConfigError(
+                    f"train.{name} = {value!r} is out of range: it must be {_describe(low, high, strict_low)}"
+                )
+
+
+# (lowest, highest or None, lowest excluded) of TrainConfig's numeric fields
+_TRAIN_RANGES: dict[str, tuple[float, float | None, bool]] = {
+    "epochs": (1, None, False),
+    "max_steps": (0, None, False),
+    "batch_size": (1, None, False),
+    "lr": (0, None, True),
+    "base_batch_size": (1, None, False),
+    "weight_decay": (0, None, False),
+    "warmup_epochs": (0, None, False),
+    "min_lr_ratio": (0, 1, False),
+    "grad_clip": (0, None, False),
+    "accumulate": (1, None, False),
+    "num_workers": (0, None, False),
+    "log_every": (0, None, False),
+    "checkpoint_every": (0, None, False),
+    "monitor_every": (0, None, False),
+    "keep_checkpoints": (1, None, False),
+    "checkpoint_minutes": (0, None, False),
+    "monitor_batch": (1, None, False),
+}
+
+
+def _describe(low: float, high: float | None, strict_low: bool) -> str:
+    if high is not None:
+        return f"between {low} and {high}"
+    return f"greater than {low}" if strict_low else f"at least {low}"
+
 
 @dataclass
 class RunConfig:
@@ -91,6 +130,9 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     model: Any = None
     """The method's config dataclass (the ``[method]`` section)."""
+    explicit: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    """Keys (``train.lr``; ``run.method``) that --preset, --config, named options or --set gave a
+    value, as opposed to defaults; ``--resume`` checks these against the run's saved config."""
 
     def section(self, name: str) -> Any:
         return {"data": self.data, "train": self.train, "method": self.model}[name]
@@ -188,9 +230,7 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
             f"{key} = {value!r} is not allowed; choose one of: {', '.join(map(str, args))}"
         )
     if origin in (tuple, list):
-        items = value
-        if isinstance(value, str):
-            items = [v.strip() for v in value.strip("[]()").split(",") if v.strip()]
+        items = _parse_list(value, key) if isinstance(value, str) else value
         if not isinstance(items, list | tuple):
             raise ConfigError(f"{key} = {value!r}: expected a list (comma-separated)")
         inner = args[0] if args else str
@@ -233,6 +273,27 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
     if isinstance(value, tp):
         return value
     raise ConfigError(f"{key} = {value!r}: expected {getattr(tp, '__name__', tp)}")
+
+
+def _parse_list(text: str, key: str) -> list[Any]:
+    """A list from the command line: TOML (``[512, 256]``, ``["a(b)", "c"]``) or plain
+    comma-separated items (``512,256``, ``[a, b]``, ``(a, b)``)."""
+    s = text.strip()
+    if s.startswith("[") or s[:1] in "\"'":
+        literal = s if s.startswith("[") else f"[{s}]"
+        try:
+            return tomllib.loads(f"v = {literal}")["v"]
+        except tomllib.TOMLDecodeError:
+            inner = s[1:-1] if s.startswith("[") and s.endswith("]") else None
+            if inner is None or any(c in inner for c in "[]\"'"):
+                raise ConfigError(
+                    f"{key} = {text!r} is not a valid list; write it as [1, 2], "
+                    '["a", "b"] (TOML) or a,b'
+                ) from None
+            s = inner  # [a, b]: unquoted words, read as comma-separated items
+    elif s.startswith("(") and s.endswith(")"):
+        s = s[1:-1]
+    return [v.strip() for v in s.split(",") if v.strip()]
 
 
 def from_mapping(cls: type, values: dict[str, Any], where: str, base: Any = None) -> Any:
@@ -280,9 +341,10 @@ def apply_layer(cfg: RunConfig, layer: dict[str, Any], source: str) -> RunConfig
     for top in ("domain", "method"):
         value = run.get(top)
         if value is not None and value != getattr(cfg, top):
+            fix = f"pass --method {value}" if top == "method" else f"run `sslkit pretrain {value}`"
             raise ConfigError(
                 f"{source}: {top} = {value!r}, but this run is {top} {getattr(cfg, top)!r}; "
-                f"pass --{top} {value} or remove the line"
+                f"{fix} or remove the line"
             )
     unknown = [k for k in layer if k not in SECTIONS]
     if unknown:
@@ -361,19 +423,60 @@ def build_run_config(
             parse_toml(plugin.preset_text(spec.name, "default"), "preset default"),
             "preset default",
         )
+    explicit = {"run.method"} if method else set()
     if preset:
-        cfg = apply_layer(
-            cfg,
-            parse_toml(plugin.preset_text(spec.name, preset), f"preset {preset}"),
-            f"preset {preset}",
-        )
+        layer = parse_toml(plugin.preset_text(spec.name, preset), f"preset {preset}")
+        cfg = apply_layer(cfg, layer, f"preset {preset}")
+        explicit |= _layer_keys(layer)
     if config_file:
-        cfg = apply_layer(cfg, load_toml(config_file), str(config_file))
+        layer = load_toml(config_file)
+        cfg = apply_layer(cfg, layer, str(config_file))
+        explicit |= _layer_keys(layer)
     if options:
-        cfg = apply_overrides(cfg, {k: v for k, v in options.items() if v is not None})
+        given = {k: v for k, v in options.items() if v is not None}
+        cfg = apply_overrides(cfg, given)
+        explicit |= {".".join(locate_key(cfg, k)) for k in given}
     if overrides:
         cfg = apply_overrides(cfg, overrides)
-    return cfg
+        explicit |= {".".join(locate_key(cfg, _split_override(o)[0])) for o in overrides}
+    return replace(cfg, explicit=frozenset(explicit))
+
+
+def _layer_keys(layer: dict[str, Any]) -> set[str]:
+    return {
+        f"{section}.{key}"
+        for section in SECTIONS
+        if isinstance(layer.get(section), dict)
+        for key in layer[section]
+    }
+
+
+def config_diff(a: RunConfig, b: RunConfig) -> dict[str, tuple[Any, Any]]:
+    """``{"train.lr": (a's value, b's value)}`` for every key whose values differ."""
+    da, db = a.to_dict(), b.to_dict()
+    out: dict[str, tuple[Any, Any]] = {}
+    for section in SECTIONS:
+        for key in dict.fromkeys([*da[section], *db[section]]):
+            if da[section].get(key) != db[section].get(key):
+                out[f"{section}.{key}"] = (da[section].get(key), db[section].get(key))
+    return out
+
+
+def absolute_paths(cfg: RunConfig) -> RunConfig:
+    """``train.out`` and the data paths (``data.path``, ``data.*_path``) that name an existing
+    file or folder, made absolute: a saved run then works from any working directory."""
+    data = cfg.data
+    if is_dataclass(data):
+        changed = {}
+        for f in fields(data):
+            value = getattr(data, f.name)
+            if (f.name == "path" or f.name.endswith("_path")) and isinstance(value, str) and value:
+                p = os.path.expanduser(value)
+                if not os.path.isabs(p) and os.path.exists(p):
+                    changed[f.name] = os.path.abspath(p)
+        data = replace(data, **changed) if changed else data
+    out = os.path.abspath(os.path.expanduser(cfg.train.out))
+    return replace(cfg, data=data, train=replace(cfg.train, out=out))
 
 
 def run_config_from_dict(plugin: Any, values: dict[str, Any], source: str) -> RunConfig:

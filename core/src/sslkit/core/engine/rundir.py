@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +19,26 @@ ENVIRONMENT = "environment.json"
 METRICS = "metrics.jsonl"
 CHECKPOINTS = "checkpoints"
 REPORT = "report"
+STALE = (METRICS, CHECKPOINTS, "tensorboard", "nonfinite_batch.safetensors", "default_task.json")
+"""Files of a run that stopped before its first checkpoint, removed when it is started over."""
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
 
 
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over ``path``."""
+    """Write to a temporary file in the same folder, fsync, then rename over ``path``; the file
+    gets the mode a plain ``open`` would give it (0644 less the umask), not mkstemp's 0600."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o644 & ~_UMASK)
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()
@@ -68,9 +82,18 @@ class RunDir:
             raise RunError(f"{self.path}: missing {name}; is this an sslkit run folder?")
         return json.loads(p.read_text(encoding="utf-8"))
 
+    def has_checkpoint(self) -> bool:
+        """Whether a checkpoint was completed (``latest.json`` or a finished ``step-*``)."""
+        folder = self.checkpoints
+        return (folder / "latest.json").is_file() or any(
+            (p / "state.json").is_file() for p in folder.glob("step-*")
+        )
+
     @classmethod
-    def create(cls, out: str | Path, name: str, *, resume: bool = False) -> RunDir:
-        """Make ``out/name`` (error if it holds a run and ``resume`` is false)."""
+    def create(cls, out: str | Path, name: str, *, resume: bool = False, log=None) -> RunDir:
+        """Make ``out/name``. Without ``resume`` it is an error if the folder holds a run with a
+        checkpoint; a run that stopped before its first checkpoint (a failed start) is started
+        over in the same folder (its ``config.toml`` is then replaced), with a ``log`` line."""
         path = Path(out) / name
         if resume:
             if not (path / CONFIG).is_file():
@@ -78,11 +101,24 @@ class RunDir:
                     f"--resume: no run to continue in {path} (no {CONFIG}); drop --resume to start one"
                 )
             return cls(path)
-        if (path / CONFIG).exists() or (path / CHECKPOINTS).exists():
+        run = cls(path)
+        if run.has_checkpoint():
             raise RunError(
                 f"run folder {path} already exists; pass --resume to continue it, "
                 "or choose another --out / train.name"
             )
+        if (path / CONFIG).exists() or (path / CHECKPOINTS).exists():
+            for stale in STALE:  # what the failed start left; config.toml is rewritten
+                target = path / stale
+                if target.is_dir():
+                    shutil.rmtree(target, ignore_errors=True)
+                else:
+                    target.unlink(missing_ok=True)
+            if log is not None:
+                log(
+                    f"{path} holds a run that stopped before its first checkpoint: starting over "
+                    f"in it (its {CONFIG} is replaced)"
+                )
         try:
             path.mkdir(parents=True, exist_ok=True)
             probe = path / ".write-test"

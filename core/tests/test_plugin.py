@@ -4,7 +4,14 @@ import pytest
 
 from sslkit.core import plugin as plugin_mod
 from sslkit.core.errors import UsageError
-from sslkit.core.plugin import PluginEntry, Registry, entries, get_plugin, resolve
+from sslkit.core.plugin import (
+    PluginEntry,
+    Registry,
+    entries,
+    get_plugin,
+    resolve,
+    unknown_domain,
+)
 from sslkit.testing.digits import plugin as digits
 
 
@@ -65,3 +72,22 @@ def test_allowlist_env_limits_discovery(monkeypatch, register_plugin):
 def test_presets_listed_and_read():
     assert digits.preset_names("simclr") == ["default", "long"]
     assert "epochs = 30" in digits.preset_text("simclr", "long")
+
+
+def test_empty_allowlist_env_is_no_limit(monkeypatch, register_plugin):
+    register_plugin(digits)
+    monkeypatch.setenv("SSLKIT_PLUGINS", "")
+    assert "digits" in entries() and get_plugin("digits") is digits
+    monkeypatch.setenv("SSLKIT_PLUGINS", "  ")
+    assert "digits" in entries()
+
+
+def test_unknown_domain_names_the_allowlist_and_its_value(monkeypatch, register_plugin):
+    register_plugin(digits)
+    monkeypatch.setenv("SSLKIT_PLUGINS", "tabular,graphs")
+    with pytest.raises(UsageError) as info:
+        get_plugin("digits")
+    assert "unknown domain 'digits'" in str(info.value)
+    assert "limited by SSLKIT_PLUGINS=graphs,tabular" in str(info.value)
+    monkeypatch.delenv("SSLKIT_PLUGINS")
+    assert "limited by" not in str(unknown_domain("nope"))

@@ -226,8 +226,10 @@ _cache: dict[str, PluginEntry] | None = None
 
 
 def _allowlist() -> set[str] | None:
+    """The domains ``SSLKIT_PLUGINS`` (comma-separated) allows; None when it is unset or
+    empty (``SSLKIT_PLUGINS=`` does not hide every plugin)."""
     raw = os.environ.get(PLUGINS_ENV)
-    if raw is None:
+    if raw is None or not raw.strip():
         return None
     return {part.strip() for part in raw.split(",") if part.strip()}
 
@@ -257,15 +259,26 @@ def get_plugin(name: str) -> Plugin:
     """The loaded plugin ``name``, or a :class:`UsageError` naming what is installed."""
     found = entries()
     if name not in found:
-        raise UsageError(
-            f"unknown domain {name!r}; installed: {', '.join(found) or '(none)'}"
-            + (f" (limited by {PLUGINS_ENV})" if _allowlist() is not None else "")
-        )
+        raise unknown_domain(name, found)
     entry = found[name]
     plugin = entry.load()
     if plugin is None:
         raise UsageError(f"plugin {name!r} is installed but broken: {entry.error}")
     return plugin
+
+
+def unknown_domain(name: str, found: Mapping[str, Any] | None = None) -> UsageError:
+    """The error for a domain that is not installed (or hidden by ``SSLKIT_PLUGINS``)."""
+    found = entries() if found is None else found
+    allowed = _allowlist()
+    return UsageError(
+        f"unknown domain {name!r}; installed: {', '.join(found) or '(none)'}"
+        + (
+            f" (limited by {PLUGINS_ENV}={','.join(sorted(allowed))})"
+            if allowed is not None
+            else ""
+        )
+    )
 
 
 def register(plugin: Plugin) -> None:

@@ -28,9 +28,10 @@ def register_plugin() -> Iterator[Any]:
 
 @pytest.fixture
 def only_plugins(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Limit discovery to the given domains (``SSLKIT_PLUGINS``) for one test: ``only_plugins("a")``."""
+    """Limit discovery to the given domains (``SSLKIT_PLUGINS``) for one test: ``only_plugins("a")``;
+    ``only_plugins()`` hides every plugin (an empty ``SSLKIT_PLUGINS`` would mean "no limit")."""
 
     def _only(*names: str) -> None:
-        monkeypatch.setenv("SSLKIT_PLUGINS", ",".join(names))
+        monkeypatch.setenv("SSLKIT_PLUGINS", ",".join(names) or ",")
 
     return _only

@@ -41,6 +41,43 @@ def test_check_plugin_fails_when_embeddings_do_not_reproduce(tmp_path):
         check_plugin(noisy, workdir=tmp_path)
 
 
+def build_forgetful(cfg, data):
+    """A method that learns a shift its checkpoint does not hold (a non-persistent buffer):
+    the reloaded run embeds differently from the model that was trained."""
+    import torch
+
+    from sslkit.testing.digits_impl import build_simclr
+
+    method = build_simclr(cfg, data)
+    method.register_buffer("shift", torch.zeros(method.embed_dim), persistent=False)
+
+    def step_end(step, total):
+        method.shift.fill_(1.0)
+
+    method.on_train_step_end = step_end
+    method.embed = lambda inputs: method.encoder(inputs) + method.shift
+    return method
+
+
+def test_check_plugin_compares_the_export_with_the_trained_model(tmp_path):
+    spec = dataclasses.replace(digits.methods["simclr"], build=build_forgetful)
+    forgetful = dataclasses.replace(
+        digits, name="forgetfuldigits", methods=Registry("method", [spec]), presets=""
+    )
+    with pytest.raises(AssertionError, match="Not equal to tolerance"):
+        check_plugin(forgetful, workdir=tmp_path)
+
+
+def test_check_plugin_removes_its_temporary_folder(tmp_path, monkeypatch):
+    import tempfile
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    check_plugin(digits)
+    assert list(scratch.iterdir()) == []
+
+
 def test_check_plugin_rejects_an_empty_plugin():
     empty = dataclasses.replace(digits, methods=Registry("method", []), default_method="")
     with pytest.raises(AssertionError, match="registers no method"):
@@ -64,4 +101,6 @@ def test_only_plugins_fixture(only_plugins):
     from sslkit.core.plugin import entries
 
     only_plugins("nothing-here")
+    assert entries() == {}
+    only_plugins()  # no name: still nothing (an empty SSLKIT_PLUGINS would mean no limit)
     assert entries() == {}

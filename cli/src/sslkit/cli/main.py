@@ -53,7 +53,7 @@ def plugins() -> None:
 
     table = Table(title="sslkit plugins")
     for col in ("domain", "distribution", "version", "methods", "data sets", "tasks", "status"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")  # wrap long names and errors, never cut them
     found = entries()
     for name, entry in found.items():
         plugin = entry.load()
@@ -94,7 +94,7 @@ def datasets(domain: Annotated[str, typer.Argument(help="A domain, e.g. tabular.
     plugin = get_plugin(domain)
     table = Table(title=f"{domain} data sets")
     for col in ("name", "rows", "license", "source", "summary"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for spec in plugin.datasets.values():
         table.add_row(spec.name, spec.rows, spec.license, spec.source, spec.summary)
     Console(width=max(100, Console().width)).print(table)
@@ -123,8 +123,19 @@ def presets(
                 raise UsageError("--copy needs --to FILE")
             if to.exists():
                 raise UsageError(f"{to} already exists; choose another --to")
-            header = f'# preset {copy} of {domain}/{spec.name}; use with: sslkit pretrain {domain} --config {to}\n[run]\ndomain = "{domain}"\nmethod = "{spec.name}"\n\n'
-            to.write_text(header + text, encoding="utf-8")
+            use = f"sslkit pretrain {domain}"
+            if spec.name != plugin.method(None).name:
+                use += f" --method {spec.name}"
+            header = (
+                f"# preset {copy} of {domain}/{spec.name}; use with: {use} --config {to}\n"
+                f'[run]\ndomain = "{domain}"\nmethod = "{spec.name}"\n\n'
+            )
+            try:
+                to.write_text(header + text, encoding="utf-8")
+            except OSError as exc:
+                raise UsageError(
+                    f"--to {to}: cannot write it ({exc.strerror or exc}); choose a writable path"
+                ) from None
             typer.echo(f"wrote {to}")
         else:
             typer.echo(text)
@@ -159,7 +170,7 @@ def evaluate(
     ] = None,
     device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:N, mps.")] = "cpu",
     batch_size: Annotated[
-        int, typer.Option("--batch-size", help="Rows per embedding batch.")
+        int, typer.Option("--batch-size", min=1, help="Rows per embedding batch.")
     ] = 1024,
     projection: Annotated[
         str, typer.Option("--map", help="2-D map of the embeddings: pca or tsne.")
@@ -203,7 +214,7 @@ def export(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an existing output.")
     ] = False,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Rows per batch.")] = 4096,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Rows per batch.")] = 4096,
     device: Annotated[str, typer.Option("--device", help="cpu, cuda, auto, mps.")] = "cpu",
     index: Annotated[
         str | None,
@@ -261,8 +272,11 @@ def command() -> click.Group:
 def run(argv: list[str] | None = None) -> int:
     """Console-script entry: user errors print one line and exit 2 (``--debug`` shows more)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args or os.environ.get("SSLKIT_DEBUG") == "1"
-    args = [a for a in args if a != "--debug"]
+    # --debug is an option of `sslkit` itself: only before the command (`sslkit --debug
+    # pretrain ...`); taken out here so that it also counts when parsing fails
+    lead = next((i for i, a in enumerate(args) if not a.startswith("-")), len(args))
+    debug = "--debug" in args[:lead] or os.environ.get("SSLKIT_DEBUG") == "1"
+    args = [a for i, a in enumerate(args) if i >= lead or a != "--debug"]
     try:
         command().main(args=args, prog_name="sslkit", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -288,7 +302,8 @@ def run(argv: list[str] | None = None) -> int:
             return exc.exit_code
         if not debug:
             click.echo(
-                f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+                f"internal error: {type(exc).__name__}: {exc} "
+                "(run `sslkit --debug ...` for the traceback)",
                 err=True,
             )
         return 1

@@ -32,13 +32,44 @@ TRAIN_OPTIONS: dict[str, tuple[str, Any, str]] = {
 }
 
 
-def _peek(args: list[str], flag: str) -> str | None:
-    for i, arg in enumerate(args):
-        if arg == flag and i + 1 < len(args):
-            return args[i + 1]
-        if arg.startswith(flag + "="):
-            return arg.split("=", 1)[1]
-    return None
+# options of a domain command that take no value (every other option takes one)
+_FLAGS = {"--resume", "--quiet", "--evaluate", "--no-evaluate", "--print-config", "--help"}
+_SHORT_FLAGS = {"q"}
+
+
+def _peek(args: list[str], long: str = "--method", short: str = "-m") -> str | None:
+    """The value of option ``long``/``short`` in ``args`` before click parses them (the last one
+    wins, as in click): ``--method X``, ``--method=X``, ``-m X``, ``-mX`` and flag clusters such
+    as ``-qmX``; values of other options (``--name -m``) are skipped, ``--`` ends the options."""
+    found = None
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if arg == "--":
+            break
+        if arg.startswith("--"):
+            name, eq, value = arg.partition("=")
+            if name == long:
+                if eq:
+                    found = value
+                elif i < len(args):
+                    found, i = args[i], i + 1
+            elif not eq and name not in _FLAGS:
+                i += 1  # the option's value
+        elif arg.startswith("-") and len(arg) > 1:
+            letters = arg[1:]
+            for k, letter in enumerate(letters):
+                if letter in _SHORT_FLAGS:
+                    continue
+                rest = letters[k + 1 :]
+                value = rest if rest else (args[i] if i < len(args) else None)
+                if not rest:
+                    i += 1
+                if "-" + letter == short:
+                    found = value
+                break
+    return found
 
 
 def _click_type(tp: Any) -> tuple[Any, bool]:
@@ -170,6 +201,14 @@ def build_domain_command(domain: str, method: str | None) -> click.Command:
     params = common + method_options(spec.config, taken, dataclasses.asdict(resolved.model))
 
     def callback(**kwargs: Any) -> None:
+        given = kwargs.get("method")
+        if given is not None and plugin.method(given).name != spec.name:
+            from sslkit.core.errors import UsageError
+
+            raise UsageError(
+                f"--method {given} was read too late: the options were built for --method "
+                f"{spec.name}; write it as --method {given} (or -m {given})"
+            )
         run_pretrain(domain, spec.name, kwargs, list(spec.config.__dataclass_fields__))
 
     methods = ", ".join(plugin.methods)
@@ -205,7 +244,7 @@ def run_pretrain(
             options[f"method.{name}"] = kwargs[name]
     cfg = api.resolve_config(
         domain,
-        method,
+        method if kwargs.get("method") else None,  # run.method is explicit only when passed
         preset=kwargs.get("preset"),
         config_file=kwargs.get("config_file"),
         options=options,
@@ -295,18 +334,13 @@ class PretrainGroup(click.Group):
         name = args[0] if args else None
         if name is None:
             return super().resolve_command(ctx, args)
-        from sslkit.core.errors import UsageError
-        from sslkit.core.plugin import entries
+        from sslkit.core.plugin import entries, unknown_domain
 
         found = entries()
         if name not in found:
-            raise UsageError(f"unknown domain {name!r}; installed: {', '.join(found) or '(none)'}")
+            raise unknown_domain(name, found)
         ctx.meta[ARGS_KEY] = ["pretrain", *args]  # for --nproc-per-node's hand-over
-        return (
-            name,
-            build_domain_command(name, _peek(args[1:], "--method") or _peek(args[1:], "-m")),
-            args[1:],
-        )
+        return name, build_domain_command(name, _peek(args[1:])), args[1:]
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         from sslkit.core.plugin import entries

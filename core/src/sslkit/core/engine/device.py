@@ -27,6 +27,13 @@ def select_device(name: str = "auto") -> torch.device:
         raise UsageError(
             f"--device {name}: CUDA is not available on this machine; use --device cpu"
         )
+    if device.type == "cuda" and device.index is not None:
+        count = torch.cuda.device_count()
+        if device.index >= count:
+            raise UsageError(
+                f"--device {name}: this machine has {count} CUDA device(s) (cuda:0 to "
+                f"cuda:{count - 1}); pick one of them or use --device cpu"
+            )
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise UsageError(f"--device {name}: MPS is not available on this machine; use --device cpu")
     return device

@@ -92,11 +92,13 @@ def check_dim(method: Any, dim: int | None) -> int:
 def export_device(device: str) -> str:
     """``auto`` -> CUDA when available; under torchrun each rank takes its local GPU."""
     from sslkit.core.distributed import local_rank, world_size
+    from sslkit.core.engine.device import select_device
 
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and world_size() > 1:
         device = f"cuda:{local_rank()}"
+    select_device(device)  # a UsageError naming --device when it is not on this machine
     return device
 
 

@@ -156,7 +156,8 @@ def common_options() -> list[click.Option]:
             ["--resume"],
             is_flag=True,
             default=False,
-            help="Continue the run in --out/--name from its last checkpoint.",
+            help="Continue the run in --out/--name from its last checkpoint, with its saved "
+            "config (--epochs/--max-steps may extend it; other options must match).",
         ),
         click.Option(["--quiet", "-q"], is_flag=True, default=False, help="No progress bar."),
         click.Option(

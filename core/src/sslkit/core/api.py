@@ -96,7 +96,11 @@ def pretrain(
 
     Under ``torchrun`` every process calls it; rank 0 writes the run folder. With
     ``train.resume`` it continues the run ``train.out/train.name`` (or, without a name, the
-    latest run of this domain and method in ``train.out``) with the run's saved config.
+    latest run of this domain and method in ``train.out``) with the run's saved config:
+    ``train.epochs`` / ``train.max_steps`` given again extend it, any other option given with
+    a different value is a :class:`ConfigError`. Without ``train.resume`` a folder that holds
+    a run with a checkpoint is an error; one that stopped before its first checkpoint is
+    started over. ``train.out`` and data paths that exist are saved as absolute paths.
     """
     from sslkit.core.engine import ddp
     from sslkit.core.engine.trainer import fit, seed_everything

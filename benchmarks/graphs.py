@@ -102,10 +102,10 @@ def _embeddings(run_dir: Path):
     return loaded.data, embed_split(loaded.method, loaded.data, "all")
 
 
-def quality(methods: list[str], seeds: int, extra: list[str]) -> dict:
+def quality(methods: list[str], seeds: int, extra: list[str], on_seed=lambda out: None) -> dict:
     import torch
 
-    from sslkit.graphs.tasks import _standardize, probe_accuracy
+    from sslkit.graphs.tasks import probe_accuracy, probe_features
 
     out: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -117,7 +117,7 @@ def quality(methods: list[str], seeds: int, extra: list[str]) -> dict:
                 data, emb = _embeddings(res.run_dir)
                 idx = {k: torch.nonzero(m).view(-1).numpy() for k, m in data.masks.items()}
                 r = probe_accuracy(
-                    _standardize(emb.X),
+                    probe_features(emb.X),
                     np.asarray(emb.y),
                     idx["train"],
                     idx["test"],
@@ -132,20 +132,21 @@ def quality(methods: list[str], seeds: int, extra: list[str]) -> dict:
                     f"{wall[-1]:.0f} s wall, {res.steps} steps)",
                     flush=True,
                 )
-            paper, source = PAPER[method]
-            out[method] = {
-                "public_test_acc_mean": float(np.mean(accs)),
-                "public_test_acc_std": float(np.std(accs)),
-                "seeds": seeds,
-                "accs": accs,
-                "epochs": res.config.train.epochs,
-                "paper": paper,
-                "paper_source": source,
-                "gap_to_paper": float(np.mean(accs) - paper),
-                "cpu_seconds_per_seed": float(np.mean(cpu)),
-                "wall_seconds_per_seed": float(np.mean(wall)),
-                "overrides": extra,
-            }
+                paper, source = PAPER[method]
+                out[method] = {
+                    "public_test_acc_mean": float(np.mean(accs)),
+                    "public_test_acc_std": float(np.std(accs)),
+                    "seeds": len(accs),
+                    "accs": accs,
+                    "epochs": res.config.train.epochs,
+                    "paper": paper,
+                    "paper_source": source,
+                    "gap_to_paper": float(np.mean(accs) - paper),
+                    "cpu_seconds_per_seed": float(np.mean(cpu)),
+                    "wall_seconds_per_seed": float(np.mean(wall)),
+                    "overrides": extra,
+                }
+                on_seed(out)
     return out
 
 
@@ -187,7 +188,7 @@ def supervised_hgnn(data, k: int, seed: int, epochs: int = 200) -> float:
 def hyper(seeds: int, methods: list[str]) -> dict:
     from sslkit.graphs.configs import GraphData
     from sslkit.graphs.data import load_data
-    from sslkit.graphs.tasks import _standardize, probe_accuracy
+    from sslkit.graphs.tasks import probe_accuracy, probe_features
 
     out: dict = {}
     data = load_data(GraphData(path="cocitation-cora", normalize="none"))
@@ -210,7 +211,7 @@ def hyper(seeds: int, methods: list[str]) -> dict:
                 c0 = time.process_time()
                 res = _pretrain(method, seed, Path(tmp), [])
                 d, emb = _embeddings(res.run_dir)
-                x, y = _standardize(emb.X), np.asarray(emb.y)
+                x, y = probe_features(emb.X), np.asarray(emb.y)
                 accs = [
                     probe_accuracy(
                         x,
@@ -509,8 +510,12 @@ def main() -> None:
         save()
     if "quality" in parts:
         for m in args.methods.split(","):
-            results.setdefault("quality", {}).update(quality([m], args.seeds, args.set))
-            save()
+
+            def partial(out):
+                results.setdefault("quality", {}).update(out)
+                save()
+
+            quality([m], args.seeds, args.set, on_seed=partial)
     if "hyper" in parts:
         for m in args.hyper_methods.split(","):
             results.setdefault("hyper", {}).update(hyper(args.seeds, [m]))

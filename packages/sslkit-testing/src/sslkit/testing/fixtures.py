@@ -35,3 +35,17 @@ def only_plugins(monkeypatch: pytest.MonkeyPatch) -> Any:
         monkeypatch.setenv("SSLKIT_PLUGINS", ",".join(names) or ",")
 
     return _only
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Any:
+    """Run the ``sslkit`` command in-process: ``code, out, err = cli("pretrain", ...)``
+    (needs sslkit-cli installed)."""
+    from sslkit.cli.main import run
+
+    def _run(*args: str) -> tuple[int, str, str]:
+        code = run(list(args))
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return _run

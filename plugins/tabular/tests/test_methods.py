@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import replace
 
@@ -10,6 +11,7 @@ import torch
 
 from sslkit.tabular.configs import SCARFConfig, TJEPAConfig, VIMEConfig
 from sslkit.tabular.data import from_dataframe
+from sslkit.tabular.encoders import PeriodicEmbedding
 from sslkit.tabular.methods import scarf, tjepa, vime
 from sslkit.tabular.methods.common import exact_mask, resample_marginals
 from sslkit.tabular.schema import SchemaWarning
@@ -143,14 +145,36 @@ def test_tjepa_matryoshka_layout(data):
     torch.testing.assert_close(bare.embed(batch), feats.transpose(1, 2).reshape(4, -1))
 
 
+def test_periodic_embedding_matches_the_plr_formula():
+    torch.manual_seed(0)
+    emb = PeriodicEmbedding(n=3, k=4, sigma=0.5, d=5)
+    x = torch.randn(7, 3)
+    out = emb(x)
+    for b in range(7):
+        for j in range(3):
+            c = emb.frequencies[j]
+            v = torch.cat(
+                [torch.cos(2 * math.pi * c * x[b, j]), torch.sin(2 * math.pi * c * x[b, j])]
+            )
+            ref = torch.relu(v @ emb.weight[j] + emb.bias[j])
+            torch.testing.assert_close(out[b, j], ref)
+
+
+@pytest.mark.parametrize("num_embedding", ["linear", "periodic"])
 @pytest.mark.parametrize("encoder", ["ft_transformer", "mlp", "resnet"])
 @pytest.mark.parametrize(
     "module,cfg_cls", [(tjepa, TJEPAConfig), (scarf, SCARFConfig), (vime, VIMEConfig)]
 )
-def test_every_method_trains_with_every_encoder(data, module, cfg_cls, encoder):
+def test_every_method_trains_with_every_encoder(data, module, cfg_cls, encoder, num_embedding):
     torch.manual_seed(0)
     cfg = cfg_cls(
-        encoder=encoder, d_token=16, n_heads=2, hidden_dim=32, out_dim=16, matryoshka_dims=(8,)
+        encoder=encoder,
+        d_token=16,
+        n_heads=2,
+        hidden_dim=32,
+        out_dim=16,
+        matryoshka_dims=(8,),
+        num_embedding=num_embedding,
     )
     method = module.build(cfg, data)
     opt = torch.optim.AdamW(method.parameters(), lr=1e-3)

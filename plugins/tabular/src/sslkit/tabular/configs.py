@@ -73,6 +73,14 @@ class EncoderOptions:
     out_dim: int = 128
     """Embedding size of the MLP and ResNet encoders."""
     dropout: float = 0.0
+    num_embedding: Literal["linear", "periodic"] = "linear"
+    """How a numeric value becomes a vector: linear (``x w + b``) or periodic (PLR: learned
+    sin/cos frequencies, then a linear map and ReLU; Gorishniy et al. 2022)."""
+    num_frequencies: int = 16
+    """Frequencies per numeric feature of the periodic embedding."""
+    frequency_sigma: float = 1.0
+    """Standard deviation of the periodic embedding's initial frequencies (the scale of
+    variation it starts with, in units of the scaled numeric value)."""
     matryoshka_dims: tuple[int, ...] = ()
     """Also train nested prefixes of the embedding (Matryoshka); for the FT-Transformer these
     are per-token widths (each <= d_token), otherwise embedding sizes (each <= out_dim)."""

@@ -27,15 +27,51 @@ def _batch_size(inputs: dict[str, torch.Tensor]) -> int:
     return next(iter(inputs.values())).shape[0]
 
 
-class FeatureTokenizer(nn.Module):
-    """One token per feature: numeric ``x_j * W_j + b_j``, categorical ``E_j[x_j] + b_j``."""
+class PeriodicEmbedding(nn.Module):
+    """PLR numeric embeddings of Gorishniy, Rubachev & Babenko, "On Embeddings for Numerical
+    Features in Tabular Deep Learning" (NeurIPS 2022): ``x_j -> ReLU(W_j [cos(2 pi c_j x_j),
+    sin(2 pi c_j x_j)] + b_j)`` with ``k`` learned frequencies ``c_j ~ N(0, sigma^2)`` per
+    feature. Returns ``(B, n, d)``."""
 
-    def __init__(self, n_num: int, cardinalities: list[int], d_token: int):
+    def __init__(self, n: int, k: int, sigma: float, d: int):
+        super().__init__()
+        self.frequencies = nn.Parameter(torch.randn(n, k) * sigma)
+        self.weight = nn.Parameter(torch.empty(n, 2 * k, d))
+        self.bias = nn.Parameter(torch.empty(n, d))
+        bound = 1 / math.sqrt(2 * k)
+        nn.init.uniform_(self.weight, -bound, bound)
+        nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        v = 2 * math.pi * self.frequencies * x.unsqueeze(-1)
+        v = torch.cat([torch.cos(v), torch.sin(v)], dim=-1)
+        return torch.relu(torch.einsum("bnk,nkd->bnd", v, self.weight) + self.bias)
+
+
+def numeric_embedding(n_num: int, d: int, cfg: EncoderOptions | None) -> PeriodicEmbedding | None:
+    """The periodic embedding when ``cfg.num_embedding`` asks for it (else the linear map)."""
+    if cfg is None or cfg.num_embedding != "periodic" or not n_num:
+        return None
+    return PeriodicEmbedding(n_num, cfg.num_frequencies, cfg.frequency_sigma, d)
+
+
+class FeatureTokenizer(nn.Module):
+    """One token per feature: numeric ``x_j * W_j + b_j`` (or a periodic embedding + ``b_j``),
+    categorical ``E_j[x_j] + b_j``."""
+
+    def __init__(
+        self,
+        n_num: int,
+        cardinalities: list[int],
+        d_token: int,
+        cfg: EncoderOptions | None = None,
+    ):
         super().__init__()
         self.n_num = n_num
         self.n_cat = len(cardinalities)
         self.n_features = n_num + self.n_cat
         self.d_token = d_token
+        self.periodic = numeric_embedding(n_num, d_token, cfg)
         self.num_weight = nn.Parameter(torch.empty(n_num, d_token))
         offsets = torch.tensor([0, *cardinalities[:-1]], dtype=torch.long).cumsum(0)
         self.register_buffer("cat_offsets", offsets, persistent=False)
@@ -53,7 +89,9 @@ class FeatureTokenizer(nn.Module):
         """Tokens ``(B, n_features, d)``; ``mask`` (B, n_features) bool replaces features by the
         mask token (VIME and SCARF corrupt values instead, so only the ablations use this)."""
         parts = []
-        if self.n_num:
+        if self.n_num and self.periodic is not None:
+            parts.append(self.periodic(inputs["num"]))
+        elif self.n_num:
             parts.append(inputs["num"].unsqueeze(-1) * self.num_weight)
         if self.n_cat:
             parts.append(self.cat_embed(inputs["cat"] + self.cat_offsets))
@@ -113,7 +151,7 @@ class FTTransformer(nn.Module):
             raise ConfigError(
                 f"method.d_token = {cfg.d_token} must be a multiple of method.n_heads = {cfg.n_heads}"
             )
-        self.tokenizer = FeatureTokenizer(n_num, cardinalities, cfg.d_token)
+        self.tokenizer = FeatureTokenizer(n_num, cardinalities, cfg.d_token, cfg)
         self.n_features = self.tokenizer.n_features
         self.d_token = cfg.d_token
         self.extra_tokens = extra_tokens
@@ -140,13 +178,22 @@ class FTTransformer(nn.Module):
 class _FlatInput(nn.Module):
     """The row as one vector: numeric values, then an embedding per categorical column."""
 
-    def __init__(self, n_num: int, cardinalities: list[int], d_cat: int, visibility: bool = False):
+    def __init__(
+        self,
+        n_num: int,
+        cardinalities: list[int],
+        d_cat: int,
+        visibility: bool = False,
+        cfg: EncoderOptions | None = None,
+    ):
         super().__init__()
         self.n_num = n_num
         self.embeds = nn.ModuleList(nn.Embedding(c, d_cat) for c in cardinalities)
+        self.periodic = numeric_embedding(n_num, d_cat, cfg)
         self.visibility = visibility
         n_features = n_num + len(cardinalities)
-        self.out_dim = n_num + d_cat * len(cardinalities) + (n_features if visibility else 0)
+        num_width = n_num * (d_cat if self.periodic is not None else 1)
+        self.out_dim = num_width + d_cat * len(cardinalities) + (n_features if visibility else 0)
 
     def forward(
         self, inputs: dict[str, torch.Tensor], visible: torch.Tensor | None = None
@@ -154,15 +201,20 @@ class _FlatInput(nn.Module):
         """``visible`` (B, F) bool hides the other features (zeros) and is appended as input
         bits (only encoders built with ``visibility=True``, for T-JEPA's feature subsets)."""
         num = inputs["num"] if self.n_num else None
+        if num is not None and self.periodic is not None:
+            num = self.periodic(num)  # (B, n_num, d_cat)
         cats = [emb(inputs["cat"][:, j]) for j, emb in enumerate(self.embeds)]
         if not self.visibility:
-            return torch.cat(([num] if num is not None else []) + cats, dim=1)
+            return torch.cat(([num.flatten(1)] if num is not None else []) + cats, dim=1)
         n_features = self.n_num + len(self.embeds)
         if visible is None:
             ref = num if num is not None else cats[0]
             visible = torch.ones(ref.shape[0], n_features, dtype=torch.bool, device=ref.device)
         vis = visible.to(cats[0].dtype if cats else num.dtype)
-        parts = [num * vis[:, : self.n_num]] if num is not None else []
+        num_vis = vis[:, : self.n_num]
+        if num is not None and num.dim() == 3:
+            num_vis = num_vis.unsqueeze(-1)
+        parts = [(num * num_vis).flatten(1)] if num is not None else []
         parts += [c * vis[:, self.n_num + j, None] for j, c in enumerate(cats)]
         return torch.cat([*parts, vis], dim=1)
 
@@ -175,7 +227,7 @@ class MLPEncoder(nn.Module):
     ):
         super().__init__()
         d_cat = max(1, min(cfg.d_token, 16))
-        self.inp = _FlatInput(n_num, cardinalities, d_cat, visibility)
+        self.inp = _FlatInput(n_num, cardinalities, d_cat, visibility, cfg)
         layers: list[nn.Module] = []
         width = self.inp.out_dim
         for _ in range(max(1, cfg.n_layers)):
@@ -217,7 +269,7 @@ class ResNetEncoder(nn.Module):
     ):
         super().__init__()
         d_cat = max(1, min(cfg.d_token, 16))
-        self.inp = _FlatInput(n_num, cardinalities, d_cat, visibility)
+        self.inp = _FlatInput(n_num, cardinalities, d_cat, visibility, cfg)
         self.stem = nn.Linear(self.inp.out_dim, cfg.hidden_dim)
         self.blocks = nn.Sequential(
             *(

@@ -5,7 +5,9 @@ the frozen encoder, then
 - ``probe``: logistic regression on standardised embeddings;
 - ``mlp``: a small MLP head on standardised embeddings;
 - ``raw+emb MLP``: the T-JEPA paper's protocol, the same MLP on raw features + embeddings
-  (``tjepa-protocol``); "none" is that MLP (and the logistic probe) on the raw features alone.
+  (``tjepa-protocol``); "none" is that MLP (and the logistic probe) on the raw features alone,
+  "none-ple" the same with numeric columns piecewise-linear encoded (a strong baseline without
+  pretraining, since T-JEPA's default encoder embeds numbers periodically).
 Published anchors (T-JEPA repository README, Adult): MLP 0.825, MLP + T-JEPA 0.866, XGBoost 0.874.
 
     uv run python benchmarks/tabular.py                 # 5 seeds, every method, default presets
@@ -33,6 +35,11 @@ from _common import machine, write_result, write_table
 
 ANCHORS = {"MLP (paper)": 0.825, "MLP + T-JEPA (paper)": 0.866, "XGBoost (paper)": 0.874}
 METHODS = ("tjepa", "scarf", "vime")
+BASELINES = ("none", "none-ple")
+BASELINE_NAMES = {
+    "none": "none (raw features)",
+    "none-ple": "none (raw, numeric piecewise-linear encoded)",
+}
 
 
 def cpu() -> float:
@@ -90,8 +97,28 @@ def run_method(
     }
 
 
-def run_none(seed: int) -> dict[str, Any]:
-    """No pretraining: the logistic probe and the MLP on the raw features."""
+def piecewise_linear(train: Any, test: Any, n_num: int, bins: int = 48) -> tuple[Any, Any]:
+    """The numeric columns (the first ``n_num``) replaced by their piecewise-linear encoding
+    (Gorishniy et al. 2022, PLE: quantile bins of the train split; bin t is 0 below it, 1 above
+    it, linear inside it); the one-hot categories are kept."""
+    import numpy as np
+
+    def encode(x: Any) -> Any:
+        parts = []
+        for j, e in enumerate(edges):
+            left, right = e[:-1], e[1:]
+            parts.append(np.clip((x[:, j : j + 1] - left) / np.maximum(right - left, 1e-9), 0, 1))
+        return np.concatenate([*parts, x[:, n_num:]], axis=1).astype(np.float32)
+
+    quantiles = np.linspace(0, 1, bins + 1)
+    edges = [np.unique(np.quantile(train[:, j], quantiles)) for j in range(n_num)]
+    edges = [e if len(e) > 1 else np.array([e[0], e[0] + 1.0]) for e in edges]
+    return encode(train), encode(test)
+
+
+def run_none(seed: int, ple: bool = False) -> dict[str, Any]:
+    """No pretraining: the logistic probe and the MLP on the raw features (numeric columns as
+    scaled values, or with ``ple`` as their piecewise-linear encoding)."""
     from types import SimpleNamespace
 
     from sslkit.tabular.configs import TabularData
@@ -102,10 +129,12 @@ def run_none(seed: int) -> dict[str, Any]:
     ctx = SimpleNamespace(data=load_data(TabularData()), seed=seed)
     Xtr, ytr = raw_features(ctx, "train")
     Xte, yte = raw_features(ctx, "test")
+    if ple:
+        Xtr, Xte = piecewise_linear(Xtr, Xte, int(ctx.data.info["n_num"]))
     probe = fit_probe(Xtr, ytr, Xte, yte, "classification", seed)
     mlp = fit_mlp(Xtr, ytr, Xte, yte, "classification", seed)
     return {
-        "method": "none",
+        "method": "none-ple" if ple else "none",
         "seed": seed,
         "preset": "-",
         "overrides": [],
@@ -130,7 +159,7 @@ def mean_std(values: list[float]) -> tuple[float, float]:
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for method in ("none", *METHODS):
+    for method in BASELINES + METHODS:
         rs = [r for r in runs if r["method"] == method]
         if not rs:
             continue
@@ -163,14 +192,12 @@ def write_docs(summary: dict[str, Any], payload: dict[str, Any]) -> None:
     for method, row in summary.items():
         rows.append(
             [
-                "none (raw features)"
-                if method == "none"
-                else f"{method} ({', '.join(row['presets'])})",
+                BASELINE_NAMES.get(method) or f"{method} ({', '.join(row['presets'])})",
                 str(row["seeds"]),
                 fmt(row["probe_accuracy"]),
-                fmt(row["mlp_accuracy"]) if method != "none" else "-",
+                fmt(row["mlp_accuracy"]) if method not in BASELINES else "-",
                 fmt(row["raw_emb_mlp_accuracy"])
-                if method != "none"
+                if method not in BASELINES
                 else fmt(row["raw_mlp_accuracy"]),
                 f"{row['pretrain_cpu_s']['mean']:.0f}",
                 f"{row['eval_cpu_s']['mean']:.0f}",
@@ -209,7 +236,7 @@ def load_runs(name: str) -> list[dict[str, Any]]:
 def merge(runs: list[dict[str, Any]], new: dict[str, Any]) -> list[dict[str, Any]]:
     """``runs`` with ``new`` replacing any run of the same method and seed, in a stable order."""
     kept = [r for r in runs if (r["method"], r["seed"]) != (new["method"], new["seed"])]
-    order = {m: i for i, m in enumerate(("none", *METHODS))}
+    order = {m: i for i, m in enumerate(BASELINES + METHODS)}
     return sorted([*kept, new], key=lambda r: (order.get(r["method"], 99), r["seed"]))
 
 
@@ -217,7 +244,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5, help="how many seeds")
     parser.add_argument("--first-seed", type=int, default=0)
-    parser.add_argument("--methods", default="none," + ",".join(METHODS))
+    parser.add_argument("--methods", default=",".join(BASELINES + METHODS))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--set", action="append", default=[], help="extra key=value overrides")
     parser.add_argument(
@@ -244,8 +271,8 @@ def main() -> None:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             for method in methods:
                 r = (
-                    run_none(seed)
-                    if method == "none"
+                    run_none(seed, ple=method == "none-ple")
+                    if method in BASELINES
                     else run_method(method, seed, Path(tmp), args.set, presets.get(method))
                 )
                 runs = merge(runs, r)

@@ -72,7 +72,9 @@ class FeatureTokenizer(nn.Module):
         self.n_features = n_num + self.n_cat
         self.d_token = d_token
         self.periodic = numeric_embedding(n_num, d_token, cfg)
-        self.num_weight = nn.Parameter(torch.empty(n_num, d_token))
+        # the linear map only without the periodic embedding: an unused parameter breaks DDP
+        linear = self.periodic is None
+        self.num_weight = nn.Parameter(torch.empty(n_num, d_token)) if linear else None
         offsets = torch.tensor([0, *cardinalities[:-1]], dtype=torch.long).cumsum(0)
         self.register_buffer("cat_offsets", offsets, persistent=False)
         self.cat_embed = nn.Embedding(max(1, sum(cardinalities)), d_token)
@@ -80,7 +82,8 @@ class FeatureTokenizer(nn.Module):
         self.mask_token = nn.Parameter(torch.zeros(d_token))
         bound = 1 / math.sqrt(d_token)
         for p in (self.num_weight, self.cat_embed.weight, self.bias):
-            nn.init.uniform_(p, -bound, bound)
+            if p is not None:
+                nn.init.uniform_(p, -bound, bound)
         nn.init.normal_(self.mask_token, std=0.02)
 
     def forward(
@@ -200,9 +203,10 @@ class _FlatInput(nn.Module):
     ) -> torch.Tensor:
         """``visible`` (B, F) bool hides the other features (zeros) and is appended as input
         bits (only encoders built with ``visibility=True``, for T-JEPA's feature subsets)."""
-        num = inputs["num"] if self.n_num else None
-        if num is not None and self.periodic is not None:
-            num = self.periodic(num)  # (B, n_num, d_cat)
+        num = None  # (B, n_num, width): the values themselves, or their periodic embeddings
+        if self.n_num:
+            x = inputs["num"]
+            num = self.periodic(x) if self.periodic is not None else x.unsqueeze(-1)
         cats = [emb(inputs["cat"][:, j]) for j, emb in enumerate(self.embeds)]
         if not self.visibility:
             return torch.cat(([num.flatten(1)] if num is not None else []) + cats, dim=1)
@@ -211,10 +215,7 @@ class _FlatInput(nn.Module):
             ref = num if num is not None else cats[0]
             visible = torch.ones(ref.shape[0], n_features, dtype=torch.bool, device=ref.device)
         vis = visible.to(cats[0].dtype if cats else num.dtype)
-        num_vis = vis[:, : self.n_num]
-        if num is not None and num.dim() == 3:
-            num_vis = num_vis.unsqueeze(-1)
-        parts = [(num * num_vis).flatten(1)] if num is not None else []
+        parts = [(num * vis[:, : self.n_num, None]).flatten(1)] if num is not None else []
         parts += [c * vis[:, self.n_num + j, None] for j, c in enumerate(cats)]
         return torch.cat([*parts, vis], dim=1)
 

@@ -32,17 +32,15 @@ from safetensors.torch import load_file, save_file
 
 from sslkit.core import distributed as D
 from sslkit.core.engine.ddp import agree
-from sslkit.core.engine.rundir import CHECKPOINTS, RunDir, atomic_write_text
+from sslkit.core.engine.rundir import CHECKPOINTS, LATEST, STATE, RunDir, atomic_write_text
 from sslkit.core.errors import RunError
 
 FORMAT = 1
-LATEST = "latest.json"
 WEIGHTS = "last.safetensors"
 """``checkpoints/last.safetensors``: a hard link to (or copy of) the latest model weights."""
 MODEL = "model.safetensors"
 OPTIMIZER = "optimizer.safetensors"
 RNG = "rng.safetensors"
-STATE = "state.json"
 
 
 @dataclass

@@ -18,6 +18,10 @@ DATA_STATE = "data_state.json"
 ENVIRONMENT = "environment.json"
 METRICS = "metrics.jsonl"
 CHECKPOINTS = "checkpoints"
+LATEST = "latest.json"
+"""``checkpoints/latest.json``: names the newest complete checkpoint folder."""
+STATE = "state.json"
+"""A checkpoint folder's state, written last (its presence marks the folder complete)."""
 REPORT = "report"
 STALE = (METRICS, CHECKPOINTS, "tensorboard", "nonfinite_batch.safetensors", "default_task.json")
 """Files of a run that stopped before its first checkpoint, removed when it is started over."""
@@ -85,8 +89,8 @@ class RunDir:
     def has_checkpoint(self) -> bool:
         """Whether a checkpoint was completed (``latest.json`` or a finished ``step-*``)."""
         folder = self.checkpoints
-        return (folder / "latest.json").is_file() or any(
-            (p / "state.json").is_file() for p in folder.glob("step-*")
+        return (folder / LATEST).is_file() or any(
+            (p / STATE).is_file() for p in folder.glob("step-*")
         )
 
     @classmethod

@@ -71,6 +71,26 @@ def test_sce_and_graphmae_masking():
     assert int(token_rows) == 50 - int(0.05 * 50)  # 2 of 50 replaced by random nodes
 
 
+def test_graphmae_gat_starts_from_the_papers_init():
+    """Xavier normal with gain sqrt(2): std = sqrt(2) * sqrt(2 / (fan_in + fan_out))."""
+    from torch_geometric.nn import GATConv
+
+    torch.manual_seed(0)
+    m = GraphMAE(GraphMAEConfig(hidden_dim=512, num_heads=4), 1433)
+    convs = [c for c in m.modules() if isinstance(c, GATConv)]
+    assert len(convs) == 3  # two encoder layers, one decoder layer
+    for conv in convs:
+        w = conv.lin.weight
+        expected = 2**0.5 * (2 / (w.size(0) + w.size(1))) ** 0.5
+        assert abs(float(w.std()) - expected) / expected < 0.02
+        # attention vectors (1, heads, C): fan_in = heads * C, fan_out = C
+        heads, c = conv.att_src.shape[1:]
+        expected = 2**0.5 * (2 / (heads * c + c)) ** 0.5
+        for att in (conv.att_src, conv.att_dst):
+            assert abs(float(att.std()) - expected) / expected < 0.25
+        assert float(conv.bias.abs().max()) == 0.0
+
+
 def test_hypeboy_filling_query_is_sum_of_other_members():
     from sslkit.graphs.methods.hypeboy import HypeBoy
 

@@ -48,6 +48,24 @@ def make_conv(
     raise ValueError(f"unknown encoder {kind!r}; choose gcn, gat, gin or sage")
 
 
+def gat_xavier_relu_init(module: nn.Module) -> None:
+    """Re-initialise every ``GATConv`` in ``module`` as GraphMAE's GAT does (and DGL's): Xavier
+    normal with the ReLU gain (sqrt 2) for the linear map and the attention vectors, zero bias.
+    PyG's default (Glorot uniform, gain 1) gives a smaller linear map and larger attention
+    vectors; on row-normalised Cora features with GraphMAE's weight decay that start left
+    GraphMAE about 9 points lower after 300 epochs (73.9 against 82.7, seed 0)."""
+    gain = nn.init.calculate_gain("relu")
+    for conv in module.modules():
+        if isinstance(conv, GATConv):
+            for lin in (getattr(conv, n, None) for n in ("lin", "lin_src", "lin_dst")):
+                if lin is not None:
+                    nn.init.xavier_normal_(lin.weight, gain=gain)
+            nn.init.xavier_normal_(conv.att_src, gain=gain)
+            nn.init.xavier_normal_(conv.att_dst, gain=gain)
+            if conv.bias is not None:
+                nn.init.zeros_(conv.bias)
+
+
 class GNNEncoder(nn.Module):
     """A stack of PyG convolutions, each followed by optional norm and an activation.
 

@@ -6,7 +6,8 @@ A random ``mask_rate`` of the nodes have their features replaced: most by a lear
 embeds the corrupted graph; a linear map takes the embeddings to the decoder, whose inputs are
 re-masked (set to zero at the masked nodes), and a one-layer GAT decoder reconstructs the input
 features. The loss is the scaled cosine error ``(1 - cos(x_i, z_i))^alpha`` averaged over the
-masked nodes. The embedding is the encoder's output on the uncorrupted graph.
+masked nodes. The embedding is the encoder's output on the uncorrupted graph. The GAT layers
+start from the paper code's initialisation (Xavier normal, ReLU gain), not PyG's.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from torch import Tensor, nn
 
 from sslkit.graphs.augment import drop_edges
 from sslkit.graphs.configs import GraphMAEConfig
-from sslkit.graphs.encoders import GNNEncoder
+from sslkit.graphs.encoders import GNNEncoder, gat_xavier_relu_init
 from sslkit.graphs.methods.base import GraphMethod, graph_inputs, seed_count, unwrap
 
 
@@ -52,6 +53,8 @@ class GraphMAE(GraphMethod):
             in_drop=cfg.in_drop,
             last_activation=False,
         )
+        gat_xavier_relu_init(self.encoder)
+        gat_xavier_relu_init(self.decoder)
         self.encoder_to_decoder = nn.Linear(cfg.hidden_dim, cfg.hidden_dim, bias=False)
         self.mask_token = nn.Parameter(torch.zeros(1, in_dim))
         self.embed_dim = cfg.hidden_dim

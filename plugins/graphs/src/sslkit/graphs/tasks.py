@@ -1,10 +1,11 @@
 """Downstream tasks on frozen embeddings, as the papers report them.
 
 - ``node_classification``: a logistic-regression probe on the embeddings as the encoder gives
-  them (the linear evaluation of DGI, GRACE, MVGRL, BGRL and GraphMAE; standardising them
-  first cost GRACE about 1 point on Cora) on the public split (train/val/test masks, e.g. Planetoid's
-  140/500/1000) and on 20 random 10%/10%/80% splits (mean and std); on a hypergraph, on each
-  of its given train/test splits (mean and std).
+  them (the linear evaluation of DGI, MVGRL and GraphMAE; GRACE's and BGRL's code
+  L2-normalises them first; standardising them first cost GRACE about 1 point on Cora) on the
+  public split (train/val/test masks, e.g. Planetoid's 140/500/1000) and on 20 random
+  10%/10%/80% splits (mean and std); on a hypergraph, on each of its given train/test splits
+  (mean and std).
 - ``link_prediction``: ROC-AUC of held-out edges against as many sampled non-edges, scored by
   cosine similarity of the two end embeddings (pretrain with ``data.holdout_edges > 0``: the
   held-out edges are removed before pretraining).

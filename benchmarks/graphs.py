@@ -102,7 +102,16 @@ def _embeddings(run_dir: Path):
     return loaded.data, embed_split(loaded.method, loaded.data, "all")
 
 
-def quality(methods: list[str], seeds: int, extra: list[str], on_seed=lambda out: None) -> dict:
+def quality(
+    methods: list[str],
+    seeds: int,
+    extra: list[str],
+    on_seed=lambda out: None,
+    first_seed: int = 0,
+    previous: dict | None = None,
+) -> dict:
+    """Seeds ``first_seed .. first_seed + seeds - 1``; with ``first_seed > 0`` the seeds
+    ``0 .. first_seed - 1`` of ``previous`` (the saved results, same overrides) are kept."""
     import torch
 
     from sslkit.graphs.tasks import probe_accuracy, probe_features
@@ -111,7 +120,21 @@ def quality(methods: list[str], seeds: int, extra: list[str], on_seed=lambda out
     with tempfile.TemporaryDirectory() as tmp:
         for method in methods:
             accs, cpu, wall = [], [], []
-            for seed in range(seeds):
+            before = (previous or {}).get(method)
+            if first_seed:
+                if (
+                    not before
+                    or before.get("seeds", 0) < first_seed
+                    or before["overrides"] != extra
+                ):
+                    raise SystemExit(
+                        f"--first-seed {first_seed}: the saved {method} results do not hold "
+                        f"seeds 0..{first_seed - 1} with the overrides {extra}"
+                    )
+                accs = list(before["accs"][:first_seed])
+                cpu = [before["cpu_seconds_per_seed"]] * first_seed
+                wall = [before["wall_seconds_per_seed"]] * first_seed
+            for seed in range(first_seed, first_seed + seeds):
                 c0, w0 = time.process_time(), time.perf_counter()
                 res = _pretrain(method, seed, Path(tmp), extra)
                 data, emb = _embeddings(res.run_dir)
@@ -482,6 +505,12 @@ def main() -> None:
     ap.add_argument("--methods", default=",".join(NODE_METHODS))
     ap.add_argument("--hyper-methods", default="hypeboy,tricl")
     ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="continue a quality run: keep the saved seeds below this one, run the next --seeds",
+    )
     ap.add_argument("--set", action="append", default=[], help="extra key=value for quality runs")
     ap.add_argument("--speed-epochs", type=int, default=10)
     ap.add_argument("--minibatch-steps", type=int, default=20)
@@ -515,7 +544,14 @@ def main() -> None:
                 results.setdefault("quality", {}).update(out)
                 save()
 
-            quality([m], args.seeds, args.set, on_seed=partial)
+            quality(
+                [m],
+                args.seeds,
+                args.set,
+                on_seed=partial,
+                first_seed=args.first_seed,
+                previous=results.get("quality"),
+            )
     if "hyper" in parts:
         for m in args.hyper_methods.split(","):
             results.setdefault("hyper", {}).update(hyper(args.seeds, [m]))

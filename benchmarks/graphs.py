@@ -125,7 +125,7 @@ def quality(
                 if (
                     not before
                     or before.get("seeds", 0) < first_seed
-                    or before["overrides"] != extra
+                    or before.get("overrides") != extra
                 ):
                     raise SystemExit(
                         f"--first-seed {first_seed}: the saved {method} results do not hold "

@@ -132,8 +132,12 @@ def quality(
                         f"seeds 0..{first_seed - 1} with the overrides {extra}"
                     )
                 accs = list(before["accs"][:first_seed])
-                cpu = [before["cpu_seconds_per_seed"]] * first_seed
-                wall = [before["wall_seconds_per_seed"]] * first_seed
+                # per-seed times where saved; older results hold only their means
+                n = before["seeds"]
+                cpu = before.get("cpu_seconds", [before["cpu_seconds_per_seed"]] * n)[:first_seed]
+                wall = before.get("wall_seconds", [before["wall_seconds_per_seed"]] * n)[
+                    :first_seed
+                ]
             for seed in range(first_seed, first_seed + seeds):
                 c0, w0 = time.process_time(), time.perf_counter()
                 res = _pretrain(method, seed, Path(tmp), extra)
@@ -167,6 +171,8 @@ def quality(
                     "gap_to_paper": float(np.mean(accs) - paper),
                     "cpu_seconds_per_seed": float(np.mean(cpu)),
                     "wall_seconds_per_seed": float(np.mean(wall)),
+                    "cpu_seconds": [float(c) for c in cpu],
+                    "wall_seconds": [float(w) for w in wall],
                     "overrides": extra,
                 }
                 on_seed(out)

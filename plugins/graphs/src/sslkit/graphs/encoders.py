@@ -73,7 +73,8 @@ class GNNEncoder(nn.Module):
     ``heads`` applies to GAT layers (``last_heads`` to the last one). ``in_drop`` is dropout on
     each layer's input (GraphMAE's ``feat_drop``); ``norm`` is ``"batch"`` (BGRL), ``"layer"``
     or ``"none"`` (applied before the activation, or after it with ``norm_after_activation``, as
-    GraphCL's GIN); ``last_activation=False`` leaves the output linear.
+    GraphCL's GIN), ``norm_momentum`` the batch norm's running-statistics momentum (PyTorch's
+    meaning: the weight of the newest batch); ``last_activation=False`` leaves the output linear.
     """
 
     def __init__(
@@ -88,6 +89,7 @@ class GNNEncoder(nn.Module):
         attn_drop: float = 0.0,
         in_drop: float = 0.0,
         norm: str = "none",
+        norm_momentum: float = 0.1,
         last_activation: bool = True,
         norm_after_activation: bool = False,
     ):
@@ -104,7 +106,7 @@ class GNNEncoder(nn.Module):
             h = (last_heads or heads) if last else heads
             self.convs.append(make_conv(kind, d, out, heads=h, attn_drop=attn_drop))
             if norm == "batch":
-                self.norms.append(nn.BatchNorm1d(out, momentum=0.01))
+                self.norms.append(nn.BatchNorm1d(out, momentum=norm_momentum))
             elif norm == "layer":
                 self.norms.append(nn.LayerNorm(out))
             else:

@@ -29,7 +29,13 @@ class BGRL(GraphMethod):
         self.l2 = cfg.l2
         heads = 4 if cfg.encoder == "gat" else 1
         self.encoder = GNNEncoder(
-            cfg.encoder, in_dim, list(cfg.hidden_dims), "prelu", heads=heads, norm="batch"
+            cfg.encoder,
+            in_dim,
+            list(cfg.hidden_dims),
+            "prelu",
+            heads=heads,
+            norm="batch",
+            norm_momentum=cfg.batchnorm_momentum,
         )
         out = cfg.hidden_dims[-1]
         self.predictor = MLPHead(

@@ -1,7 +1,8 @@
 """Downstream evaluations of tabular embeddings (classification or regression on the target).
 
-- ``probe`` (the default task): logistic regression (classification) or ridge regression on
-  standardised frozen embeddings, fitted on the train split, scored on the test split.
+- ``probe`` (the default task): logistic regression (classification; ``C`` chosen on a seeded
+  tenth of the train split) or ridge regression (``alpha`` by leave-one-out) on standardised
+  frozen embeddings, fitted on the train split, scored on the test split.
 - ``mlp``: a small MLP head on the standardised frozen embeddings (early stopping on a tenth
   of the train split).
 - ``tjepa-protocol``: the protocol of the T-JEPA paper: the same downstream MLP trained on the
@@ -17,8 +18,13 @@ import numpy as np
 
 from sslkit.core.errors import DataError
 
-PROBE_C = 1.0
-"""Inverse L2 strength of the logistic probe (on standardised embeddings)."""
+PROBE_CS = (0.01, 0.1, 1.0, 10.0)
+"""Inverse L2 strengths the logistic probe tries (on standardised embeddings): the one with the
+best accuracy on a seeded tenth of the train split is refitted on the whole split. On 1,024
+T-JEPA dimensions of Adult a fixed C = 1 over-fitted: C = 0.01 scored 0.56 points higher on a
+validation fifth of adult.data (seed 0)."""
+PROBE_MIN_HELD = 50
+"""Fewer held-out rows than this (train split under 500 rows): no search, C = 1."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -122,8 +128,26 @@ def fit_probe(
         raise DataError("the train split has a single class; a probe needs two or more")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        model = LogisticRegression(C=PROBE_C, max_iter=300, random_state=seed).fit(Xtr, ytr)
-    return _classification_metrics(yte, model.predict_proba(Xte), model.classes_)
+        c = _choose_c(Xtr, ytr, seed)
+        model = LogisticRegression(C=c, max_iter=300, random_state=seed).fit(Xtr, ytr)
+    out = _classification_metrics(yte, model.predict_proba(Xte), model.classes_)
+    out["C"] = c
+    return out
+
+
+def _choose_c(X: np.ndarray, y: np.ndarray, seed: int) -> float:
+    """The ``PROBE_CS`` value with the best accuracy on a seeded tenth of the rows, fitted on
+    the other nine tenths; 1.0 when that tenth is too small or a part lacks a class."""
+    from sklearn.linear_model import LogisticRegression
+
+    held = np.random.default_rng(seed).random(len(y)) < 0.1
+    if held.sum() < PROBE_MIN_HELD or len(np.unique(y[~held])) < len(np.unique(y)):
+        return 1.0
+    scores = []
+    for c in PROBE_CS:
+        m = LogisticRegression(C=c, max_iter=300, random_state=seed).fit(X[~held], y[~held])
+        scores.append(float((m.predict(X[held]) == y[held]).mean()))
+    return PROBE_CS[int(np.argmax(scores))]
 
 
 def probe(ctx: Any) -> dict[str, Any]:

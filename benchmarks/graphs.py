@@ -49,12 +49,6 @@ PAPER = {  # Cora public split, linear probe on frozen embeddings (%)
 NODE_METHODS = ["dgi", "grace", "mvgrl", "bgrl", "graphmae"]
 
 
-def _threads(n: int) -> None:
-    import torch
-
-    torch.set_num_threads(n)
-
-
 def _machine() -> dict:
     import torch
     import torch_geometric
@@ -529,7 +523,9 @@ def main() -> None:
         help="torch threads (1 lets two quality runs share this 2-core machine)",
     )
     args = ap.parse_args()
-    _threads(args.threads)
+    import torch
+
+    torch.set_num_threads(args.threads)
     if args.child_minibatch:
         print(json.dumps(minibatch_child(200_000, 1_100_000, args.child_minibatch, 512)))
         return

@@ -36,6 +36,7 @@ def train(out: str, name: str, batch: int) -> None:
         "train.lr=0.003", "train.lr_scaling=linear", "train.base_batch_size=64",
         "train.warmup_epochs=0", "data.max_rows=600",
         "method.noise=0", "method.dropout=0", "method.hidden_dim=64",
+        "train.device=cpu",  # gloo, also on a GPU machine
     ]  # fmt: skip
     try:
         api.pretrain(build_run_config(plugin, "simclr", overrides=overrides),

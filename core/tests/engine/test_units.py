@@ -264,3 +264,51 @@ def test_torch_compile_trains_like_eager(tmp_path):
         run = RunDir.create(tmp_path, f"c{compiled}")
         runs.append(fit(method, Toy(), config(epochs=1, compile=compiled), run))
     np.testing.assert_allclose(runs[0].losses, runs[1].losses, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(("world", "local_rank", "expected"), [("1", "0", 0), ("2", "1", 1)])
+def test_cuda_device_gets_an_index_before_set_device(monkeypatch, world, local_rank, expected):
+    """``auto`` on a GPU machine gives a bare ``cuda``, which torch.cuda.set_device refuses:
+    setup must pass an indexed device (the current one, or LOCAL_RANK under torchrun)."""
+    from sslkit.core.engine import ddp
+
+    chosen = []
+    monkeypatch.setenv("WORLD_SIZE", world)
+    monkeypatch.setenv("LOCAL_RANK", local_rank)
+    monkeypatch.setattr(ddp, "select_device", lambda name: torch.device("cuda"))
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "set_device", chosen.append)
+    monkeypatch.setattr(ddp.dist, "init_process_group", lambda **kw: None)  # no NCCL here
+    env, _ = ddp.setup("auto")
+    assert chosen == [torch.device("cuda", expected)] and env.device == chosen[0]
+
+
+def test_more_local_ranks_than_gpus_is_a_usage_error(monkeypatch):
+    from sslkit.core.engine import ddp
+    from sslkit.core.errors import UsageError
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setattr(ddp, "select_device", lambda name: torch.device("cuda"))
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(UsageError, match="has 1 CUDA device.*--nproc-per-node 1"):
+        ddp.setup("auto")
+
+
+def test_move_to_leaves_an_in_place_batch_object_where_it_was():
+    """PyG's ``Data.to`` moves its tensors in place; moving a training batch must not move the
+    data set's own graph (evaluation later reads it as numpy)."""
+    from sslkit.core.engine.method import move_to
+
+    class InPlace:
+        def __init__(self):
+            self.x = torch.zeros(3)
+
+        def to(self, device):
+            self.x = self.x.to(device, dtype=torch.float64)  # dtype marks a move here, on CPU
+            return self
+
+    original = InPlace()
+    moved = move_to(original, torch.device("cpu"))
+    assert moved.x.dtype == torch.float64 and original.x.dtype == torch.float32

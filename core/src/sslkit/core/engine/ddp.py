@@ -52,8 +52,15 @@ def setup(device_name: str = "auto") -> tuple[Env, bool]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     created = False
     device = select_device(device_name)
-    if world > 1 and device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", D.local_rank())
+    if device.type == "cuda" and device.index is None:
+        # torch.cuda.set_device needs an index (a bare "cuda" is refused)
+        device = torch.device("cuda", D.local_rank() if world > 1 else torch.cuda.current_device())
+        if device.index >= torch.cuda.device_count():
+            raise UsageError(
+                f"torchrun started local rank {device.index} but this machine has "
+                f"{torch.cuda.device_count()} CUDA device(s): use --nproc-per-node "
+                f"{torch.cuda.device_count()} or less, or --device cpu"
+            )
     if device.type == "cuda":
         torch.cuda.set_device(device)
     if world > 1 and not dist.is_initialized():
@@ -68,8 +75,16 @@ def setup(device_name: str = "auto") -> tuple[Env, bool]:
     return Env(device, D.rank(), D.world_size(), local_world), created
 
 
-def teardown(created: bool) -> None:
+def teardown(created: bool, finished: bool = True) -> None:
+    """End the group this process created. After a finished run the ranks first meet at a
+    barrier, so that none tears down while another still talks to it; after a failure they do
+    not (the others may be inside a collective, and torchrun stops them)."""
     if created and dist.is_initialized():
+        import gc
+
+        gc.collect()  # DDP modules sit in reference cycles and hold the group
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
 
 

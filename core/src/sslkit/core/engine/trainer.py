@@ -77,6 +77,7 @@ def fit(
     """
     tc = cfg.train
     env, created = ddp.setup(tc.device)
+    finished = False
     try:
         seed_everything(tc.seed + env.rank)
         method.to(env.device)
@@ -104,9 +105,15 @@ def fit(
         cbs = [] if not env.is_main else callbacks if callbacks is not None else (
             default_callbacks(tc, has_eval=bool(data.split_names())))  # fmt: skip
         ctx = Context(run, method, data, env.device, total, pos.step, plan.global_batch, log)
-        return _loop(step_fn, method, optimizer, train, plan, pos, cbs, ctx, run, env, tc)
+        result = _loop(step_fn, method, optimizer, train, plan, pos, cbs, ctx, run, env, tc)
+        finished = True
+        return result
     finally:
-        ddp.teardown(created)
+        # DDP's reducer and the loader's sampler hold the process group: free them first, so
+        # that the group ends here and not in a destructor at interpreter exit (which aborted
+        # a rank now and then: "terminate called without an active exception")
+        step_fn = train = None
+        ddp.teardown(created, finished)
 
 
 def _loop(step_fn, method, optimizer, train, plan, pos, cbs, ctx, run, env, tc) -> FitResult:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import torch
@@ -70,5 +71,7 @@ def move_to(obj: Any, device: torch.device, non_blocking: bool = False) -> Any:
     if isinstance(obj, list | tuple):
         return type(obj)(move_to(v, device, non_blocking) for v in obj)
     if hasattr(obj, "to") and callable(obj.to):
-        return obj.to(device)
+        # a shallow copy first: some batch types move in place (PyG's Data.to), and the data
+        # set's own object must stay where it is for evaluation and export
+        return copy.copy(obj).to(device)
     return obj

@@ -32,6 +32,29 @@ def test_embedded_cora_through_pyg_planetoid():
     assert b.inputs["nodes"].numel() == 1000 and b.labels.shape == (1000,)
 
 
+def test_processes_reading_cora_at_once_all_get_it(tmp_path):
+    """Several processes (torchrun ranks, parallel runs) on a fresh cache: each must read the
+    whole Cora, none a half-written copy of another's."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from sslkit.graphs.data.io import read_planetoid; "
+        "g = read_planetoid(); print(g.x.shape[0], g.edge_index.shape[1])"
+    )
+    env = {**os.environ, "SSLKIT_CACHE": str(tmp_path / "cache")}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    outs = [p.communicate(timeout=300)[0].split()[-2:] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4
+    assert outs == [["2708", "10556"]] * 4
+    left = list((tmp_path / "cache" / "planetoid").glob("*/.build-*"))
+    assert left == []  # every private build folder was renamed or removed
+
+
 def test_embedded_hypergraph():
     d = load_data(GraphData(path="cocitation-cora"))
     assert d.info["num_nodes"] == 2708 and d.info["num_splits"] == 10

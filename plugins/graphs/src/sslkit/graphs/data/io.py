@@ -6,6 +6,7 @@ the input, raising one :class:`DataError` that names the file and row of the fir
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -138,14 +139,10 @@ def read_planetoid(folder: Path | None = None, *, trust_pickle: bool = False) ->
             path=src,
         )
     name = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed"}[prefix.lower()]
-    root = cache_dir() / "planetoid" / digest.hexdigest()[:16]
-    raw = root / name / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
-    for p in files.values():
-        target = raw / p.name
-        if not target.is_file() or target.stat().st_size != p.stat().st_size:
-            shutil.copyfile(p, target)
+    root = cache_dir() / "planetoid" / digest.hexdigest()[:16] / "built"
     try:
+        if not root.is_dir():
+            _build_planetoid(root, name, files)
         ds = Planetoid(str(root), name, split="public")
     except Exception as exc:
         raise DataError(
@@ -160,6 +157,28 @@ def read_planetoid(folder: Path | None = None, *, trust_pickle: bool = False) ->
         source="cora (embedded)" if embedded else str(src),
         name=prefix.lower(),
     )
+
+
+def _build_planetoid(root: Path, name: str, files: dict[str, Path]) -> None:
+    """PyG's processed Cora/CiteSeer/PubMed made in a private folder, then renamed to ``root``
+    in one step: processes that load the same files at once (torchrun ranks, parallel runs)
+    never read a half-copied raw file or a half-written ``processed/data.pt``."""
+    import tempfile
+
+    from torch_geometric.datasets import Planetoid
+
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=root.parent))
+    try:
+        raw = tmp / name / "raw"
+        raw.mkdir(parents=True)
+        for p in files.values():
+            shutil.copyfile(p, raw / p.name)
+        Planetoid(str(tmp), name, split="public")
+        with contextlib.suppress(OSError):  # another process published it first: keep theirs
+            tmp.rename(root)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -48,7 +48,11 @@ def _induced(p: Tensor, idx: Tensor) -> Tensor:
 
 
 def _mm(p: Tensor, h: Tensor) -> Tensor:
-    return torch.sparse.mm(p, h) if p.is_sparse else p @ h
+    if not p.is_sparse:
+        return p @ h
+    # in fp32: CUDA has no bf16 sparse product, which autocast would otherwise ask for
+    with torch.autocast(h.device.type, enabled=False):
+        return torch.sparse.mm(p, h.to(p.dtype))
 
 
 class MVGRL(GraphMethod):

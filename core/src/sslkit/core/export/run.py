@@ -108,7 +108,7 @@ def export_device(device: str) -> str:
 
 class _Group:
     """Rank, world size and the few collectives export needs. Launched by torchrun without a
-    process group, it starts one (gloo on CPU, NCCL on CUDA) and keeps it for the life of the
+    process group, it starts one (gloo) and keeps it for the life of the
     process, so that several exports in one script reuse it (ended at exit)."""
 
     def __init__(self, device: str):
@@ -124,7 +124,9 @@ class _Group:
         ):
             import atexit
 
-            dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+            # gloo on GPUs too: the group only carries a flag and small objects, CPU tensors
+            # that NCCL cannot take
+            dist.init_process_group("gloo")
             atexit.register(_end_group)
         self.rank, self.world = distributed.rank(), distributed.world_size()
 

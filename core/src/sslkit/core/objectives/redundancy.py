@@ -21,6 +21,8 @@ __all__ = ["WMSE", "BarlowTwins", "VICReg"]
 
 
 def _count(n: int, device) -> int:
+    if not D.is_distributed():
+        return n  # no tensor: .item() on a GPU tensor would wait for the device every step
     return int(D.all_reduce_sum(torch.tensor(float(n), device=device)).item())
 
 

@@ -151,7 +151,8 @@ def test_broken_installed_plugin_is_listed_with_its_error(tmp_path):
     )
     import os
 
-    env = {**os.environ, "PYTHONPATH": str(tmp_path), "COLUMNS": "250"}
+    path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path, "COLUMNS": "250"}
     out = subprocess.run(
         [sys.executable, "-m", "sslkit.cli", "plugins"],
         capture_output=True,

@@ -75,7 +75,10 @@ def test_check_plugin_removes_its_temporary_folder(tmp_path, monkeypatch):
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     check_plugin(digits)
-    assert list(scratch.iterdir()) == []
+    # torchinductor_<user> is torch's own process-wide compile cache (some torch versions make
+    # it during the ONNX export), not a folder of check_plugin's
+    left = [p for p in scratch.iterdir() if not p.name.startswith("torchinductor_")]
+    assert left == []
 
 
 def test_check_plugin_rejects_an_empty_plugin():

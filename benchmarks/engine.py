@@ -93,7 +93,9 @@ def measure(device: torch.device, precision: str, repeats: int, tiles: int) -> d
     data = digits_data(tiles)
     bare, engine = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        bare_epoch(make_method(0), data, device, precision)  # warm-up (allocator, kernels)
+        bare_epoch(
+            make_method(0).to(device), data, device, precision
+        )  # warm-up (allocator, kernels)
         engine_epoch(make_method(0), data, device, precision, Path(tmp))
         for r in range(repeats):
             for name, out in (("bare", bare), ("engine", engine)) if r % 2 == 0 else (
@@ -126,6 +128,7 @@ def main() -> None:
     parser.add_argument("--tiles", type=int, default=20, help="copies of the 1,797 digits")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--name", default="engine", help="result file name (benchmarks/results/)")
     args = parser.parse_args()
     torch.set_num_threads(min(args.threads, 2))
     cases = [measure(torch.device("cpu"), "fp32", args.repeats, args.tiles)]
@@ -146,7 +149,7 @@ def main() -> None:
         "target": "overhead <= 5% of step time on CPU",
         "meets_target": max(cases[0]["overhead_pct"], cases[0]["overhead_pct_paired"]) <= 5.0,
     }
-    path = write_result("engine", payload)
+    path = write_result(args.name, payload)
     rows = [
         [c["device"], c["precision"], f"{c['bare_median']:,.0f}", f"{c['engine_median']:,.0f}",
          f"{c['overhead_pct']:+.1f}% (paired {c['overhead_pct_paired']:+.1f}%)"]
@@ -154,8 +157,9 @@ def main() -> None:
     ]  # fmt: skip
     if len(cases) == 1:
         rows.append(["cuda", "bf16", "not recorded", "not recorded", gpu_note])
-    write_table("engine.md", "engine-bench",
-                rows, ["device", "precision", "bare loop samples/s", "engine samples/s", "overhead"])  # fmt: skip
+    if args.name == "engine":
+        write_table("engine.md", "engine-bench",
+                    rows, ["device", "precision", "bare loop samples/s", "engine samples/s", "overhead"])  # fmt: skip
     for c in cases:
         print(f"{c['device']} {c['precision']}: bare {c['bare_median']:,.0f} samples/s, engine "
               f"{c['engine_median']:,.0f} samples/s, overhead {c['overhead_pct']:+.2f}% "

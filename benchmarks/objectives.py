@@ -120,9 +120,12 @@ def _sub(loss, impl, size, repeats, device, threads) -> dict:
         cap = MEM_CAP_GIB * 2**30
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
+    # not on CUDA: its driver reserves far more address space than any cap (cudaGetDeviceCount
+    # fails under one), and GPU memory is not what the cap protects
+    cap = None if device.startswith("cuda") else limit
     try:
         p = subprocess.run(
-            cmd, capture_output=True, text=True, env=env, timeout=CASE_TIMEOUT_S, preexec_fn=limit
+            cmd, capture_output=True, text=True, env=env, timeout=CASE_TIMEOUT_S, preexec_fn=cap
         )
     except subprocess.TimeoutExpired:
         return {"error": f"timeout after {CASE_TIMEOUT_S} s"}

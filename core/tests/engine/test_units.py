@@ -292,7 +292,7 @@ def test_more_local_ranks_than_gpus_is_a_usage_error(monkeypatch):
     monkeypatch.setenv("LOCAL_RANK", "1")
     monkeypatch.setattr(ddp, "select_device", lambda name: torch.device("cuda"))
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
-    with pytest.raises(UsageError, match="has 1 CUDA device.*--nproc-per-node 1"):
+    with pytest.raises(UsageError, match="sees 1 CUDA device.*--nproc-per-node 1"):
         ddp.setup("auto")
 
 
@@ -312,3 +312,18 @@ def test_move_to_leaves_an_in_place_batch_object_where_it_was():
     original = InPlace()
     moved = move_to(original, torch.device("cpu"))
     assert moved.x.dtype == torch.float64 and original.x.dtype == torch.float32
+
+
+@pytest.mark.parametrize(
+    ("agreed", "calls"), [(True, ["barrier", "destroy"]), (False, ["destroy"])]
+)
+def test_teardown_meets_at_a_barrier_only_when_the_ranks_agreed(monkeypatch, agreed, calls):
+    """A rank that failed alone must not wait at a barrier the others never reach."""
+    from sslkit.core.engine import ddp
+
+    seen = []
+    monkeypatch.setattr(ddp.dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(ddp.dist, "barrier", lambda: seen.append("barrier"))
+    monkeypatch.setattr(ddp.dist, "destroy_process_group", lambda: seen.append("destroy"))
+    ddp.teardown(True, agreed)
+    assert seen == calls

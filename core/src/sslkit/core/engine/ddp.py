@@ -57,9 +57,10 @@ def setup(device_name: str = "auto") -> tuple[Env, bool]:
         device = torch.device("cuda", D.local_rank() if world > 1 else torch.cuda.current_device())
         if device.index >= torch.cuda.device_count():
             raise UsageError(
-                f"torchrun started local rank {device.index} but this machine has "
+                f"torchrun started local rank {device.index} but this process sees "
                 f"{torch.cuda.device_count()} CUDA device(s): use --nproc-per-node "
-                f"{torch.cuda.device_count()} or less, or --device cpu"
+                f"{torch.cuda.device_count()} or less, or --device cpu (or, when a scheduler "
+                "gives each process its own GPU through CUDA_VISIBLE_DEVICES, --device cuda:0)"
             )
     if device.type == "cuda":
         torch.cuda.set_device(device)
@@ -75,15 +76,16 @@ def setup(device_name: str = "auto") -> tuple[Env, bool]:
     return Env(device, D.rank(), D.world_size(), local_world), created
 
 
-def teardown(created: bool, finished: bool = True) -> None:
-    """End the group this process created. After a finished run the ranks first meet at a
-    barrier, so that none tears down while another still talks to it; after a failure they do
-    not (the others may be inside a collective, and torchrun stops them)."""
+def teardown(created: bool, agreed: bool = True) -> None:
+    """End the group this process created. When every rank stopped at the same point (the end,
+    or a stop they agreed on) they first meet at a barrier, so that none tears down while
+    another still talks to it; after a failure of this rank alone they do not (the others may
+    be inside a collective, and torchrun stops them)."""
     if created and dist.is_initialized():
         import gc
 
         gc.collect()  # DDP modules sit in reference cycles and hold the group
-        if finished:
+        if agreed:
             dist.barrier()
         dist.destroy_process_group()
 

@@ -77,7 +77,7 @@ def fit(
     """
     tc = cfg.train
     env, created = ddp.setup(tc.device)
-    finished = False
+    agreed = False
     try:
         seed_everything(tc.seed + env.rank)
         method.to(env.device)
@@ -106,14 +106,17 @@ def fit(
             default_callbacks(tc, has_eval=bool(data.split_names())))  # fmt: skip
         ctx = Context(run, method, data, env.device, total, pos.step, plan.global_batch, log)
         result = _loop(step_fn, method, optimizer, train, plan, pos, cbs, ctx, run, env, tc)
-        finished = True
+        agreed = True
         return result
+    except (NonFiniteLossError, RunInterrupted):
+        agreed = True  # every rank raises these at the same step, after ddp.agree
+        raise
     finally:
         # DDP's reducer and the loader's sampler hold the process group: free them first, so
         # that the group ends here and not in a destructor at interpreter exit (which aborted
         # a rank now and then: "terminate called without an active exception")
         step_fn = train = None
-        ddp.teardown(created, finished)
+        ddp.teardown(created, agreed)
 
 
 def _loop(step_fn, method, optimizer, train, plan, pos, cbs, ctx, run, env, tc) -> FitResult:

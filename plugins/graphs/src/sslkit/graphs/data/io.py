@@ -6,7 +6,6 @@ the input, raising one :class:`DataError` that names the file and row of the fir
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import shutil
@@ -92,7 +91,7 @@ def planetoid_prefix(folder: Path) -> str | None:
 
 def read_planetoid(folder: Path | None = None, *, trust_pickle: bool = False) -> RawGraph:
     """Planetoid raw files through PyG's ``Planetoid`` (offline: the files are copied to
-    ``<cache>/planetoid/<hash>/<Name>/raw/`` so PyG finds them and never downloads).
+    ``<cache>/planetoid/<hash>/built/<Name>/raw/`` so PyG finds them and never downloads).
 
     ``folder=None`` reads the embedded Cora, verified against its known hashes.
     """
@@ -163,20 +162,27 @@ def _build_planetoid(root: Path, name: str, files: dict[str, Path]) -> None:
     """PyG's processed Cora/CiteSeer/PubMed made in a private folder, then renamed to ``root``
     in one step: processes that load the same files at once (torchrun ranks, parallel runs)
     never read a half-copied raw file or a half-written ``processed/data.pt``."""
-    import tempfile
+    import uuid
 
     from torch_geometric.datasets import Planetoid
 
     root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=root.parent))
+    # mkdir, not tempfile.mkdtemp: the folder keeps the umask's permissions once published,
+    # so a cache shared between users stays readable
+    tmp = root.parent / f".build-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
     try:
         raw = tmp / name / "raw"
         raw.mkdir(parents=True)
         for p in files.values():
             shutil.copyfile(p, raw / p.name)
         Planetoid(str(tmp), name, split="public")
-        with contextlib.suppress(OSError):  # another process published it first: keep theirs
+        try:
             tmp.rename(root)
+        except OSError:
+            if not root.is_dir():
+                raise
+            # another process published it first: keep theirs
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

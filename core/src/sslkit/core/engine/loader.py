@@ -19,6 +19,7 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler, IterableDataset
 
 from sslkit.core.engine.ddp import Env
+from sslkit.core.engine.method import move_to
 
 
 class ResumableSampler(DistributedSampler):
@@ -71,6 +72,8 @@ class TrainData:
         self.generator = torch.Generator().manual_seed(seed + 7919 * env.rank)
         self.loader = None
         if self.full_batch:
+            # on the device once (a copy: the data set's own object stays put), not every step
+            self.dataset = move_to(dataset, env.device)
             self.steps_per_epoch = 1
             return
         if not self.streamed:

@@ -63,7 +63,7 @@ plugin = Plugin(
             TaskSpec(
                 "tjepa-protocol",
                 "sslkit.tabular.tasks:tjepa_protocol",
-                summary="the T-JEPA paper's protocol: MLP on raw features vs raw + embeddings",
+                summary="the T-JEPA paper's protocol: one MLP on raw features, embeddings, both",
             ),
         ],
     ),

@@ -99,23 +99,21 @@ def run_method(
 def run_untrained(
     control: str, seed: int, extra: list[str], preset: str | None = None
 ) -> dict[str, Any]:
-    """``control`` = ``<method>-untrained``: the method's model as pretraining would start it
-    (the same seeding, data loading and build as ``api.pretrain``), evaluated untrained."""
+    """``control`` = ``<method>-untrained``: the method's model with the weights its pretraining
+    starts from (``api.initial_method``), evaluated untrained."""
     from sslkit.core import api
-    from sslkit.core.engine.trainer import seed_everything
     from sslkit.core.evaluate.embeddings import TaskContext
-    from sslkit.core.plugin import get_plugin, resolve
+    from sslkit.core.plugin import get_plugin
 
-    method = control.removesuffix("-untrained")
     w0 = time.perf_counter()
     cfg = api.resolve_config(
-        "tabular", method, preset=preset, overrides=[f"train.seed={seed}", *extra]
+        "tabular",
+        control.removesuffix("-untrained"),
+        preset=preset,
+        overrides=[f"train.seed={seed}", *extra],
     )
-    plugin = get_plugin("tabular")
-    seed_everything(cfg.train.seed)
-    data = resolve(plugin.load_data)(cfg.data)
-    model = resolve(plugin.method(cfg.method).build)(cfg.model, data).eval()
-    ctx = TaskContext(None, cfg, data, model)
+    data, model = api.initial_method(cfg)
+    ctx = TaskContext(None, cfg, data, model.eval())
     return {
         "method": control,
         "seed": seed,
@@ -123,7 +121,7 @@ def run_untrained(
         "overrides": list(extra),
         "steps": 0,
         "pretrain_cpu_s": 0.0,
-        **evaluate_frozen(plugin, ctx, w0),
+        **evaluate_frozen(get_plugin("tabular"), ctx, w0),
     }
 
 
@@ -248,6 +246,9 @@ def row_name(method: str, row: dict[str, Any]) -> str:
     return f"{method} ({presets})"
 
 
+GAIN_COLUMNS = ("probe_accuracy", "mlp_accuracy", "raw_emb_mlp_accuracy")
+
+
 def gains(runs: list[dict[str, Any]]) -> dict[str, dict[str, list[float]]]:
     """Per method, per column: the method's score minus its untrained control's, seed by seed
     (the seeds both have)."""
@@ -261,9 +262,6 @@ def gains(runs: list[dict[str, Any]]) -> dict[str, dict[str, list[float]]]:
                 for key in GAIN_COLUMNS
             }
     return out
-
-
-GAIN_COLUMNS = ("probe_accuracy", "mlp_accuracy", "raw_emb_mlp_accuracy")
 
 
 def write_gains(runs: list[dict[str, Any]]) -> None:
@@ -288,9 +286,11 @@ def write_gains(runs: list[dict[str, Any]]) -> None:
     )
 
 
-def write_docs(summary: dict[str, Any]) -> None:
+def write_docs(runs: list[dict[str, Any]]) -> None:
+    """The results table and the gains-over-control table in docs/tabular.md."""
+    write_gains(runs)
     rows = []
-    for method, row in summary.items():
+    for method, row in summarise(runs).items():
         rows.append(
             [
                 BASELINE_NAMES.get(method) or row_name(method, row),
@@ -367,8 +367,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.docs_only:
-        write_docs(summarise(load_runs("tabular")))
-        write_gains(load_runs("tabular"))
+        write_docs(load_runs("tabular"))
         return
 
     import torch
@@ -385,10 +384,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sslkit-bench-tabular-") as tmp:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             for method in methods:
-                base = method.removesuffix("-untrained")
                 if method in BASELINES:
                     r = run_none(seed, ple=method == "none-ple")
                 elif method in CONTROLS:
+                    base = method.removesuffix("-untrained")
                     r = run_untrained(method, seed, args.set, presets.get(base))
                 else:
                     r = run_method(method, seed, Path(tmp), args.set, presets.get(method))
@@ -415,8 +414,7 @@ def main() -> None:
                 }
                 write_result(args.name, payload)
                 if args.name == "tabular":
-                    write_docs(summary)
-                    write_gains(runs)
+                    write_docs(runs)
 
 
 if __name__ == "__main__":

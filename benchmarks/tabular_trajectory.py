@@ -60,16 +60,12 @@ def point(plugin: Any, cfg: Any, data: Any, model: Any, step: int) -> dict[str, 
 def run_seed(method: str, seed: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     from sslkit.core import api
     from sslkit.core.engine.checkpoint import load_model_file
-    from sslkit.core.engine.trainer import seed_everything
-    from sslkit.core.plugin import get_plugin, resolve
+    from sslkit.core.plugin import get_plugin
 
     overrides = [f"train.seed={seed}", f"train.epochs={args.epochs}", *args.set]
     cfg = api.resolve_config("tabular", method, overrides=overrides)
     plugin = get_plugin("tabular")
-    seed_everything(seed)  # as api.pretrain: the weights pretraining starts from
-    data = resolve(plugin.load_data)(cfg.data)
-    build = resolve(plugin.method(cfg.method).build)
-    model = build(cfg.model, data)
+    data, model = api.initial_method(cfg)  # the weights pretraining starts from
     points = [point(plugin, cfg, data, model, 0)]
     print(f"seed {seed} step 0: {points[-1]}", flush=True)
     c0 = time.process_time()

@@ -154,3 +154,17 @@ def test_run_files_are_not_private(tmp_path):
     for name in ("config.toml", "info.json", "environment.json", "data_state.json"):
         mode = (tmp_path / "digits-simclr" / name).stat().st_mode & 0o777
         assert mode == 0o644 & ~mask, (name, oct(mode))
+
+
+def test_initial_method_is_seeded_by_train_seed(digits_plugin):
+    """The untrained control of a benchmark: the same ``train.seed`` builds the same weights
+    (those ``pretrain`` starts from), another seed other weights."""
+    import torch
+
+    def weights(seed: int) -> dict[str, torch.Tensor]:
+        cfg = api.resolve_config("digits", "simclr", overrides=[f"train.seed={seed}"])
+        return api.initial_method(cfg)[1].state_dict()
+
+    a, b, c = weights(3), weights(3), weights(4)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert any(not torch.equal(a[k], c[k]) for k in a if a[k].is_floating_point())

@@ -103,7 +103,7 @@ def pretrain(
     started over. ``train.out`` and data paths that exist are saved as absolute paths.
     """
     from sslkit.core.engine import ddp
-    from sslkit.core.engine.trainer import fit, seed_everything
+    from sslkit.core.engine.trainer import fit
 
     cfg = (
         domain
@@ -122,9 +122,7 @@ def pretrain(
     env, created = ddp.setup(cfg.train.device)
     try:
         run, cfg, state = _prepare_run(plugin, cfg, env.device, log)
-        seed_everything(cfg.train.seed)  # the same initial weights on every rank and every run
-        data = resolve(plugin.load_data)(cfg.data, state=state)
-        model = resolve(plugin.method(cfg.method).build)(cfg.model, data)
+        data, model = initial_method(cfg, state=state)
         if env.is_main:
             _write_run_files(run, cfg, data, resumed=state is not None)
             if not cfg.train.quiet:
@@ -145,6 +143,18 @@ def pretrain(
     return RunResult(
         run.path, cfg, result.steps, result.losses, metrics, result.seconds, model, data
     )
+
+
+def initial_method(cfg: RunConfig, state: dict[str, Any] | None = None) -> tuple[Any, Any]:
+    """``(data, method)`` as :func:`pretrain` starts them: the data loaded (preprocessing fitted,
+    or restored from ``state``) and the method built from ``cfg.train.seed``, so its weights are
+    the ones pretraining starts from (the untrained control of a benchmark)."""
+    from sslkit.core.engine.trainer import seed_everything
+
+    plugin = get_plugin(cfg.domain)
+    seed_everything(cfg.train.seed)  # the same initial weights on every rank and every run
+    data = resolve(plugin.load_data)(cfg.data, state=state)
+    return data, resolve(plugin.method(cfg.method).build)(cfg.model, data)
 
 
 # options that may differ when a run is resumed; everything else comes from its config.toml

@@ -156,7 +156,7 @@ def test_run_files_are_not_private(tmp_path):
         assert mode == 0o644 & ~mask, (name, oct(mode))
 
 
-def test_initial_method_is_seeded_by_train_seed(digits_plugin):
+def test_initial_method_is_seeded_by_train_seed():
     """The untrained control of a benchmark: the same ``train.seed`` builds the same weights
     (those ``pretrain`` starts from), another seed other weights."""
     import torch

@@ -21,102 +21,21 @@ import pandas as pd
 from sslkit.core.data import DomainData, EvalBatch
 from sslkit.core.errors import DataError
 from sslkit.events.configs import EventsData
-from sslkit.events.data import (
+from sslkit.events.data.batches import pad_batch, train_window
+from sslkit.events.data.chunks import (
     Chunk,
-    Preprocessor,
-    Schema,
-    _Fit,
-    _guess_time_format,
-    _quantiles,
-    _read_label_file,
-    _train_window,
-    build_schema,
-    encode_labels,
     entity_in_test,
     frame_to_chunk,
-    label_spec,
-    pad_batch,
-    parquet_columns,
-    parse_cutoff,
-    schema_info,
+    length_quantiles,
+    select_entities,
 )
+from sslkit.events.data.labels import encode_labels, label_spec, read_label_file
+from sslkit.events.data.preprocess import FitAccumulator, Preprocessor, schema_info
+from sslkit.events.data.reading import iter_frames, parquet_columns, parquet_head
+from sslkit.events.data.schema import Schema, build_schema
+from sslkit.events.data.times import guess_time_format, parse_cutoff
 
 SHUFFLE_BUFFER = 1024
-
-
-def _head(path: Path, rows: int = 10_000) -> pd.DataFrame:
-    """The first rows of a Parquet file or folder (for column detection)."""
-    import pyarrow.dataset as ds
-
-    for rb in ds.dataset(str(path), format="parquet").to_batches(batch_size=rows):
-        if rb.num_rows:
-            return rb.to_pandas()
-    raise DataError("the table has no rows", path=path)
-
-
-def iter_frames(
-    path: Path, columns: list[str], id_col: str, batch_rows: int
-) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
-    """DataFrames of complete entities (and each row's 0-based row in the file), read in
-    batches of ``batch_rows``; raises a DataError when an entity's rows are not contiguous."""
-    import pyarrow.dataset as ds
-
-    dataset = ds.dataset(str(path), format="parquet")
-    finished: set[Any] = set()
-    carry: pd.DataFrame | None = None
-    carry_rows = np.empty(0, np.int64)
-    seen = 0
-    for rb in dataset.to_batches(columns=columns, batch_size=batch_rows):
-        df = rb.to_pandas()
-        rows = np.arange(seen, seen + len(df))
-        seen += len(df)
-        if carry is not None and len(carry):
-            df = pd.concat([carry, df], ignore_index=True)
-            rows = np.concatenate([carry_rows, rows])
-        if not len(df):
-            continue
-        ids = df[id_col]
-        valid = ids.notna().to_numpy()
-        vids = ids[valid].to_numpy()
-        if not len(vids):
-            carry, carry_rows = None, np.empty(0, np.int64)
-            yield df, rows
-            continue
-        last = vids[-1]
-        # the trailing run of the last id may go on in the next batch: keep it back
-        is_last = (ids == last).to_numpy() & valid
-        change = np.flatnonzero(valid & ~is_last)
-        cut = int(change[-1]) + 1 if len(change) else 0
-        done, done_rows = df.iloc[:cut], rows[:cut]
-        carry, carry_rows = df.iloc[cut:], rows[cut:]
-        _check_runs(done, done_rows, id_col, finished, path)
-        if len(done):
-            yield done.reset_index(drop=True), done_rows
-    if carry is not None and len(carry):
-        _check_runs(carry, carry_rows, id_col, finished, path)
-        yield carry.reset_index(drop=True), carry_rows
-
-
-def _check_runs(df: pd.DataFrame, rows: np.ndarray, id_col: str, finished: set, path: Path) -> None:
-    ids = df[id_col]
-    keep = ids.notna().to_numpy()
-    v = ids[keep].to_numpy()
-    if not len(v):
-        return
-    starts = np.flatnonzero(np.concatenate([[True], v[1:] != v[:-1]]))
-    run_ids = v[starts]
-    for i, key in zip(starts, run_ids):
-        if key in finished:
-            row = int(rows[np.flatnonzero(keep)[i]]) + 1
-            raise DataError(
-                f"the events of entity {key!r} are not contiguous (it appears again here)",
-                path=path,
-                row=row,
-                column=id_col,
-                hint="streaming needs the rows grouped by entity: sort the file by the id "
-                "column once, or set data.stream=false",
-            )
-        finished.add(key)
 
 
 class StreamingEventsData(DomainData):
@@ -133,7 +52,7 @@ class StreamingEventsData(DomainData):
                 hint="convert the file to Parquet (pandas: df.to_parquet(...))",
             )
         columns = parquet_columns(self.path)
-        head = _head(self.path)
+        head = parquet_head(self.path)
         if state is None:
             schema = build_schema(config, head, self.path)
         else:
@@ -147,16 +66,14 @@ class StreamingEventsData(DomainData):
         self.columns = schema.columns()
         fmt = schema.time_format
         if fmt == "auto":
-            fmt = _guess_time_format(head[schema.time_col], schema.time_col)
+            fmt = guess_time_format(head[schema.time_col], schema.time_col)
             schema.time_format = fmt
         self.cutoff = parse_cutoff(config.cutoff, fmt)
         self.label_table = None
         if config.labels and config.labels != "after_cutoff" and not schema.label_col:
-            self.label_table = _read_label_file(
-                Path(config.labels), schema.id_col, config.label_col
-            )
+            self.label_table = read_label_file(Path(config.labels), schema.id_col, config.label_col)
         # one pass: fit (or only count) and collect lengths and label values
-        fit = _Fit(schema) if state is None else None
+        fit = FitAccumulator(schema) if state is None else None
         lengths, label_values, dropped = [], [], 0
         for chunk, n_dropped in self._chunks(raw=True):
             dropped += n_dropped
@@ -189,7 +106,7 @@ class StreamingEventsData(DomainData):
             "events": int(self._lengths.sum()),
             "train_entities": len(self._train_lengths),
             "dropped_rows_missing_id": dropped,
-            "length_quantiles": _quantiles(self._lengths),
+            "length_quantiles": length_quantiles(self._lengths),
             "length_max": int(self._lengths.max()),
             "task_kind": self.task_kind(),
             "label_classes": (self.label_info or {}).get("classes"),
@@ -250,7 +167,7 @@ class StreamingEventsData(DomainData):
                 for i, (_, cats, nums, _, _) in enumerate(data._entities()):
                     if i % shards != shard or len(cats) < max(data.config.min_events, 1):
                         continue
-                    a, b = _train_window(len(cats), data.config.max_len)
+                    a, b = train_window(len(cats), data.config.max_len)
                     buffer.append((cats[a:b], nums[a:b]))
                     if len(buffer) >= SHUFFLE_BUFFER:
                         j = int(torch.randint(len(buffer), (1,)).item())
@@ -307,8 +224,6 @@ class StreamingEventsData(DomainData):
             yield EvalBatch(ids=np.asarray(ids), inputs=pad_batch(seqs))
 
     def frames(self, split: str) -> Iterator[tuple[np.ndarray, Chunk, np.ndarray]]:
-        from sslkit.events.data import _select
-
         for chunk, _ in self._chunks():
             raw = self._raw_labels(chunk)
             y = encode_labels(raw, self.label_info) if raw is not None and self.label_info else None
@@ -322,7 +237,7 @@ class StreamingEventsData(DomainData):
             )
             ents = np.flatnonzero(keep)
             if len(ents):
-                sub = _select(chunk, ents)
+                sub = select_entities(chunk, ents)
                 cats, _ = self.pre.encode(sub)
                 yield sub.ids, sub, cats
 

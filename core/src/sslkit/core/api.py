@@ -8,9 +8,6 @@ api.export(run.run_dir, to="parquet")
 
 from __future__ import annotations
 
-import json
-import platform
-import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -23,8 +20,14 @@ from sslkit.core.config import (
     load_toml,
     run_config_from_dict,
 )
+
+# environment, LoadedRun and load_run live in lower modules (export/card.py needs them without
+# importing this one); api.environment, api.LoadedRun and api.load_run stay importable here
+from sslkit.core.environment import environment
 from sslkit.core.errors import UsageError
 from sslkit.core.plugin import get_plugin, resolve
+from sslkit.core.runs import LoadedRun, load_run  # noqa: F401
+from sslkit.core.runs import open_run as _open_run
 
 
 @dataclass
@@ -57,28 +60,6 @@ def resolve_config(
     return build_run_config(
         plugin, method, preset=preset, config_file=config_file, options=options, overrides=overrides
     )
-
-
-def environment() -> dict[str, Any]:
-    import importlib.metadata as md
-
-    import torch
-
-    versions = {}
-    for dist in ("sslkit-core", "sslkit-cli", "torch", "numpy", "pandas", "scikit-learn"):
-        try:
-            versions[dist] = md.version(dist)
-        except md.PackageNotFoundError:
-            pass
-    return {
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "versions": versions,
-        "cuda": torch.cuda.is_available(),
-        "devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
-        "cpu_threads": torch.get_num_threads(),
-    }
 
 
 def pretrain(
@@ -264,74 +245,6 @@ def _write_run_files(run: Any, cfg: RunConfig, data: Any, *, resumed: bool) -> N
         raise RunError(
             f"cannot write the run folder {run.path}: {exc.strerror or exc}; choose a writable --out"
         ) from None
-
-
-@dataclass
-class LoadedRun:
-    """A trained run rebuilt from its folder: plugin, config, data (preprocessing reused), method."""
-
-    run_dir: Path
-    plugin: Any
-    config: RunConfig
-    data: Any
-    method: Any
-    checkpoint: dict[str, Any]
-
-
-def load_run(
-    run_dir: str | Path, data: str | None = None, device: str = "cpu", *, _opened=None
-) -> LoadedRun:
-    """Rebuild a run; ``data`` (a path) replaces the run's data, preprocessed as in training.
-
-    Checks, before any data is read: the folder is a run with a checkpoint. Then: the data has
-    the schema the run was trained on (``info.json``), and the weights fit the method."""
-    from sslkit.core.engine.checkpoint import load_weights
-
-    run, plugin, cfg = _opened or _open_run(run_dir)
-    state = run.read_json("data_state.json")
-    info = run.read_json("info.json")
-    data_cfg = cfg.data if data is None else replace(cfg.data, path=str(data))
-    domain_data = resolve(plugin.load_data)(data_cfg, state=state)
-    _check_info(run.path, info, domain_data.info, data)
-    method = resolve(plugin.method(cfg.method).build)(cfg.model, domain_data)
-    checkpoint = load_weights(method, run.path)
-    method.to(device).eval()
-    return LoadedRun(run.path, plugin, cfg, domain_data, method, checkpoint)
-
-
-def _open_run(run_dir: str | Path):
-    """(RunDir, plugin, config) of a run folder that has a checkpoint; reads no data."""
-    from sslkit.core.engine.checkpoint import WEIGHTS
-    from sslkit.core.engine.rundir import RunDir
-    from sslkit.core.errors import RunError
-
-    run = RunDir.open(run_dir)
-    if not (run.checkpoints / WEIGHTS).is_file():
-        raise RunError(
-            f"{run.path}: no checkpoint ({run.checkpoints.name}/{WEIGHTS} is missing); "
-            "train it first (sslkit pretrain) or pass another run folder"
-        )
-    values = load_toml(run.config)
-    plugin = get_plugin(str(values.get("run", {}).get("domain", "")))
-    cfg = run_config_from_dict(plugin, values, str(run.config))
-    return run, plugin, cfg
-
-
-def _check_info(
-    run_dir: Path, saved: dict[str, Any], now: dict[str, Any], data: str | None = None
-) -> None:
-    """The data must have the shape the run was trained on (same ``info``)."""
-    from sslkit.core.errors import DataError
-
-    for key, value in saved.items():
-        if key in now and json.dumps(now[key], sort_keys=True, default=str) != json.dumps(
-            value, sort_keys=True, default=str
-        ):
-            raise DataError(
-                f"the data does not match the run: {key} is {now[key]!r}, the run was trained with {value!r}",
-                path=data or run_dir,
-                hint=f"export and evaluate need data with the schema of the run {run_dir}",
-            )
 
 
 def evaluate(

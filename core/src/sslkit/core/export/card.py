@@ -61,8 +61,8 @@ def _last_training_record(path: Path) -> dict[str, Any]:
 
 
 def model_card(loaded: Any, dim: int, fmt: str, **extra: Any) -> dict[str, Any]:
-    """The card of an export of ``loaded`` (an :class:`sslkit.core.api.LoadedRun`)."""
-    from sslkit.core.api import environment
+    """The card of an export of ``loaded`` (an :class:`sslkit.core.runs.LoadedRun`)."""
+    from sslkit.core.environment import environment
 
     method = loaded.method
     spec = loaded.plugin.method(loaded.config.method)

@@ -10,6 +10,8 @@ from typing import Annotated
 import click
 import typer
 
+from sslkit.core.export import formats as export_formats
+
 app = typer.Typer(
     name="sslkit",
     help="Applied self-supervised learning: pretrain encoders on your data, evaluate and export embeddings.",
@@ -200,7 +202,8 @@ def evaluate(
 def export(
     run_dir: Annotated[Path, typer.Argument(help="A run folder made by `sslkit pretrain`.")],
     to: Annotated[
-        str, typer.Option("--to", help="parquet, npy, faiss, onnx or safetensors.")
+        str,
+        typer.Option("--to", metavar=export_formats.metavar(), help=export_formats.help_text()),
     ] = "parquet",
     data: Annotated[
         str | None, typer.Option("--data", "-d", help="Data to embed (default: the run's data).")

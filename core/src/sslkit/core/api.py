@@ -319,7 +319,8 @@ def export(
     ``ef_search``. Under torchrun every rank calls this. Every argument, the run folder
     and its checkpoint are checked before any data is read, and the output appears only when
     complete (a temporary folder renamed at the end)."""
-    from sslkit.core.export.run import check_request, export_device, export_run, target_folder
+    from sslkit.core.export.request import check_request, export_device, target_folder
+    from sslkit.core.export.run import export_run
 
     check_request(to, options)
     opened = _open_run(run_dir)

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from sslkit.core.errors import DataError
+
 KINDS = ("flat", "ivf", "hnsw")
 METRICS = ("cosine", "ip")
 CHUNK = 65536
@@ -150,3 +152,50 @@ def recall_at_k(
         a = {x for x in a if x != own and x >= 0}
         hits += len(a.intersection(e)) / max(1, len(e))
     return {f"recall@{k}": round(hits / len(pick), 4), "recall_queries": len(pick)}
+
+
+def index_parts(tmp: Path, parts: list[dict[str, Any]], options: dict[str, Any], seed: int):
+    """The ``faiss`` export's last step: build the index from the streamed ``.npy`` parts in
+    ``tmp``, merge their ids into one ``ids.npy``, remove the parts; returns the facts."""
+    import faiss
+
+    from sslkit.core.export.writers import IdsWriter
+
+    rows = Rows([tmp / p["files"]["embeddings"] for p in parts])
+    if len(rows) == 0:
+        raise DataError("no rows to index: the export data is empty")
+    kind = options.get("index") or "flat"
+    metric = options.get("metric") or "cosine"
+    index, facts = build_index(
+        rows,
+        kind,
+        metric,
+        nlist=options.get("nlist") or 0,
+        nprobe=options.get("nprobe") or 0,
+        hnsw_m=options.get("hnsw_m") or 32,
+        ef_search=options.get("ef_search") or 128,
+        seed=seed,
+    )
+    if kind != "flat":
+        facts.update(recall_at_k(index, rows, metric, k=10, seed=seed))
+        facts["recall_against"] = "exact inner-product search (flat index), same rows"
+    faiss.write_index(index, str(tmp / "index.faiss"))
+    del index, rows
+    if len(parts) > 1:
+        ids = IdsWriter(tmp / "ids.npy")
+        for p in parts:
+            for start in range(0, p["rows"], 65536):
+                part = np.load(tmp / p["files"]["ids"], mmap_mode="r")
+                ids.write(np.asarray(part[start : start + 65536]))
+        ids.close()
+    for p in parts:
+        (tmp / p["files"]["embeddings"]).unlink()
+        if len(parts) > 1:
+            (tmp / p["files"]["ids"]).unlink()
+    facts["files"] = {"index": "index.faiss", "ids": "ids.npy"}
+    facts["query"] = (
+        "L2-normalise query embeddings, then index.search(q, k); row i is ids[i]"
+        if metric == "cosine"
+        else "index.search(q, k) on raw embeddings (inner product); row i is ids[i]"
+    )
+    return facts

@@ -6,6 +6,7 @@
   is appended after a fixed-size header that is rewritten with the final shape on close.
 - :class:`IdsWriter`: ``ids.npy`` beside the embeddings: int64 ids streamed directly; string
   ids spooled to an Arrow file and converted to fixed-width unicode on close.
+- :class:`ParquetPart`, :class:`NpyPart`: one rank's part files of a streamed export format.
 """
 
 from __future__ import annotations
@@ -166,3 +167,38 @@ class IdsWriter:
                 out.write(np.asarray(reader.get_batch(i).column(0).to_pylist(), dtype=out.dtype))
         out.close()
         self._spool_path.unlink()
+
+
+# ---------------------------------------------------------------------------------------------
+# one rank's part files of a streamed export (the ``parts`` of an export format)
+
+
+class ParquetPart:
+    """``embeddings{suffix}.parquet``."""
+
+    def __init__(self, folder: Path, suffix: str, dim: int, card: dict[str, Any]):
+        self.files = {"embeddings": f"embeddings{suffix}.parquet"}
+        self._writer = ParquetWriter(folder / self.files["embeddings"], dim, card)
+
+    def write(self, ids: np.ndarray, emb: np.ndarray) -> None:
+        self._writer.write(ids, emb)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class NpyPart:
+    """``embeddings{suffix}.npy`` (float32 rows) and ``ids{suffix}.npy``."""
+
+    def __init__(self, folder: Path, suffix: str, dim: int, card: dict[str, Any]):
+        self.files = {"embeddings": f"embeddings{suffix}.npy", "ids": f"ids{suffix}.npy"}
+        self._emb = NpyStreamWriter(folder / self.files["embeddings"], np.float32, (dim,))
+        self._ids = IdsWriter(folder / self.files["ids"])
+
+    def write(self, ids: np.ndarray, emb: np.ndarray) -> None:
+        self._ids.write(ids)
+        self._emb.write(emb)
+
+    def close(self) -> None:
+        self._emb.close()
+        self._ids.close()

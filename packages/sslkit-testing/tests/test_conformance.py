@@ -11,11 +11,15 @@ from sslkit.testing import check_plugin
 from sslkit.testing.digits import plugin as digits
 
 
-def test_check_plugin_passes_on_the_digits_plugin(tmp_path):
-    reports = check_plugin(digits, workdir=tmp_path, export_formats=("parquet", "npy"))
+def test_check_plugin_passes_on_the_digits_plugin(tmp_path, capsys):
+    reports = check_plugin(digits, workdir=tmp_path)
     tasks = reports["simclr"]["tasks"]
-    assert 0.0 <= tasks["knn"]["accuracy"] <= 1.0
+    assert tasks["knn"]["accuracy"] > 0.5  # ten balanced classes: chance is 0.1
     assert tasks["representation"]["rankme"] > 1.0
+    assert "conformance: digits: 1 methods x 4 paths passed" in capsys.readouterr().out
+    assert {"ddp", "resume", "onnx", "faiss", "safetensors"} <= set(
+        reports["simclr"]["conformance_seconds"]
+    )
 
 
 def _nondeterministic_embed(method, inputs):
@@ -38,7 +42,7 @@ def test_check_plugin_fails_when_embeddings_do_not_reproduce(tmp_path):
         digits, name="noisydigits", methods=Registry("method", [spec]), presets=""
     )
     with pytest.raises(AssertionError):
-        check_plugin(noisy, workdir=tmp_path)
+        check_plugin(noisy, workdir=tmp_path, paths=("export",))
 
 
 def build_forgetful(cfg, data):
@@ -65,7 +69,7 @@ def test_check_plugin_compares_the_export_with_the_trained_model(tmp_path):
         digits, name="forgetfuldigits", methods=Registry("method", [spec]), presets=""
     )
     with pytest.raises(AssertionError, match="Not equal to tolerance"):
-        check_plugin(forgetful, workdir=tmp_path)
+        check_plugin(forgetful, workdir=tmp_path, paths=("export",))
 
 
 def test_check_plugin_removes_its_temporary_folder(tmp_path, monkeypatch):
@@ -74,7 +78,7 @@ def test_check_plugin_removes_its_temporary_folder(tmp_path, monkeypatch):
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
-    check_plugin(digits)
+    check_plugin(digits, paths=("export",), export_formats=("parquet",))
     # torchinductor_<user> is torch's own process-wide compile cache (some torch versions make
     # it during the ONNX export), not a folder of check_plugin's
     left = [p for p in scratch.iterdir() if not p.name.startswith("torchinductor_")]
@@ -107,3 +111,24 @@ def test_only_plugins_fixture(only_plugins):
     assert entries() == {}
     only_plugins()  # no name: still nothing (an empty SSLKIT_PLUGINS would mean no limit)
     assert entries() == {}
+
+
+def test_check_plugin_fails_on_a_parameter_no_step_uses(tmp_path):
+    from sslkit.testing.faulty import unused_parameter
+
+    with pytest.raises(AssertionError, match="under 2-process DDP"):
+        check_plugin(unused_parameter, workdir=tmp_path, paths=("ddp",))
+
+
+def test_check_plugin_fails_when_a_resumed_run_draws_other_views(tmp_path):
+    from sslkit.testing.faulty import private_rng
+
+    with pytest.raises(AssertionError, match="differ from the uninterrupted run"):
+        check_plugin(private_rng, workdir=tmp_path, paths=("resume",))
+
+
+def test_check_plugin_fails_when_the_plugin_module_imports_torch(tmp_path):
+    from sslkit.testing.faulty_heavy import plugin as heavy
+
+    with pytest.raises(AssertionError, match="loads \\['torch"):
+        check_plugin(heavy, workdir=tmp_path, paths=("import",))

@@ -21,10 +21,14 @@ class Method(nn.Module):
       with ``--dim d`` keeps the first ``d`` coordinates.
     - ``export_module()`` returns the module traced for ONNX: ``forward(*tensors)`` with the
       tensors of ``inputs`` in the order of ``input_names()``.
+    - ``find_unused_parameters``: true for a method whose steps leave some trainable parameters
+      without a gradient by design (stages, alternating heads); DDP then looks for them each
+      step (slower). Every other method uses all its parameters in every step.
     """
 
     embed_dim: int = 0
     nested_dims: tuple[int, ...] = ()
+    find_unused_parameters: bool = False
 
     def training_step(self, batch: Any) -> torch.Tensor | dict[str, torch.Tensor]:
         raise NotImplementedError

@@ -91,7 +91,8 @@ def fit(
         )  # fmt: skip
         optimizer = build_optimizer(method, tc.optimizer, plan.lr, tc.weight_decay)
         step_fn = ddp.wrap(method, env, sync_batchnorm=tc.sync_batchnorm, compile=tc.compile,
-                           find_unused=tc.find_unused_parameters)  # fmt: skip
+                           find_unused=tc.find_unused_parameters
+                           or getattr(method, "find_unused_parameters", False))  # fmt: skip
         if tc.sync_batchnorm and env.distributed and not ddp.sync_batchnorm_applies(env):
             if env.is_main:
                 log("warning: train.sync_batchnorm needs CUDA (torch's SyncBatchNorm); on "
@@ -137,7 +138,7 @@ def _loop(step_fn, method, optimizer, train, plan, pos, cbs, ctx, run, env, tc) 
             method.train()
             while pos.step < ctx.total_steps:
                 micro: list[tuple[torch.Tensor, Any]] = []
-                steps_before = pos.step
+                steps_before, resumed_within = pos.step, pos.batch_in_epoch > 0
                 for batch in _agreed(
                     train.epoch(pos.epoch, pos.batch_in_epoch), train.streamed, env
                 ):
@@ -183,7 +184,8 @@ def _loop(step_fn, method, optimizer, train, plan, pos, cbs, ctx, run, env, tc) 
                     if pos.step >= ctx.total_steps:
                         break
                 else:  # the epoch is complete
-                    if pos.step == steps_before:
+                    # (a run resumed at the very end of an epoch finds it empty: not an error)
+                    if pos.step == steps_before and not resumed_within:
                         raise DataError("the training data gave no full batch in an epoch; "
                                         "lower train.batch_size or add data")  # fmt: skip
                     optimizer.zero_grad(set_to_none=True)  # a stream's leftover micro-batches

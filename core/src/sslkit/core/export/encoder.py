@@ -140,10 +140,10 @@ def _export(module, example, names, dynamic, path: Path, opset: int) -> str:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            torch.onnx.export(
+            program = torch.onnx.export(
                 module,
                 tuple(example),
-                str(path),
+                None,
                 input_names=names,
                 output_names=["embedding"],
                 dynamic_shapes=(shapes,),
@@ -151,9 +151,10 @@ def _export(module, example, names, dynamic, path: Path, opset: int) -> str:
                 dynamo=True,
                 verbose=False,
                 optimize=True,
-                # one self-contained file unless the weights pass protobuf's 2 GB limit
-                external_data=_weight_bytes(module) > 1.5e9,
             )
+            _unshadow(program)
+            # one self-contained file unless the weights pass protobuf's 2 GB limit
+            program.save(str(path), external_data=_weight_bytes(module) > 1.5e9)
             return f"torch.onnx (dynamo) {torch.__version__}"
         except Exception as exc:  # not every model exports through torch.export
             errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
@@ -179,6 +180,26 @@ def _export(module, example, names, dynamic, path: Path, opset: int) -> str:
         + "; ".join(errors)
         + " (export embeddings or --to safetensors instead)"
     )
+
+
+def _unshadow(program: Any) -> None:
+    """Rename intermediate values that reuse the name of a graph input or output. The dynamo
+    exporter names a node's output after its op (``torch.cat`` -> ``cat``, ``nn.Embedding``
+    -> ``embedding``); beside an input ``cat`` or the output ``embedding`` the saved model has
+    two definitions of one name, which onnxruntime refuses. Renamed here, on the IR, where
+    values are objects, not names."""
+    graph = program.model.graph
+    ends = {id(v) for v in [*graph.inputs, *graph.outputs]}
+    reserved = {v.name for v in [*graph.inputs, *graph.outputs]}
+    taken = {v.name for node in graph for v in node.outputs} | reserved
+    for node in graph:
+        for value in node.outputs:
+            if value.name in reserved and id(value) not in ends:
+                k = 1
+                while f"{value.name}_{k}" in taken:
+                    k += 1
+                value.name = f"{value.name}_{k}"
+                taken.add(value.name)
 
 
 # ---------------------------------------------------------------------------------------------

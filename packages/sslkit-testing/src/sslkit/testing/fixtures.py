@@ -49,3 +49,11 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Any:
         return code, captured.out, captured.err
 
     return _run
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The conformance kit's summary lines (one per plugin checked), after the test results."""
+    from sslkit.testing.conformance import SUMMARY
+
+    for line in SUMMARY:
+        terminalreporter.write_line(line)

@@ -33,13 +33,21 @@ class EventEmbedding(nn.Module):
     per field (masked field modeling); masked categorical values use each table's last code.
     """
 
-    def __init__(self, cat_sizes: list[int], n_num: int, cat_dim: int = 16, num_dim: int = 16):
+    def __init__(
+        self,
+        cat_sizes: list[int],
+        n_num: int,
+        cat_dim: int = 16,
+        num_dim: int = 16,
+        maskable: bool = False,
+    ):
         super().__init__()
         self.cat_sizes = list(cat_sizes)
         self.n_num = n_num
         self.cat = nn.ModuleList(_Lookup(v, cat_dim, padding_idx=0) for v in cat_sizes)
         self.num = nn.Linear(n_num, num_dim) if n_num else None
-        self.num_mask = nn.Parameter(torch.zeros(n_num, num_dim)) if n_num else None
+        # only for masked field modeling: a parameter no step uses stalls DDP's gradient sync
+        self.num_mask = nn.Parameter(torch.zeros(n_num, num_dim)) if n_num and maskable else None
         self.out_dim = cat_dim * len(cat_sizes) + (num_dim if n_num else 0)
         if self.out_dim == 0:
             raise ValueError("events need at least one categorical or numeric field")
@@ -49,7 +57,7 @@ class EventEmbedding(nn.Module):
     ) -> torch.Tensor:
         parts = [emb(cat[..., i]) for i, emb in enumerate(self.cat)]
         if self.num is not None:
-            if num_masked is None:
+            if num_masked is None or self.num_mask is None:
                 parts.append(self.num(num))
             else:
                 m = num_masked.to(num.dtype)
@@ -84,6 +92,7 @@ class SequenceEncoder(nn.Module):
         pack: bool = True,
         max_positions: int = 1024,
         causal: bool = False,
+        maskable: bool = False,
     ):
         super().__init__()
         self.kind = encoder
@@ -91,7 +100,7 @@ class SequenceEncoder(nn.Module):
         self.pack = pack
         self.causal = causal
         self.pool = pool if pool != "auto" else ("last" if encoder == "gru" else "mean")
-        self.embedding = EventEmbedding(cat_sizes, n_num, cat_dim, num_dim)
+        self.embedding = EventEmbedding(cat_sizes, n_num, cat_dim, num_dim, maskable)
         d_in = self.embedding.out_dim
         if encoder == "gru":
             self.rnn = nn.GRU(
@@ -174,8 +183,11 @@ def _exporting() -> bool:
     )
 
 
-def build_encoder(config: Any, info: dict[str, Any], *, causal: bool = False) -> SequenceEncoder:
-    """The encoder a method's config asks for, sized by the data's ``info``."""
+def build_encoder(
+    config: Any, info: dict[str, Any], *, causal: bool = False, maskable: bool = False
+) -> SequenceEncoder:
+    """The encoder a method's config asks for, sized by the data's ``info``; ``maskable``
+    adds the learned vectors that replace masked numeric fields (masked event modeling)."""
     return SequenceEncoder(
         info["cat_sizes"],
         len(info["num_fields"]),
@@ -190,6 +202,7 @@ def build_encoder(config: Any, info: dict[str, Any], *, causal: bool = False) ->
         pack=config.pack,
         max_positions=max(int(info.get("max_len", 1024)), 16),
         causal=causal,
+        maskable=maskable,
     )
 
 

@@ -65,6 +65,7 @@ class FeatureTokenizer(nn.Module):
         cardinalities: list[int],
         d_token: int,
         cfg: EncoderOptions | None = None,
+        maskable: bool = False,
     ):
         super().__init__()
         self.n_num = n_num
@@ -79,12 +80,14 @@ class FeatureTokenizer(nn.Module):
         self.register_buffer("cat_offsets", offsets, persistent=False)
         self.cat_embed = nn.Embedding(max(1, sum(cardinalities)), d_token)
         self.bias = nn.Parameter(torch.empty(self.n_features, d_token))
-        self.mask_token = nn.Parameter(torch.zeros(d_token))
+        # only when a method masks tokens: a parameter no step uses stalls DDP's gradient sync
+        self.mask_token = nn.Parameter(torch.zeros(d_token)) if maskable else None
         bound = 1 / math.sqrt(d_token)
         for p in (self.num_weight, self.cat_embed.weight, self.bias):
             if p is not None:
                 nn.init.uniform_(p, -bound, bound)
-        nn.init.normal_(self.mask_token, std=0.02)
+        if self.mask_token is not None:
+            nn.init.normal_(self.mask_token, std=0.02)
 
     def forward(
         self, inputs: dict[str, torch.Tensor], mask: torch.Tensor | None = None
@@ -100,6 +103,8 @@ class FeatureTokenizer(nn.Module):
             parts.append(self.cat_embed(inputs["cat"] + self.cat_offsets))
         x = torch.cat(parts, dim=1) + self.bias
         if mask is not None:
+            if self.mask_token is None:
+                raise ValueError("this tokenizer was built without a mask token (maskable=True)")
             x = torch.where(mask.unsqueeze(-1), self.mask_token.to(x.dtype), x)
         return x
 

@@ -30,7 +30,7 @@ class MEM(EventsMethod):
     """
 
     def __init__(self, config: MEMConfig, info: dict[str, Any]):
-        super().__init__(build_encoder(config, info))
+        super().__init__(build_encoder(config, info, maskable=True))
         self.config = config
         self.cat_sizes = list(info["cat_sizes"])
         self.n_num = len(info["num_fields"])

@@ -57,7 +57,10 @@ def augment(kind: str, x: Tensor, ei: Tensor, ratio: float, batch: Tensor | None
 
 
 class GraphCL(GraphMethod):
-    def __init__(self, cfg: GraphCLConfig, in_dim: int):
+    """The projection head exists only for data of many graphs and the discriminator only for
+    one graph: each level trains one of them, and a parameter no step uses stalls DDP."""
+
+    def __init__(self, cfg: GraphCLConfig, in_dim: int, graph_level: bool = False):
         super().__init__()
         self.cfg = cfg
         self.pooling = cfg.pooling
@@ -72,8 +75,10 @@ class GraphCL(GraphMethod):
             norm_after_activation=True,
         )
         d = cfg.hidden_dim * cfg.num_layers
-        self.projector = nn.Sequential(nn.Linear(d, d), nn.ReLU(inplace=True), nn.Linear(d, d))
-        self.disc = Discriminator(d)
+        if graph_level:
+            self.projector = nn.Sequential(nn.Linear(d, d), nn.ReLU(inplace=True), nn.Linear(d, d))
+        else:
+            self.disc = Discriminator(d)
         self.embed_dim = d
 
     def node_embeddings(self, x, edge_index):
@@ -108,4 +113,4 @@ class GraphCL(GraphMethod):
 
 
 def build(cfg: GraphCLConfig, data) -> GraphCL:
-    return GraphCL(cfg, int(data.info["num_features"]))
+    return GraphCL(cfg, int(data.info["num_features"]), "num_graphs" in data.info)

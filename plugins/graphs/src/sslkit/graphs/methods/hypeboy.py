@@ -15,6 +15,10 @@ Two stages, as in the paper and its code:
    ``phi``): ``-log softmax_v(cos(psi(sum_{u in e, u != v} z_u), phi(z_v)))``, summed.
 
 The encoder is UniGCNII (the paper's backbone); the embedding is its output.
+
+Under DDP the method sets ``find_unused_parameters``: each stage trains its own parameters
+(the decoder and mask tokens, then the two heads), so some are unused in every step by design;
+a model change would mean two models.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from sslkit.graphs.methods.base import GraphMethod, hypergraph_inputs, pool, unw
 
 
 class HypeBoy(GraphMethod):
+    find_unused_parameters = True
+
     def __init__(self, cfg: HypeBoyConfig, in_dim: int):
         super().__init__()
         self.cfg = cfg

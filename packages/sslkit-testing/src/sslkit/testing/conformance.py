@@ -1,0 +1,292 @@
+"""``check_plugin``: every method of a plugin on every path a user takes.
+
+For each method, on the plugin's tiny sample:
+
+1. **export**: pretrain a few steps in this process, evaluate, export to every format and read
+   each back against the embeddings of the model that was trained (still in memory);
+2. **ddp**: the same run as two real processes (``torch.distributed.run``, gloo) with half the
+   batch each: the per-step losses agree with the one-process run on the same global batch
+   (within ``ddp_rtol``: the random views differ between the two runs), and both ranks end
+   with identical weights;
+3. **resume**: a real SIGTERM after a checkpoint, then ``train.resume``: every per-step loss
+   equals the uninterrupted run's, exactly (CPU, one thread);
+4. **import**: importing the plugin module loads no torch (``sslkit plugins`` stays fast).
+
+It prints one summary line per plugin ("conformance: tabular: 3 methods x 4 paths passed"),
+also collected for pytest's terminal summary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sslkit.testing.conformance_export import FORMATS, check_export
+
+PATHS = ("export", "ddp", "resume", "import")
+STEPS = 4
+DEFAULT_OVERRIDES = (
+    f"train.max_steps={STEPS}",
+    "train.epochs=1000",
+    "train.batch_size=32",
+    "train.quiet=true",
+    "train.log_every=1",
+    "train.checkpoint_every=1",
+    "train.device=cpu",
+)
+SUMMARY: list[str] = []
+"""The summary lines of this process' checks (printed by the sslkit-testing pytest plugin)."""
+
+
+def check_plugin(
+    plugin: Any,
+    *,
+    overrides: list[str] | tuple[str, ...] = (),
+    method_overrides: dict[str, list[str]] | None = None,
+    methods: list[str] | None = None,
+    workdir: str | Path | None = None,
+    export_formats: tuple[str, ...] = FORMATS,
+    paths: tuple[str, ...] = PATHS,
+    ddp_rtol: float = 0.15,
+    atol: float = 1e-5,
+) -> dict[str, dict[str, Any]]:
+    """Run the conformance paths (``paths``) for every method (or ``methods``) of ``plugin``;
+    returns each method's evaluation report. ``overrides`` select the tiny sample (e.g.
+    ``data.max_rows=300``); ``method_overrides`` adds options for one method. Runs go to
+    ``workdir`` (default: a temporary folder, removed at the end). Every failure is an
+    ``AssertionError`` naming the plugin, the method and the path."""
+    from sslkit.core.plugin import Plugin, register, unregister
+
+    assert isinstance(plugin, Plugin), f"{plugin!r} is not an sslkit Plugin"
+    assert len(plugin.methods) > 0, f"plugin {plugin.name} registers no method"
+    unknown = set(paths) - set(PATHS)
+    assert not unknown, f"unknown conformance paths {sorted(unknown)}; known: {PATHS}"
+    names = methods or list(plugin.methods)
+    if "import" in paths:
+        check_light_import(plugin)
+    with contextlib.ExitStack() as stack:
+        if workdir is None:
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sslkit-check-")))
+        else:
+            root = Path(workdir)
+        register(plugin)
+        stack.callback(unregister, plugin.name)
+        reports = {}
+        for name in names:
+            sets = [
+                *DEFAULT_OVERRIDES,
+                *overrides,
+                *(method_overrides or {}).get(name, []),
+            ]
+            reports[name] = _check_method(
+                plugin, name, root, sets, export_formats, paths, ddp_rtol, atol
+            )
+    line = f"conformance: {plugin.name}: {len(names)} methods x {len(paths)} paths passed"
+    line += f" ({', '.join(paths)}; export to {', '.join(export_formats)})"
+    SUMMARY.append(line)
+    print(line)
+    return reports
+
+
+def _check_method(
+    plugin: Any,
+    name: str,
+    root: Path,
+    sets: list[str],
+    export_formats: tuple[str, ...],
+    paths: tuple[str, ...],
+    ddp_rtol: float,
+    atol: float,
+) -> dict[str, Any]:
+    import numpy as np
+    import torch
+
+    from sslkit.core import api
+    from sslkit.core.config import build_run_config
+
+    where = f"{plugin.name}/{name}"
+    start = time.perf_counter()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the child processes, so that resumed losses compare exactly
+    try:
+        cfg = build_run_config(
+            plugin, name, overrides=[*sets, f"train.out={root}", f"train.name={name}"]
+        )
+        result = api.pretrain(cfg, evaluate_default_task=False, log=lambda *_: None)
+    finally:
+        torch.set_num_threads(threads)
+    assert result.steps > 0, f"{where}: no optimizer step was taken"
+    assert all(np.isfinite(result.losses)), f"{where}: non-finite loss {result.losses}"
+    reference = step_losses(result.run_dir)
+    batch = cfg.train.batch_size
+
+    # the trained model's embeddings of every exported row, in order, before anything is reloaded
+    trained = result.method.to("cpu").eval()
+    ids, vectors = [], []
+    with torch.no_grad():
+        for b in result.data.export_batches(4096):
+            ids.append(np.asarray(b.ids))
+            vectors.append(trained.embed(b.inputs).float().numpy())
+    ref_ids, ref = np.concatenate(ids), np.concatenate(vectors)
+
+    seconds = {"train": time.perf_counter() - start}
+    report = api.evaluate(result.run_dir)
+    assert report["tasks"], f"{where}: evaluate ran no task"
+    seconds["evaluate"] = time.perf_counter() - start - sum(seconds.values())
+    if "export" in paths:
+        loaded = api.load_run(result.run_dir)
+        for fmt in export_formats:
+            out = api.export(result.run_dir, to=fmt, out=root / f"{name}-{fmt}")
+            assert (out / "model_card.json").is_file(), f"{where}: {fmt} export wrote no card"
+            check_export(out, fmt, loaded, ref_ids, ref, atol=atol, trained=trained)
+            seconds[fmt] = time.perf_counter() - start - sum(seconds.values())
+    # the two-process run and the interrupted run start together (3 processes on 2 cores
+    # spend most of their start importing torch)
+    ddp = _start_ddp(plugin, name, root, sets, batch) if "ddp" in paths else None
+    stop = max(1, len(reference) // 2)
+    stopped = _start_stopped(plugin, name, root, sets, stop) if "resume" in paths else None
+    if ddp is not None:
+        _check_ddp(plugin, name, root, batch, reference, ddp_rtol, ddp)
+        seconds["ddp"] = time.perf_counter() - start - sum(seconds.values())
+    if stopped is not None:
+        _check_resume(plugin, name, root, sets, reference, stop, stopped)
+        seconds["resume"] = time.perf_counter() - start - sum(seconds.values())
+    report["conformance_seconds"] = {k: round(v, 2) for k, v in seconds.items()}
+    return report
+
+
+def _start_ddp(plugin, name, root: Path, sets, batch: int) -> subprocess.Popen:
+    assert batch % 2 == 0, f"{plugin.name}/{name}: train.batch_size {batch} is not even"
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                "--nproc-per-node", "2"]  # fmt: skip
+    half = [*sets, f"train.batch_size={batch // 2}"]
+    return _start(torchrun, plugin, name, root, f"{name}-ddp", half)
+
+
+def _check_ddp(plugin, name, root: Path, batch: int, reference, rtol: float, proc) -> None:
+    from safetensors.torch import load_file
+
+    where = f"{plugin.name}/{name} under 2-process DDP"
+    _wait(proc, where)
+    run = f"{name}-ddp"
+    engine = json.loads((root / run / "engine.json").read_text())
+    assert engine["world_size"] == 2, f"{where}: ran with world size {engine['world_size']}"
+    assert engine["lr_plan"]["global_batch"] == batch, f"{where}: global batch differs"
+    two = step_losses(root / run)
+    assert sorted(two) == sorted(reference), f"{where}: steps {sorted(two)} != {sorted(reference)}"
+    for step, loss in reference.items():
+        assert abs(two[step] - loss) <= rtol * abs(loss) + 1e-3, (
+            f"{where}: loss at step {step} is {two[step]:.5g}, one process on the same global "
+            f"batch gives {loss:.5g} (allowed ±{rtol:.0%})"
+        )
+    ranks = [load_file(str(root / f"{run}-rank{r}.safetensors")) for r in (0, 1)]
+    assert ranks[0].keys() == ranks[1].keys()
+    differ = [k for k in ranks[0] if not _equal(ranks[0][k], ranks[1][k])]
+    assert not differ, f"{where}: weights differ between the ranks after training: {differ[:5]}"
+
+
+def _start_stopped(plugin, name, root: Path, sets, stop: int) -> subprocess.Popen:
+    return _start([], plugin, name, root, f"{name}-resume", sets, stop_after=stop)
+
+
+def _check_resume(plugin, name, root: Path, sets, reference, stop: int, proc) -> None:
+    where = f"{plugin.name}/{name} resumed after SIGTERM"
+    run = f"{name}-resume"
+    code = _wait(proc, where, expect=143)
+    latest = json.loads((root / run / "checkpoints" / "latest.json").read_text())
+    assert stop <= latest["step"] < len(reference), (
+        f"{where}: SIGTERM after step {stop} left a checkpoint at step {latest['step']} "
+        f"(exit code {code})"
+    )
+    _wait(_start([], plugin, name, root, run, [*sets, "train.resume=true"]), where)
+    resumed = step_losses(root / run)
+    assert resumed == reference, (
+        f"{where}: losses {resumed} differ from the uninterrupted run's {reference}"
+    )
+
+
+def _start(
+    launcher: list[str],
+    plugin: Any,
+    method: str,
+    root: Path,
+    run: str,
+    sets: list[str],
+    *,
+    stop_after: int = 0,
+) -> subprocess.Popen:
+    import os
+
+    cmd = [*launcher] if launcher else [sys.executable]
+    cmd += ["-m", "sslkit.testing.conformance_child", import_path(plugin), method, str(root), run]
+    cmd += [f"--stop-after={stop_after}", "--", *sets]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait(proc: subprocess.Popen, where: str, expect: int = 0) -> int:
+    try:
+        out, err = proc.communicate(timeout=600)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    assert proc.returncode == expect, (
+        f"{where}: exit code {proc.returncode} (expected {expect})\n{out[-2000:]}{err[-4000:]}"
+    )
+    return proc.returncode
+
+
+def _equal(a: Any, b: Any) -> bool:
+    import torch
+
+    return a.shape == b.shape and bool(torch.equal(a, b))
+
+
+def step_losses(run_dir: Path) -> dict[int, float]:
+    """``{step: loss}`` from a run's ``metrics.jsonl`` (a resumed run's rewritten steps win)."""
+    out: dict[int, float] = {}
+    for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        if "loss" in record and "step" in record:
+            out[int(record["step"])] = float(record["loss"])
+    return out
+
+
+def import_path(plugin: Any) -> str:
+    """``module:attribute`` of a module-level object that is ``plugin`` (child processes import
+    it from there)."""
+    found = [
+        f"{module_name}:{attr}"
+        for module_name, module in list(sys.modules.items())
+        if module is not None
+        for attr, value in list(vars(module).items())
+        if value is plugin
+    ]
+    found.sort(key=lambda p: not p.startswith("sslkit."))  # the plugin's home, not a test's
+    if found:
+        return found[0]
+    raise AssertionError(
+        f"plugin {plugin.name} is not a module-level object; the ddp and resume paths start "
+        "child processes that import it (pass paths=('export',) for an in-test plugin)"
+    )
+
+
+def check_light_import(plugin: Any) -> None:
+    """Importing the plugin's module in a fresh interpreter loads no torch."""
+    module = import_path(plugin).split(":")[0]
+    code = (
+        f"import sys, {module}; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torch_geometric')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]", (
+        f"importing {module} loads {done.stdout.strip()[:200]}: the plugin module must stay "
+        "light (import heavy libraries inside the factories)"
+    )

@@ -1,11 +1,17 @@
-"""Worker script for test_distributed.py: ``python _dist_worker.py OUT_DIR`` spawns 2 gloo ranks.
+"""Worker script for test_distributed.py: ``python _dist_worker.py OUT_DIR`` spawns 2 gloo ranks;
+``python _dist_worker.py OUT_DIR subgroup`` spawns 3.
 
 World size 2 (two real processes on gloo) equals one process on the global batch.
 
 Each worker computes the single-process loss on the global batch itself (with the collectives
 switched off), then the distributed loss on its own rows, and checks: same loss on every rank,
-and input gradient / world_size = the single-process gradient of its rows (DDP averages
+and input gradient / group size = the single-process gradient of its rows (DDP averages
 gradients, so parameters then get exactly the global-batch gradient).
+
+``subgroup``: world size 3, every objective built with ``group=``: ranks 1 and 2 share a
+``new_group([1, 2])`` (group ranks 0 and 1, not their global ranks), whose global batch is
+their rows only; rank 0 is alone in ``new_group([0])``, where the loss must be the local one on
+its rows although the world has 3 ranks.
 """
 
 from __future__ import annotations
@@ -23,12 +29,13 @@ from sslkit.core import distributed as D
 from sslkit.core import objectives as O
 
 WORLD = 2
+SUBGROUP_WORLD = 3
 
 
 @contextlib.contextmanager
 def single_process():
     orig = D.is_distributed
-    D.is_distributed = lambda: False
+    D.is_distributed = lambda group=None: False
     try:
         yield
     finally:
@@ -39,24 +46,27 @@ def _x(*shape, seed):
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
 
-def _split(n, rank, uneven=False):
+def _split(n, rank, size=2, uneven=False):
+    if size == 1:
+        return slice(0, n)
     cut = n // 2 + (1 if uneven else 0)
     return slice(0, cut) if rank == 0 else slice(cut, n)
 
 
-def _compare(name, make, inputs, forward, rank, uneven=False, steps=1):
-    """``inputs``: global tensors (dim 0 = batch). ``forward(obj, *local)`` -> loss."""
-    ref_obj, dist_obj = make(), make()
-    sl = _split(inputs[0].shape[0], rank, uneven)
+def _compare(name, make, inputs, forward, rank, uneven=False, steps=1, group=None, size=WORLD):
+    """``inputs``: global tensors (dim 0 = batch). ``make(group)`` -> objective;
+    ``forward(obj, step, *local)`` -> loss. ``rank`` / ``size``: within ``group``."""
+    ref_obj, dist_obj = make(group), make(group)
+    sl = _split(inputs[0].shape[0], rank, size, uneven)
     for step in range(steps):
         g_in = [x.clone().requires_grad_(x.is_floating_point()) for x in inputs]
         with single_process():
-            ref = forward(ref_obj, *g_in)
+            ref = forward(ref_obj, step, *g_in)
         ref_grads = torch.autograd.grad(
             ref, [x for x in g_in if x.requires_grad], allow_unused=True
         )
         l_in = [x[sl].clone().requires_grad_(x.is_floating_point()) for x in inputs]
-        loss = forward(dist_obj, *l_in)
+        loss = forward(dist_obj, step, *l_in)
         grads = torch.autograd.grad(loss, [x for x in l_in if x.requires_grad], allow_unused=True)
         torch.testing.assert_close(
             loss, ref, atol=1e-10, rtol=1e-9, msg=f"{name} step {step}: loss"
@@ -64,9 +74,7 @@ def _compare(name, make, inputs, forward, rank, uneven=False, steps=1):
         for g, rg in zip(grads, ref_grads):
             if g is None and rg is None:
                 continue
-            torch.testing.assert_close(
-                g / WORLD, rg[sl], atol=1e-10, rtol=1e-8, msg=f"{name}: grad"
-            )
+            torch.testing.assert_close(g / size, rg[sl], atol=1e-10, rtol=1e-8, msg=f"{name}: grad")
     for (bn, b1), (_, b2) in zip(ref_obj.named_buffers(), dist_obj.named_buffers()):
         torch.testing.assert_close(b1, b2, msg=f"{name}: buffer {bn}")
 
@@ -76,91 +84,115 @@ def _cases():
     z3 = _x(8, 3, 5, seed=1)
     lab = torch.tensor([0, 1, 0, 2, 1, 0, 3, 2])
 
-    def plain(obj, z):
+    def plain(obj, step, z):
         return obj(z)
 
-    def nnclr_make():
-        m = O.NNCLR(5, support_size=12, temperature=0.3).double()
-        m.support.copy_(torch.nn.functional.normalize(_x(12, 5, seed=9), dim=-1))
-        m.filled.fill_(12)
+    def two_views(obj, step, a, b):
+        return obj(a, b)
+
+    def nnclr_make(group):
+        m = O.NNCLR(5, support_size=12, temperature=0.3, group=group).double()
+        m.support.features.copy_(torch.nn.functional.normalize(_x(12, 5, seed=9), dim=-1))
+        m.support.filled.fill_(12)
         return m
 
-    def dino_make():
-        m = O.DINOLoss(5, warmup_teacher_temp=0.04, teacher_temp=0.07, warmup_steps=3).double()
-        return m
+    def dino_make(group):
+        return O.DINOLoss(
+            5, warmup_teacher_temp=0.04, teacher_temp=0.07, warmup_steps=3, group=group
+        ).double()
 
     def masked_inputs(seed):
         return _x(8, 6, 4, seed=seed), _x(8, 6, 4, seed=seed + 1), (_x(8, 6, seed=seed + 2) > 0)
 
     return [
-        ("InfoNCE", lambda: O.InfoNCE(0.2), [z], plain, {}),
-        ("InfoNCE-uneven", lambda: O.InfoNCE(0.2), [z3], plain, {"uneven": True}),
-        ("InfoNCE-chunked", lambda: O.InfoNCE(0.2, chunk_size=3), [z3], plain, {}),
-        ("SupCon", lambda: O.SupCon(0.3), [z, lab], lambda o, z, y: o(z, y), {"uneven": True}),
-        ("AMInfoNCE", lambda: O.AMInfoNCE(0.2, 0.2), [z], plain, {}),
-        ("DCL", lambda: O.DCL(0.2), [z3], plain, {}),
-        ("DCLW", lambda: O.DCLW(0.2), [z], plain, {}),
-        ("Debiased", lambda: O.DebiasedInfoNCE(0.5, 0.1), [z], plain, {}),
+        ("InfoNCE", lambda g: O.InfoNCE(0.2, group=g), [z], plain, {}),
+        (
+            "InfoNCE-two-views",
+            lambda g: O.InfoNCE(0.2, group=g),
+            [z[:, 0], z[:, 1]],
+            two_views,
+            {"uneven": True},
+        ),
+        ("InfoNCE-uneven", lambda g: O.InfoNCE(0.2, group=g), [z3], plain, {"uneven": True}),
+        ("InfoNCE-chunked", lambda g: O.InfoNCE(0.2, chunk_size=3, group=g), [z3], plain, {}),
+        (
+            "SupCon",
+            lambda g: O.SupCon(0.3, group=g),
+            [z, lab],
+            lambda o, step, z, y: o(z, labels=y),
+            {"uneven": True},
+        ),
+        ("AMInfoNCE", lambda g: O.AMInfoNCE(0.2, 0.2, group=g), [z], plain, {}),
+        ("DCL", lambda g: O.DCL(0.2, group=g), [z3], plain, {}),
+        ("DCLW", lambda g: O.DCLW(0.2, group=g), [z], plain, {}),
+        ("Debiased", lambda g: O.DebiasedInfoNCE(0.5, 0.1, group=g), [z], plain, {}),
         (
             "MoCoQueue",
-            lambda: O.MoCoQueue(5, queue_size=20, temperature=0.2).double(),
+            lambda g: O.MoCoQueue(5, queue_size=20, temperature=0.2, group=g).double(),
             [_x(8, 5, seed=2), _x(8, 5, seed=3)],
-            lambda o, q, k: o(q, k),
+            lambda o, step, q, k: o(q, k),
             {"steps": 3},
         ),
-        ("NNCLR", nnclr_make, [z, _x(8, 2, 5, seed=4)], lambda o, z, p: o(z, p), {"steps": 2}),
         (
-            "MetricLoss",
-            lambda: O.MetricLoss(),
-            [z],
-            plain,
+            "NNCLR",
+            nnclr_make,
+            [z, _x(8, 2, 5, seed=4)],
+            lambda o, step, z, p: o(p, z),  # (prediction, target)
+            {"steps": 2},
+        ),
+        ("MetricLoss", lambda g: O.MetricLoss(group=g), [z], plain, {}),
+        ("BarlowTwins", lambda g: O.BarlowTwins(0.05, group=g), [z], plain, {"uneven": True}),
+        ("VICReg", lambda g: O.VICReg(group=g), [z3 * 0.3], plain, {"uneven": True}),
+        (
+            "VICReg-two-views",
+            lambda g: O.VICReg(group=g),
+            [z[:, 0] * 0.3, z[:, 1] * 0.3],
+            two_views,
             {},
         ),
-        ("BarlowTwins", lambda: O.BarlowTwins(0.05), [z], plain, {"uneven": True}),
-        ("VICReg", lambda: O.VICReg(), [z3 * 0.3], plain, {"uneven": True}),
-        ("WMSE", lambda: O.WMSE(eps=0.05), [_x(16, 2, 3, seed=5)], plain, {}),
+        ("WMSE", lambda g: O.WMSE(eps=0.05, group=g), [_x(16, 2, 3, seed=5)], plain, {}),
         (
             "DINO",
             dino_make,
             [_x(8, 4, 5, seed=6), _x(8, 2, 5, seed=7)],
-            lambda o, s, t: o(s, t),
+            lambda o, step, s, t: o(s, t, step=step),
             {"steps": 3, "uneven": True},
         ),
         (
             "SwAV",
-            lambda: O.SwAVLoss(0.1, 0.05, 3),
+            lambda g: O.SwAVLoss(0.1, 0.05, 3, group=g),
             [_x(8, 3, 6, seed=8) * 0.3],
             plain,
             {"uneven": True},
         ),
         (
             "MAE",
-            lambda: O.MaskedReconstruction(norm_targets=True),
+            lambda g: O.MaskedReconstruction(norm_targets=True, group=g),
             list(masked_inputs(10)),
-            lambda o, p, t, m: o(p, t, m),
+            lambda o, step, p, t, m: o(p, t, m),
             {},
         ),
         (
             "LatentPrediction",
-            lambda: O.LatentPrediction(top_k=None),
+            lambda g: O.LatentPrediction(top_k=None, group=g),
             list(masked_inputs(20)),
-            lambda o, p, t, m: o(p, [t, 2 * t], m),
+            lambda o, step, p, t, m: o(p, [t, 2 * t], m),
             {},
         ),
         (
             "MaskedPrediction",
-            lambda: O.MaskedPrediction(unmasked_weight=0.3),
+            lambda g: O.MaskedPrediction(unmasked_weight=0.3, group=g),
             [
                 _x(8, 6, 5, seed=30),
                 torch.randint(0, 5, (8, 6), generator=torch.Generator().manual_seed(0)),
                 _x(8, 6, seed=31) > 0,
             ],
-            lambda o, x, t, m: o(x, t, m),
+            lambda o, step, x, t, m: o(x, t, m),
             {},
         ),
         (
             "Matryoshka(InfoNCE)",
-            lambda: O.Matryoshka(O.InfoNCE(0.2), dims=(2, 5), weights=(0.5, 1.0)),
+            lambda g: O.Matryoshka(O.InfoNCE(0.2, group=g), dims=(2, 5), weights=(0.5, 1.0)),
             [z],
             plain,
             {},
@@ -169,6 +201,44 @@ def _cases():
 
 
 CASE_NAMES = [c[0] for c in _cases()]
+
+
+def _run_cases(rank, size, group):
+    results = {}
+    for name, make, inputs, forward, kw in _cases():
+        try:
+            _compare(name, make, inputs, forward, rank, group=group, size=size, **kw)
+            results[name] = "ok"
+        except Exception:
+            results[name] = traceback.format_exc()
+    return results
+
+
+def _subgroup_worker(rank, init_file, out_dir):
+    torch.set_num_threads(1)
+    dist.init_process_group(
+        "gloo", init_method=f"file://{init_file}", rank=rank, world_size=SUBGROUP_WORLD
+    )
+    try:
+        alone, pair = dist.new_group([0]), dist.new_group([1, 2])  # every rank creates both
+        group = alone if rank == 0 else pair
+        size, grank = (1, 0) if rank == 0 else (2, rank - 1)
+        assert D.world_size(group) == size and D.rank(group) == grank
+        assert D.is_distributed(group) == (size > 1) and D.is_distributed()
+        try:
+            D.gather(torch.zeros(1), pair if rank == 0 else alone)
+            raise AssertionError("a group this rank is not in was accepted")
+        except ValueError:
+            pass
+        x = torch.full((grank + 1, 2), float(rank), requires_grad=True)
+        g = D.gather(x, group)
+        assert g.shape[0] == (1 if rank == 0 else 3), g.shape
+        g.sum().backward()
+        assert torch.equal(x.grad, torch.full_like(x, float(size)))
+        results = _run_cases(grank, size, group)
+        torch.save(results, os.path.join(out_dir, f"rank{rank}.pt"))
+    finally:
+        dist.destroy_process_group()
 
 
 def _worker(rank, init_file, out_dir):
@@ -190,13 +260,7 @@ def _worker(rank, init_file, out_dir):
         assert D.all_reduce_mean(torch.tensor([2.0 * rank])).item() == 1.0
         assert D.shard_info() == (rank, WORLD)
         D.barrier()
-        results = {}
-        for name, make, inputs, forward, kw in _cases():
-            try:
-                _compare(name, make, inputs, forward, rank, **kw)
-                results[name] = "ok"
-            except Exception:
-                results[name] = traceback.format_exc()
+        results = _run_cases(rank, WORLD, None)
         torch.save(results, os.path.join(out_dir, f"rank{rank}.pt"))
     finally:
         dist.destroy_process_group()
@@ -204,4 +268,8 @@ def _worker(rank, init_file, out_dir):
 
 if __name__ == "__main__":
     out = sys.argv[1]
-    mp.spawn(_worker, args=(os.path.join(out, "init"), out), nprocs=WORLD, join=True)
+    if sys.argv[2:] == ["subgroup"]:
+        fn, n = _subgroup_worker, SUBGROUP_WORLD
+    else:
+        fn, n = _worker, WORLD
+    mp.spawn(fn, args=(os.path.join(out, "init"), out), nprocs=n, join=True)

@@ -27,6 +27,10 @@ def test_infonce_equals_pml_ntxent(t):
     torch.testing.assert_close(
         O.InfoNCE(t)(z), NTXentLoss(temperature=t)(emb, lab), rtol=1e-5, atol=1e-5
     )
+    # the two-view form, lightly's order (view_a, view_b)
+    torch.testing.assert_close(
+        O.InfoNCE(t)(z[:, 0], z[:, 1]), NTXentLoss(temperature=t)(emb, lab), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_supcon_equals_pml_supcon():
@@ -36,7 +40,7 @@ def test_supcon_equals_pml_supcon():
     y = torch.tensor([0, 1, 2, 0, 1, 2, 3, 3, 0, 1, 4, 5])
     emb = z.reshape(24, 8)
     torch.testing.assert_close(
-        O.SupCon(0.1)(z, y),
+        O.SupCon(0.1)(z, labels=y),
         SupConLoss(temperature=0.1)(emb, y.repeat_interleave(2)),
         rtol=1e-5,
         atol=1e-5,
@@ -69,7 +73,7 @@ def test_bf16_autocast_temperature_001_is_finite():
             z = x @ w
             assert z.dtype == torch.bfloat16
             if isinstance(loss_fn, O.SupCon):
-                loss = loss_fn(z, torch.arange(256) % 7)
+                loss = loss_fn(z, labels=torch.arange(256) % 7)
             else:
                 loss = loss_fn(z)
         (g,) = torch.autograd.grad(loss, w)
@@ -165,9 +169,12 @@ def test_lightly_agreement():
 
     z = _z(32, 2, 16, seed=5)
     z0, z1 = z[:, 0], z[:, 1]
-    # NTXentLoss(temperature=t) == InfoNCE(t) with 2 views
+    # NTXentLoss(temperature=t) == InfoNCE(t) with 2 views, in both calling forms
     torch.testing.assert_close(
         O.InfoNCE(0.3)(z), L.NTXentLoss(temperature=0.3)(z0, z1), rtol=1e-5, atol=1e-5
+    )
+    torch.testing.assert_close(
+        O.InfoNCE(0.3)(z0, z1), L.NTXentLoss(temperature=0.3)(z0, z1), rtol=1e-5, atol=1e-5
     )
     # DCLLoss / DCLWLoss(temperature, sigma) == DCL / DCLW
     torch.testing.assert_close(
@@ -180,9 +187,16 @@ def test_lightly_agreement():
     torch.testing.assert_close(
         O.BarlowTwins(0.005)(z), L.BarlowTwinsLoss(lambda_param=0.005)(z0, z1), rtol=1e-5, atol=1e-4
     )
+    torch.testing.assert_close(
+        O.BarlowTwins(0.005)(z0, z1),
+        L.BarlowTwinsLoss(lambda_param=0.005)(z0, z1),
+        rtol=1e-5,
+        atol=1e-4,
+    )
     # VICRegLoss(lambda, mu, nu, eps) == VICReg with the same names
     torch.testing.assert_close(O.VICReg()(z), L.VICRegLoss()(z0, z1), rtol=1e-5, atol=1e-5)
-    # NegativeCosineSimilarity == NegativeCosine on (batch, dim) pairs
+    torch.testing.assert_close(O.VICReg()(z0, z1), L.VICRegLoss()(z0, z1), rtol=1e-5, atol=1e-5)
+    # NegativeCosineSimilarity(x0, x1) == NegativeCosine(prediction, target) on (batch, dim)
     torch.testing.assert_close(O.NegativeCosine()(z0, z1), L.NegativeCosineSimilarity()(z0, z1))
     # DINOLoss(output_dim, teacher_temp, student_temp, center_momentum): global views first
     s, t = _z(8, 4, 10, seed=6), _z(8, 2, 10, seed=7)

@@ -63,7 +63,7 @@ def test_supcon_labels(chunk):
     z = _rand(7, 2, 4, seed=1)
     lab = torch.tensor([0, 1, 0, 2, 1, 0, 3])
     _check(
-        lambda z: O.SupCon(0.3, chunk_size=chunk)(z, lab),
+        lambda z: O.SupCon(0.3, chunk_size=chunk)(z, labels=lab),
         lambda z: refs.infonce(z, 0.3, labels=lab),
         z,
     )
@@ -72,7 +72,7 @@ def test_supcon_labels(chunk):
 def test_supcon_single_view_skips_anchors_without_positive():
     z = _rand(6, 1, 4, seed=2)
     lab = torch.tensor([0, 1, 0, 2, 1, 5])  # labels 2 and 5 have no positive
-    _check(lambda z: O.SupCon(0.5)(z, lab), lambda z: refs.infonce(z, 0.5, labels=lab), z)
+    _check(lambda z: O.SupCon(0.5)(z, labels=lab), lambda z: refs.infonce(z, 0.5, labels=lab), z)
 
 
 def test_infonce_positive_mask():
@@ -123,23 +123,23 @@ def test_moco_queue_enqueue_after_loss():
     queue = [k[i].detach() for i in range(4)]
     _check(lambda q: loss_fn(q, k2), lambda q: refs.moco(q, k2, queue, 0.2), q2)
     # the first call enqueued k, the checked call k2
-    assert int(loss_fn.filled) == 8
+    assert len(loss_fn.queue) == 8
     torch.testing.assert_close(
-        loss_fn.queue[4:8], torch.nn.functional.normalize(k2.detach(), dim=-1)
+        loss_fn.queue.read()[4:8], torch.nn.functional.normalize(k2.detach(), dim=-1)
     )
     for _ in range(3):  # wraps around
         loss_fn(q2, k2)
-    assert int(loss_fn.filled) == 10 and int(loss_fn.ptr) == (8 + 12) % 10
+    assert len(loss_fn.queue) == 10 and int(loss_fn.queue.ptr) == (8 + 12) % 10
 
 
 def test_nnclr_uses_nearest_support_neighbour():
     loss_fn = O.NNCLR(4, support_size=16, temperature=0.5).double()
     support = torch.nn.functional.normalize(_rand(16, 4, seed=12).detach(), dim=-1)
-    loss_fn.support.copy_(support)
-    loss_fn.filled.fill_(16)
+    loss_fn.support.features.copy_(support)
+    loss_fn.support.filled.fill_(16)
     z, p = _rand(5, 2, 4, seed=13), _rand(5, 2, 4, seed=14)
 
-    def ref(z, p):
+    def ref(p, z):
         zn = torch.nn.functional.normalize(z, dim=-1)
         pn = torch.nn.functional.normalize(p, dim=-1)
         total = 0.0
@@ -151,7 +151,8 @@ def test_nnclr_uses_nearest_support_neighbour():
                 total = total - torch.log(torch.exp(nn_ @ pn[i, b] / 0.5) / den) / 10
         return total
 
-    _check(lambda z, p: loss_fn(z, p), ref, z, p)
+    _check(lambda p, z: loss_fn(p, z), ref, p, z)  # (prediction, target)
+    assert len(loss_fn.support) == 16  # full; the checked calls enqueued z[:, 0]
 
 
 def test_barlow_twins():
@@ -210,7 +211,30 @@ def test_dino_loss_center_and_schedule():
     loss_fn(s, t, step=5)
     expected = 0.9 * center + 0.1 * t.detach().mean(dim=(0, 1))
     torch.testing.assert_close(loss_fn.center, expected)
-    assert int(loss_fn.step) == 1
+    assert loss_fn.last_teacher_temp == pytest.approx(0.055)
+    assert set(loss_fn.state_dict()) == {"center"}  # no call counter
+
+
+def test_dino_step_is_the_callers():
+    s, t = _rand(3, 3, 5, seed=40).detach(), _rand(3, 2, 5, seed=41).detach()
+    warm = O.DINOLoss(5, teacher_temp=0.07, warmup_teacher_temp=0.04, warmup_steps=4).double()
+    with pytest.raises(ValueError, match="step="):
+        warm(s, t)
+    # the same step gives the same temperature however often the loss is called
+    warm.eval()
+    values = [warm(s, t, step=2) for _ in range(3)]
+    assert warm.last_teacher_temp == pytest.approx(0.055)
+    assert values[0] == values[1] == values[2]
+    torch.testing.assert_close(
+        values[0], refs.dino(s, t, torch.zeros(5, dtype=s.dtype), 0.1, 0.055)
+    )
+    # without warmup the step does not matter and need not be given
+    flat = O.DINOLoss(5, teacher_temp=0.07).double().eval()
+    torch.testing.assert_close(flat(s, t), flat(s, t, step=0))
+    # a checkpoint from before (with the call counter buffer) still loads
+    state = {"center": torch.ones(5, dtype=torch.float64), "step": torch.tensor(7)}
+    warm.load_state_dict(state)
+    torch.testing.assert_close(warm.center, torch.ones(5, dtype=torch.float64))
 
 
 def test_sinkhorn_and_swav():
@@ -323,7 +347,7 @@ def test_matryoshka_sums_nested_prefixes():
     lab = torch.tensor([0, 1, 0, 1, 2, 2])
     sup = O.Matryoshka(O.SupCon(0.3), dims=(4, 8))
     _check(
-        lambda z: sup(z, lab),
+        lambda z: sup(z, labels=lab),
         lambda z: refs.infonce(z[..., :4], 0.3, labels=lab) + refs.infonce(z, 0.3, labels=lab),
         z,
     )
@@ -371,3 +395,122 @@ def test_every_objective_declares_its_kind_and_paper():
             assert any(ch.isdigit() for ch in (obj.__doc__ or "")), (
                 f"{name} docstring names no paper/year"
             )
+
+
+# ---- one calling convention: (view_a, view_b) == (batch, views, dim); (prediction, target) ----
+
+TWO_VIEW_LOSSES = {
+    "InfoNCE": lambda: O.InfoNCE(0.2),
+    "InfoNCE-chunked": lambda: O.InfoNCE(0.2, chunk_size=3),
+    "SupCon": lambda: O.SupCon(0.3),
+    "AMInfoNCE": lambda: O.AMInfoNCE(0.2, margin=0.3),
+    "DCL": lambda: O.DCL(0.3),
+    "DCLW": lambda: O.DCLW(0.3, sigma=0.5),
+    "DebiasedInfoNCE": lambda: O.DebiasedInfoNCE(0.5, 0.1),
+    "MetricLoss": lambda: O.MetricLoss(),
+    "BarlowTwins": lambda: O.BarlowTwins(0.1),
+    "VICReg": lambda: O.VICReg(),
+    "WMSE": lambda: O.WMSE(eps=0.01),
+    "SwAVLoss": lambda: O.SwAVLoss(0.1, 0.05, 3),
+    "Matryoshka(InfoNCE)": lambda: O.Matryoshka(O.InfoNCE(0.2), dims=(2, 4)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TWO_VIEW_LOSSES))
+def test_two_view_form_equals_single_tensor_form(name):
+    a, b = _rand(7, 4, seed=50), _rand(7, 4, seed=51)
+    kw = {"labels": torch.tensor([0, 1, 0, 2, 1, 0, 3])} if name == "SupCon" else {}
+    fn = TWO_VIEW_LOSSES[name]
+    two = fn()(a, b, **kw)
+    one = fn()(torch.stack([a, b], dim=1), **kw)
+    torch.testing.assert_close(two, one, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(
+        torch.autograd.grad(two, (a, b)), torch.autograd.grad(one, (a, b)), rtol=1e-12, atol=1e-12
+    )
+
+
+def test_two_view_form_against_references():
+    a, b = _rand(6, 5, seed=52), _rand(6, 5, seed=53)
+    _check(lambda a, b: O.InfoNCE(0.2)(a, b), lambda a, b: refs.infonce(torch.stack([a, b], 1), 0.2), a, b)  # fmt: skip
+    _check(lambda a, b: O.DCL(0.3)(a, b), lambda a, b: refs.dcl(torch.stack([a, b], 1), 0.3), a, b)
+    _check(lambda a, b: O.BarlowTwins(0.1)(a, b), lambda a, b: refs.barlow(a, b, 0.1), a, b)
+    _check(
+        lambda a, b: O.VICReg(25.0, 25.0, 1.0)(a, b),
+        lambda a, b: refs.vicreg(a, b, 25.0, 25.0, 1.0),
+        a,
+        b,
+    )
+
+
+def test_hand_computed_values_of_the_new_forms():
+    e = torch.eye(2, dtype=torch.float64)
+    # two orthonormal rows, both views identical, t = 1: every anchor has its positive at
+    # similarity 1 and two negatives at 0, so the loss is -log(e / (e + 2)) = log(1 + 2/e)
+    assert O.InfoNCE(1.0)(e, e).item() == pytest.approx(math.log(1 + 2 / math.e), rel=1e-12)
+    # (prediction, target) pairs: cos((1, 0), (1, 1)) = 1/sqrt(2)
+    p, z = torch.tensor([[1.0, 0.0]]), torch.tensor([[1.0, 1.0]])
+    assert O.NegativeCosine()(p, z).item() == pytest.approx(-(0.5**0.5))
+    assert O.NegativeCosine(byol=True)(p, z).item() == pytest.approx(2 - 2 * 0.5**0.5)
+    # MoCo (query, key) with one queued negative orthogonal to the query, t = 0.5:
+    # -log(e^2 / (e^2 + e^0)) = log(1 + e^-2)
+    moco = O.MoCoQueue(2, queue_size=4, temperature=0.5).double()
+    moco.queue.enqueue(e[1:])
+    assert moco(e[:1], e[:1]).item() == pytest.approx(math.log(1 + math.exp(-2)), rel=1e-12)
+
+
+def test_labels_and_masks_are_keywords():
+    z = _rand(5, 2, 4, seed=54).detach()
+    lab = torch.tensor([0, 1, 0, 1, 2])
+    with pytest.raises(ValueError, match="keyword"):
+        O.SupCon()(z, lab)  # the old positional labels: refused, not read as a view
+    with pytest.raises(ValueError, match="keyword"):
+        O.MetricLoss()(z[:, 0], lab)
+    with pytest.raises(ValueError, match="labels="):
+        O.SupCon()(z)
+    with pytest.raises(ValueError, match="two views"):
+        O.InfoNCE()(z, z)  # two views are (batch, dim) each
+    with pytest.raises(ValueError, match="prediction, target"):
+        O.NegativeCosine()(z[:, 0], z)
+    torch.testing.assert_close(
+        O.MetricLoss()(z[:, 0], z[:, 1]),
+        O.MetricLoss()(z.reshape(10, 4), labels=lab.new_tensor([0, 0, 1, 1, 2, 2, 3, 3, 4, 4])),
+    )
+
+
+# ---- FeatureQueue: the one ring buffer of MoCo and NNCLR ----
+
+
+def test_feature_queue_ring_buffer():
+    q = O.FeatureQueue(5, 2).double()
+    assert len(q) == 0 and q.read().shape == (0, 2)
+    x = torch.arange(14, dtype=torch.float64).reshape(7, 2)
+    q.enqueue(x[:3])
+    torch.testing.assert_close(q.read(), x[:3])
+    before = q.read()
+    q.enqueue(x[3:7])  # 3 + 4 > 5: wraps, the two oldest are overwritten
+    assert len(q) == 5 and int(q.ptr) == 2
+    torch.testing.assert_close(q.features, torch.cat([x[5:7], x[2:5]]))
+    torch.testing.assert_close(before, x[:3])  # out of place: earlier reads unchanged
+    q.enqueue(torch.zeros(12, 2, dtype=torch.float64))  # more than the size: the last 5 stay
+    assert len(q) == 5 and int(q.ptr) == (2 + 12) % 5
+    with pytest.raises(ValueError, match="features"):
+        q.enqueue(torch.zeros(3, 4, dtype=torch.float64))
+
+
+def test_feature_queue_is_checkpointed_and_shared_by_moco_and_nnclr():
+    moco, nnclr = O.MoCoQueue(3, queue_size=6), O.NNCLR(3, support_size=6)
+    assert isinstance(moco.queue, O.FeatureQueue) and isinstance(nnclr.support, O.FeatureQueue)
+    assert set(moco.state_dict()) == {"queue.features", "queue.ptr", "queue.filled"}
+    assert set(nnclr.state_dict()) == {"support.features", "support.ptr", "support.filled"}
+    moco(torch.randn(4, 3), torch.randn(4, 3))
+    restored = O.MoCoQueue(3, queue_size=6)
+    restored.load_state_dict(moco.state_dict())
+    torch.testing.assert_close(restored.queue.read(), moco.queue.read())
+    assert int(restored.queue.ptr) == 4
+    # checkpoints from before the FeatureQueue (buffers on the loss itself) still load
+    feats = torch.randn(6, 3)
+    restored.load_state_dict({"queue": feats, "ptr": torch.tensor(1), "filled": torch.tensor(6)})
+    torch.testing.assert_close(restored.queue.read(), feats)
+    old_nn = {"support": feats, "ptr": torch.tensor(2), "filled": torch.tensor(5)}
+    nnclr.load_state_dict(old_nn)
+    assert len(nnclr.support) == 5 and int(nnclr.support.ptr) == 2

@@ -1,11 +1,16 @@
 """Contrastive objectives, all on the shared kernel in ``_kernel.py``.
 
-Inputs are embeddings ``z`` shaped ``(batch, views, dim)`` (or a sequence of ``(batch, dim)``
-views). Row ``i`` view ``v`` is an anchor; by default its positives are the other views of row
-``i`` and every other embedding of the (global) batch is a negative. When
-``world_size > 1`` keys are gathered from all ranks with an autograd-aware all_gather and the
-returned loss is the global-batch loss (see ``sslkit.core.distributed`` for the gradient
-convention).
+Calling convention (:func:`as_views`): two views as two ``(batch, dim)`` tensors,
+``loss(view_a, view_b)`` (lightly's order), or all views in one ``(batch, views, dim)`` tensor,
+``loss(z)``; both give the same loss. Labels and masks are keyword arguments. Where there is a
+prediction and a target (MoCo's query and momentum key, NNCLR's predictions and projections)
+the order is ``(prediction, target)``.
+
+Row ``i`` view ``v`` is an anchor; by default its positives are the other views of row ``i``
+and every other embedding of the (global) batch is a negative. In a process group of more than
+one rank (``group``: None = the world when torch.distributed is initialised) keys are gathered
+from its ranks with an autograd-aware all_gather and the returned loss is the global-batch
+loss (see ``sslkit.core.distributed`` for the gradient convention).
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from sslkit.core import distributed as D
+from sslkit.core.objectives._base import Collective
 from sslkit.core.objectives._kernel import logsumexp_logits, positive_mean_logit, upcast
+from sslkit.core.objectives.queue import FeatureQueue, rename_legacy_keys
 
 __all__ = [
     "DCL",
@@ -33,13 +40,37 @@ __all__ = [
 ]
 
 
-def as_views(z: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor:
-    """``(batch, views, dim)`` from such a tensor or a sequence of ``(batch, dim)`` views."""
-    if isinstance(z, torch.Tensor):
-        if z.dim() != 3:
-            raise ValueError(f"expected (batch, views, dim) embeddings, got shape {tuple(z.shape)}")
-        return z
-    return torch.stack(list(z), dim=1)
+def as_views(
+    view_a: torch.Tensor | Sequence[torch.Tensor], view_b: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``(batch, views, dim)`` from either calling form of a multi-view loss: two ``(batch,
+    dim)`` views ``(view_a, view_b)``, or one ``(batch, views, dim)`` tensor (a sequence of
+    ``(batch, dim)`` views is stacked into one)."""
+    if view_b is not None:
+        if not (
+            isinstance(view_a, torch.Tensor)
+            and isinstance(view_b, torch.Tensor)
+            and view_a.dim() == 2
+            and view_b.shape == view_a.shape
+            and view_b.is_floating_point()
+        ):
+            shapes = [
+                tuple(v.shape) if isinstance(v, torch.Tensor) else type(v) for v in (view_a, view_b)
+            ]
+            raise ValueError(
+                "two views are two (batch, dim) float tensors of one shape, got "
+                f"{shapes[0]} and {shapes[1]}; pass labels / masks by keyword, and more views as "
+                "one (batch, views, dim) tensor"
+            )
+        return torch.stack([view_a, view_b], dim=1)
+    if isinstance(view_a, torch.Tensor):
+        if view_a.dim() != 3:
+            raise ValueError(
+                "expected (batch, views, dim) embeddings or two (batch, dim) views, got shape "
+                f"{tuple(view_a.shape)}"
+            )
+        return view_a
+    return torch.stack(list(view_a), dim=1)
 
 
 def _normalize(z: torch.Tensor) -> torch.Tensor:
@@ -50,11 +81,11 @@ def _normalize(z: torch.Tensor) -> torch.Tensor:
 class _Layout:
     """Flattened local anchors, gathered keys and index bookkeeping for ``(B, V, D)`` input."""
 
-    def __init__(self, z: torch.Tensor):
+    def __init__(self, z: torch.Tensor, group=None):
         b, v, d = z.shape
-        self.b, self.v = b, v
+        self.b, self.v, self.group = b, v, group
         self.anchors = z.reshape(b * v, d)
-        self.keys, start = D.gather_with_offset(self.anchors)
+        self.keys, start = D.gather_with_offset(self.anchors, group)
         self.row_start = start // v  # first global sample index of this rank
         dev = z.device
         self.self_index = start + torch.arange(b * v, device=dev)
@@ -70,7 +101,7 @@ class _Layout:
         if labels is not None:
             lab = labels.reshape(-1)
             al = lab.repeat_interleave(v)
-            kl = D.gather(lab).repeat_interleave(v)
+            kl = D.gather(lab, self.group).repeat_interleave(v)
             ar, kr = self.anchor_rows, self.key_rows
             return lambda r0, r1: (al[r0:r1, None] == kl[None, :]) | (ar[r0:r1, None] == kr[None])
         pm = positive_mask.bool()
@@ -95,7 +126,7 @@ class _Layout:
         return ((sim.sum(-1) - diag) / (self.v - 1) / temperature).reshape(-1)
 
 
-class InfoNCE(nn.Module):
+class InfoNCE(Collective, nn.Module):
     """InfoNCE / NT-Xent (SimCLR; Chen et al. 2020, "A Simple Framework for Contrastive
     Learning of Visual Representations"; Oord et al. 2018).
 
@@ -104,29 +135,34 @@ class InfoNCE(nn.Module):
     with the same ``labels`` / ``positive_mask``), averaged over anchors with a positive. With
     two views this is exactly NT-Xent; with labels it is SupCon's ``L_out``.
 
-    ``forward(z, labels=None, positive_mask=None)``: ``z`` ``(batch, views >= 2, dim)``;
-    ``labels`` ``(batch,)``; ``positive_mask`` boolean ``(batch, global batch)`` of extra
-    positive rows. ``chunk_size`` bounds memory to ``chunk_size x (views * global batch)``.
+    ``forward(view_a, view_b=None, *, labels=None, positive_mask=None)``: two ``(batch, dim)``
+    views, or ``view_a`` ``(batch, views >= 2, dim)`` alone; ``labels`` ``(batch,)``;
+    ``positive_mask`` boolean ``(batch, global batch)`` of extra positive rows. ``chunk_size``
+    bounds memory to ``chunk_size x (views * global batch)``. ``group``: the process group whose
+    batch is the global batch (None: the world; see ``sslkit.core.distributed``).
     """
 
     distributed_kind = "gather"
 
-    def __init__(self, temperature: float = 0.1, chunk_size: int | None = None):
+    def __init__(self, temperature: float = 0.1, chunk_size: int | None = None, group=None):
         super().__init__()
         self.temperature = temperature
         self.chunk_size = chunk_size
+        self.group = group
 
     def forward(
         self,
-        z: torch.Tensor | Sequence[torch.Tensor],
+        view_a: torch.Tensor | Sequence[torch.Tensor],
+        view_b: torch.Tensor | None = None,
+        *,
         labels: torch.Tensor | None = None,
         positive_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        z = as_views(z)
+        z = as_views(view_a, view_b)
         if z.shape[1] < 2 and labels is None and positive_mask is None:
             raise ValueError("InfoNCE needs at least 2 views (or labels / a positive mask)")
         zn = _normalize(z)
-        lay = _Layout(zn)
+        lay = _Layout(zn, self.group)
         t = self.temperature
         lse = logsumexp_logits(
             lay.anchors, lay.keys, t, self_index=lay.self_index, chunk_size=self.chunk_size
@@ -134,7 +170,7 @@ class InfoNCE(nn.Module):
         if labels is None and positive_mask is None:
             pos = lay.same_row_positive_logit(zn, t)
             loss = lse - pos
-            return D.globalize_loss(loss.mean(), loss.shape[0])
+            return D.globalize_loss(loss.mean(), loss.shape[0], self.group)
         fn = lay.positives_fn(labels, positive_mask)
         pos, count = positive_mean_logit(
             lay.anchors, lay.keys, t, fn, lay.self_index, self.chunk_size
@@ -142,15 +178,17 @@ class InfoNCE(nn.Module):
         valid = count > 0
         n = valid.sum()
         loss = ((lse - pos) * valid).sum() / n.clamp_min(1)
-        return D.globalize_loss(loss, n)
+        return D.globalize_loss(loss, n, self.group)
 
 
 class SupCon(InfoNCE):
     """Supervised contrastive loss (Khosla et al. 2020, "Supervised Contrastive Learning"),
     ``L_out`` form: positives are all other embeddings with the same label (all views).
 
-    ``forward(z, labels)``; ``z`` ``(batch, views >= 1, dim)``. ``base_temperature``, when set,
-    multiplies the loss by ``temperature / base_temperature`` as in the reference code.
+    ``forward(view_a, view_b=None, *, labels, positive_mask=None)``: two ``(batch, dim)`` views
+    or ``view_a`` ``(batch, views >= 1, dim)`` alone; ``labels`` ``(batch,)`` (keyword).
+    ``base_temperature``, when set, multiplies the loss by ``temperature / base_temperature``
+    as in the reference code.
     """
 
     def __init__(
@@ -158,11 +196,15 @@ class SupCon(InfoNCE):
         temperature: float = 0.07,
         base_temperature: float | None = None,
         chunk_size: int | None = None,
+        group=None,
     ):
-        super().__init__(temperature, chunk_size)
+        super().__init__(temperature, chunk_size, group)
         self.base_temperature = base_temperature
 
-    def forward(self, z, labels, positive_mask=None):  # type: ignore[override]
+    def forward(self, view_a, view_b=None, *, labels=None, positive_mask=None):  # type: ignore[override]
+        z = as_views(view_a, view_b)  # first: labels given positionally fail here, by name
+        if labels is None:
+            raise ValueError("SupCon needs labels=, a (batch,) tensor")
         loss = super().forward(z, labels=labels, positive_mask=positive_mask)
         if self.base_temperature is not None:
             loss = loss * (self.temperature / self.base_temperature)
@@ -174,17 +216,16 @@ class AMInfoNCE(InfoNCE):
     "Additive Margin Softmax for Face Verification"; used for speaker embeddings, e.g.
     Xia et al. 2021, "Self-supervised Text-independent Speaker Verification using Prototypical
     Momentum Contrastive Learning"): every positive logit becomes ``(s_ip - m) / t`` in both
-    numerator and denominator. ``margin=0`` is InfoNCE.
+    numerator and denominator. ``margin=0`` is InfoNCE. Called as ``InfoNCE``.
     """
 
-    def __init__(self, temperature: float = 0.1, margin: float = 0.2, chunk_size=None):
-        super().__init__(temperature, chunk_size)
+    def __init__(self, temperature: float = 0.1, margin: float = 0.2, chunk_size=None, group=None):
+        super().__init__(temperature, chunk_size, group)
         self.margin = margin
 
-    def forward(self, z, labels=None, positive_mask=None):  # type: ignore[override]
-        z = as_views(z)
-        zn = _normalize(z)
-        lay = _Layout(zn)
+    def forward(self, view_a, view_b=None, *, labels=None, positive_mask=None):  # type: ignore[override]
+        zn = _normalize(as_views(view_a, view_b))
+        lay = _Layout(zn, self.group)
         t, m = self.temperature, self.margin
         fn = lay.positives_fn(labels, positive_mask)
         lse = logsumexp_logits(
@@ -206,32 +247,34 @@ class AMInfoNCE(InfoNCE):
         valid = count > 0
         n = valid.sum()
         loss = ((lse - pos + m / t) * valid).sum() / n.clamp_min(1)
-        return D.globalize_loss(loss, n)
+        return D.globalize_loss(loss, n, self.group)
 
 
-class DCL(nn.Module):
+class DCL(Collective, nn.Module):
     """Decoupled contrastive loss (Yeh et al. 2022, "Decoupled Contrastive Learning"), Eq. 6:
     the positive is removed from the denominator,
     ``loss_ip = -w_ip s_ip / t + log sum_{n not in P(i) u {i}} exp(s_in / t)``,
     averaged over anchors and their positives. ``w = 1`` here; see ``DCLW``.
 
-    ``forward(z)``: ``z`` ``(batch, views >= 2, dim)``.
+    ``forward(view_a, view_b=None)``: two ``(batch, dim)`` views, or ``view_a`` ``(batch,
+    views >= 2, dim)`` alone.
     """
 
     distributed_kind = "gather"
 
-    def __init__(self, temperature: float = 0.1, chunk_size: int | None = None):
+    def __init__(self, temperature: float = 0.1, chunk_size: int | None = None, group=None):
         super().__init__()
         self.temperature = temperature
         self.chunk_size = chunk_size
+        self.group = group
 
     def pair_weights(self, zn: torch.Tensor) -> torch.Tensor | None:
         """Weights ``(B, V, V)`` for positive pairs, or None for 1."""
         return None
 
-    def forward(self, z):
-        zn = _normalize(as_views(z))
-        lay = _Layout(zn)
+    def forward(self, view_a, view_b=None):
+        zn = _normalize(as_views(view_a, view_b))
+        lay = _Layout(zn, self.group)
         t, v = self.temperature, lay.v
         lse = logsumexp_logits(
             lay.anchors,
@@ -249,7 +292,7 @@ class DCL(nn.Module):
         off = ~torch.eye(v, dtype=torch.bool, device=zn.device)
         pos = (sim * off).sum(-1).reshape(-1) / (v - 1)
         loss = lse - pos
-        return D.globalize_loss(loss.mean(), loss.shape[0])
+        return D.globalize_loss(loss.mean(), loss.shape[0], self.group)
 
 
 class DCLW(DCL):
@@ -258,38 +301,44 @@ class DCLW(DCL):
     positive-pair similarities (detached, as in the reference code and lightly's DCLWLoss).
     """
 
-    def __init__(self, temperature: float = 0.1, sigma: float = 0.5, chunk_size=None):
-        super().__init__(temperature, chunk_size)
+    def __init__(self, temperature: float = 0.1, sigma: float = 0.5, chunk_size=None, group=None):
+        super().__init__(temperature, chunk_size, group)
         self.sigma = sigma
 
     def pair_weights(self, zn):
         with torch.no_grad():
             sim = torch.einsum("bvd,bwd->bvw", zn, zn) / self.sigma
-            g, start = D.gather_with_offset(sim)
+            g, start = D.gather_with_offset(sim, self.group)
             w = 2 - g.shape[0] * torch.softmax(g, dim=0)
             return w[start : start + zn.shape[0]]
 
 
-class DebiasedInfoNCE(nn.Module):
+class DebiasedInfoNCE(Collective, nn.Module):
     """Debiased contrastive loss (Chuang et al. 2020, "Debiased Contrastive Learning"), Eq. 7:
     ``-log e^{s_p/t} / (e^{s_p/t} + N g)`` with
     ``g = max((1/N sum_n e^{s_n/t} - tau_plus e^{s_p/t}) / (1 - tau_plus), e^{-1/t})``, where
     ``N`` counts the negatives (all embeddings that are not the anchor or its positives) and
     ``tau_plus`` is the class prior. ``tau_plus=0`` is NT-Xent without positives in the sum of
     other positives. Averaged over anchors and their positives.
+
+    ``forward(view_a, view_b=None)``: two ``(batch, dim)`` views, or ``view_a`` ``(batch,
+    views >= 2, dim)`` alone.
     """
 
     distributed_kind = "gather"
 
-    def __init__(self, temperature: float = 0.1, tau_plus: float = 0.1, chunk_size=None):
+    def __init__(
+        self, temperature: float = 0.1, tau_plus: float = 0.1, chunk_size=None, group=None
+    ):
         super().__init__()
         self.temperature = temperature
         self.tau_plus = tau_plus
         self.chunk_size = chunk_size
+        self.group = group
 
-    def forward(self, z):
-        zn = _normalize(as_views(z))
-        lay = _Layout(zn)
+    def forward(self, view_a, view_b=None):
+        zn = _normalize(as_views(view_a, view_b))
+        lay = _Layout(zn, self.group)
         t, v, tp = self.temperature, lay.v, self.tau_plus
         lse_neg = logsumexp_logits(
             lay.anchors,
@@ -310,138 +359,158 @@ class DebiasedInfoNCE(nn.Module):
         loss = torch.log((sp - c).exp() + ng) + c - sp
         off = ~torch.eye(v, dtype=torch.bool, device=zn.device)
         loss = (loss * off).sum(-1).reshape(-1) / (v - 1)
-        return D.globalize_loss(loss.mean(), loss.shape[0])
+        return D.globalize_loss(loss.mean(), loss.shape[0], self.group)
 
 
-class MoCoQueue(nn.Module):
+class MoCoQueue(Collective, nn.Module):
     """MoCo contrastive loss with a memory bank (He et al. 2020, "Momentum Contrast for
     Unsupervised Visual Representation Learning"):
     ``-log e^{q.k+/t} / (e^{q.k+/t} + sum_{n in queue} e^{q.n/t})``.
 
-    ``forward(q, k)``: queries ``(batch, dim)`` from the student, keys ``(batch, dim)`` from the
-    momentum encoder (treated as constants). The keys of all ranks are enqueued *after* the
-    loss is computed, so a key is never its own negative. The queue is a buffer (saved in
-    checkpoints), identical on every rank.
+    ``forward(query, key)``, in the order ``(prediction, target)``: queries ``(batch, dim)``
+    from the student, keys ``(batch, dim)`` from the momentum encoder (treated as constants).
+    The normalised keys of every rank of ``group`` are enqueued into ``self.queue`` (a
+    :class:`FeatureQueue`, checkpointed with the loss, identical on every rank) *after* the
+    loss is computed, so a key is never its own negative.
     """
 
     distributed_kind = "gather"
 
-    def __init__(self, dim: int, queue_size: int = 65536, temperature: float = 0.2):
+    def __init__(self, dim: int, queue_size: int = 65536, temperature: float = 0.2, group=None):
         super().__init__()
         self.temperature = temperature
         self.queue_size = queue_size
-        self.register_buffer("queue", torch.zeros(queue_size, dim))
-        self.register_buffer("ptr", torch.zeros((), dtype=torch.long))
-        self.register_buffer("filled", torch.zeros((), dtype=torch.long))
+        self.group = group
+        self.queue = FeatureQueue(queue_size, dim, group)
 
-    @torch.no_grad()
-    def enqueue(self, k: torch.Tensor) -> None:
-        k = D.gather(_normalize(k.detach())).to(self.queue.dtype)
-        n, size, p = k.shape[0], self.queue_size, int(self.ptr)
-        idx = (p + torch.arange(n, device=k.device)) % size
-        # out of place: the previous queue may be saved for the backward pass of this step
-        self.queue = self.queue.index_copy(0, idx[-size:], k[-size:])
-        self.ptr.fill_((p + n) % size)
-        self.filled.fill_(min(size, int(self.filled) + n))
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # before the FeatureQueue the buffers were queue / ptr / filled on this module
+        rename_legacy_keys(
+            state_dict,
+            prefix,
+            {"queue": "queue.features", "ptr": "queue.ptr", "filled": "queue.filled"},
+        )
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
-    def forward(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-        qn, kn = _normalize(q), _normalize(k.detach())
+    def forward(self, query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
+        if query.dim() != 2 or key.shape != query.shape:
+            raise ValueError(
+                "MoCoQueue takes (query, key), two (batch, dim) tensors of one shape, got "
+                f"{tuple(query.shape)} and {tuple(key.shape)}"
+            )
+        qn, kn = _normalize(query), _normalize(key.detach())
         t = self.temperature
         pos = (qn * kn).sum(-1) / t
-        n = int(self.filled)
-        if n > 0:
-            lse_neg = logsumexp_logits(qn, self.queue[:n], t)
+        negatives = self.queue.read()
+        if negatives.shape[0] > 0:
+            lse_neg = logsumexp_logits(qn, negatives, t)
             loss = torch.logaddexp(pos, lse_neg) - pos
         else:
             loss = pos - pos  # nothing to contrast yet: zero, still attached to the graph
-        out = D.globalize_loss(loss.mean(), loss.shape[0])
-        self.enqueue(k)
+        out = D.globalize_loss(loss.mean(), loss.shape[0], self.group)
+        self.queue.enqueue(kn)
         return out
 
 
-class NNCLR(nn.Module):
+class NNCLR(Collective, nn.Module):
     """NNCLR (Dwibedi et al. 2021, "With a Little Help from My Friends: Nearest-Neighbor
     Contrastive Learning of Visual Representations"): the positive of view 1 is its nearest
     neighbour in a support set (a FIFO queue of past embeddings), contrasted with the predictor
     outputs of view 2 of the global batch, ``-log e^{nn(z1_i).p2_i/t} / sum_k e^{nn(z1_i).p2_k/t}``,
-    symmetrised. The support set is updated with ``z1`` of all ranks after the loss.
+    symmetrised. The support set ``self.support`` (a :class:`FeatureQueue`) is updated with
+    the normalised ``z1`` of every rank of ``group`` after the loss.
 
-    ``forward(z, p)``: projections ``z`` and predictions ``p``, each ``(batch, 2, dim)``.
+    ``forward(prediction, target)``: predictions ``p`` and projections ``z`` (the targets,
+    whose nearest neighbours are looked up), each ``(batch, 2, dim)`` (or a pair of ``(batch,
+    dim)`` views).
     """
 
     distributed_kind = "gather"
 
-    def __init__(self, dim: int, support_size: int = 98304, temperature: float = 0.1):
+    def __init__(self, dim: int, support_size: int = 98304, temperature: float = 0.1, group=None):
         super().__init__()
         self.temperature = temperature
         self.support_size = support_size
-        self.register_buffer("support", torch.zeros(support_size, dim))
-        self.register_buffer("ptr", torch.zeros((), dtype=torch.long))
-        self.register_buffer("filled", torch.zeros((), dtype=torch.long))
+        self.group = group
+        self.support = FeatureQueue(support_size, dim, group)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # before the FeatureQueue the buffers were support / ptr / filled on this module
+        rename_legacy_keys(
+            state_dict,
+            prefix,
+            {"support": "support.features", "ptr": "support.ptr", "filled": "support.filled"},
+        )
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @torch.no_grad()
     def nearest(self, z: torch.Tensor) -> torch.Tensor:
         """Nearest support embedding of each (normalised) row; ``z`` itself while empty."""
-        n = int(self.filled)
-        if n == 0:
+        s = self.support.read()
+        if s.shape[0] == 0:
             return z.detach()
-        s = self.support[:n]
         return s[(z @ s.t()).argmax(dim=1)]
 
-    @torch.no_grad()
-    def enqueue(self, z: torch.Tensor) -> None:
-        z = D.gather(z.detach()).to(self.support.dtype)
-        n, size, p = z.shape[0], self.support_size, int(self.ptr)
-        idx = (p + torch.arange(n, device=z.device)) % size
-        self.support = self.support.index_copy(0, idx[-size:], z[-size:])
-        self.ptr.fill_((p + n) % size)
-        self.filled.fill_(min(size, int(self.filled) + n))
-
-    def forward(self, z: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
-        zn, pn = _normalize(as_views(z)), _normalize(as_views(p))
+    def forward(self, prediction, target) -> torch.Tensor:
+        pn, zn = _normalize(as_views(prediction)), _normalize(as_views(target))
+        if pn.shape != zn.shape or pn.shape[1] != 2:
+            raise ValueError(
+                "NNCLR takes (prediction, target), each (batch, 2, dim), got "
+                f"{tuple(pn.shape)} and {tuple(zn.shape)}"
+            )
         t = self.temperature
         total = 0.0
         for a, b in ((0, 1), (1, 0)):
             nn_a = self.nearest(zn[:, a])
-            keys = D.gather(pn[:, b])
+            keys = D.gather(pn[:, b], self.group)
             lse = logsumexp_logits(nn_a, keys, t)
             pos = (nn_a * pn[:, b]).sum(-1) / t
             total = total + (lse - pos).mean() / 2
-        out = D.globalize_loss(total, zn.shape[0])
-        self.enqueue(zn[:, 0])
+        out = D.globalize_loss(total, zn.shape[0], self.group)
+        self.support.enqueue(zn[:, 0])
         return out
 
 
-class MetricLoss(nn.Module):
+class MetricLoss(Collective, nn.Module):
     """A pytorch-metric-learning loss (and optional miner) on sslkit's inputs: a thin wrapper,
     the losses themselves are PML's (e.g. ``losses.ContrastiveLoss`` with a hard-negative
     ``miners.BatchHardMiner`` for CoLES, Babaev et al. 2022; ``losses.TripletMarginLoss``).
 
-    ``forward(z, labels=None)``: ``(batch, views, dim)`` (each row's views share a label; rows
-    differ) or ``(batch, dim)`` with ``labels``. Embeddings and labels are gathered from all
-    ranks and the loss is computed on the global batch (identical on every rank), so the miner
-    sees global hard negatives.
+    ``forward(view_a, view_b=None, *, labels=None)``: two ``(batch, dim)`` views or ``view_a``
+    ``(batch, views, dim)`` (each row's views share a label; rows differ unless ``labels``
+    says otherwise), or ``view_a`` ``(batch, dim)`` alone with ``labels`` (keyword). Embeddings
+    and labels are gathered from the ranks of ``group`` and the loss is computed on the global
+    batch (identical on every rank), so the miner sees global hard negatives.
     """
 
     distributed_kind = "gather"
 
-    def __init__(self, loss=None, miner=None):
+    def __init__(self, loss=None, miner=None, group=None):
         super().__init__()
         from pytorch_metric_learning import losses
 
         self.loss = loss if loss is not None else losses.ContrastiveLoss()
         self.miner = miner
+        self.group = group
 
-    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        view_a: torch.Tensor,
+        view_b: torch.Tensor | None = None,
+        *,
+        labels: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        g = self.group
+        z = view_a if view_b is None and view_a.dim() == 2 else as_views(view_a, view_b)
         if z.dim() == 3:
             b, v, d = z.shape
             if labels is None:
-                _, start = D.gather_with_offset(z[:, 0, :1].detach())
+                _, start = D.gather_with_offset(z[:, 0, :1].detach(), g)
                 labels = start + torch.arange(b, device=z.device)
             labels = labels.repeat_interleave(v)
             z = z.reshape(b * v, d)
         elif labels is None:
             raise ValueError("(batch, dim) embeddings need labels")
-        emb, lab = D.gather(z), D.gather(labels)
+        emb, lab = D.gather(z, g), D.gather(labels, g)
         pairs = self.miner(emb, lab) if self.miner is not None else None
         return self.loss(emb, lab, pairs)

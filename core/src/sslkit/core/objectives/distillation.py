@@ -1,4 +1,9 @@
-"""Teacher-student objectives: BYOL / SimSiam negative cosine, DINO."""
+"""Teacher-student objectives: BYOL / SimSiam negative cosine, DINO.
+
+Both take ``(prediction, target)``: the student's output first, the teacher's (treated as a
+constant, stop-gradient) second. Schedules are the caller's: DINO's teacher temperature is a
+function of the ``step=`` it is given (the optimizer step), never of how often it was called.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from sslkit.core import distributed as D
+from sslkit.core.objectives._base import Collective
 from sslkit.core.objectives._kernel import upcast
+from sslkit.core.objectives.queue import rename_legacy_keys
 
 __all__ = ["DINOLoss", "NegativeCosine"]
 
@@ -17,9 +24,11 @@ class NegativeCosine(nn.Module):
     "Exploring Simple Siamese Representation Learning"), ``-cos(p, sg(z))``; and BYOL (Grill et
     al. 2020, "Bootstrap Your Own Latent"), ``2 - 2 cos(p, sg(z))`` with ``byol=True``.
 
-    ``forward(p, z)``: ``(batch, dim)`` pairs, or ``(batch, views, dim)`` where the prediction of
-    each view is matched with the target of every *other* view (the symmetrised loss). Mean over
-    terms. Local: DDP's gradient averaging is all it needs.
+    ``forward(prediction, target)``, in that order: the predictor output ``p`` and the target
+    ``z`` (stop-gradient), as ``(batch, dim)`` pairs (matched row by row, lightly's
+    ``NegativeCosineSimilarity(x0, x1)``), or ``(batch, views, dim)`` each, where the
+    prediction of each view is matched with the target of every *other* view (the symmetrised
+    loss). Mean over terms. Local: DDP's gradient averaging is all it needs (no ``group``).
     """
 
     distributed_kind = "local"
@@ -28,8 +37,13 @@ class NegativeCosine(nn.Module):
         super().__init__()
         self.byol = byol
 
-    def forward(self, p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        p, z = upcast(p), upcast(z.detach())
+    def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if prediction.shape != target.shape or prediction.dim() not in (2, 3):
+            raise ValueError(
+                "NegativeCosine takes (prediction, target) of one shape, (batch, dim) or "
+                f"(batch, views, dim), got {tuple(prediction.shape)} and {tuple(target.shape)}"
+            )
+        p, z = upcast(prediction), upcast(target.detach())
         if p.dim() == 2:
             cos = F.cosine_similarity(p, z, dim=-1).mean()
         else:
@@ -41,17 +55,21 @@ class NegativeCosine(nn.Module):
         return 2 - 2 * cos if self.byol else -cos
 
 
-class DINOLoss(nn.Module):
+class DINOLoss(Collective, nn.Module):
     """DINO (Caron et al. 2021, "Emerging Properties in Self-Supervised Vision Transformers"):
     ``-sum_k softmax((t - c) / tau_t)_k log softmax(s / tau_s)_k`` over every (teacher view,
     student view) pair with different view index, averaged over pairs and rows. The center
-    ``c`` is an EMA (``center_momentum``) of the global-batch teacher mean (all-reduced), updated
-    after the loss; ``tau_t`` rises linearly from ``warmup_teacher_temp`` to ``teacher_temp``
-    over ``warmup_steps`` optimizer steps (pass ``step``; without it the loss counts its own
-    calls in training mode).
+    ``c`` is an EMA (``center_momentum``) of the global-batch teacher mean (all-reduced over
+    ``group``), updated after each training-mode call; ``tau_t`` rises linearly from
+    ``warmup_teacher_temp`` to ``teacher_temp`` over ``warmup_steps`` optimizer steps.
 
-    ``forward(student, teacher, step=None)``: logits ``(batch, Vs, K)`` and ``(batch, Vt, K)``;
-    the first ``Vt`` student views are the teacher's views (global crops), the rest local crops.
+    ``forward(student, teacher, *, step=None)``, in the order ``(prediction, target)``: student
+    logits ``(batch, Vs, K)`` and teacher logits ``(batch, Vt, K)``; the first ``Vt`` student
+    views are the teacher's views (global crops), the rest local crops. ``step`` is the
+    optimizer step (0-based; a ``Method`` keeps the ``step`` of its last
+    ``on_train_step_end(step, total_steps)`` plus one), required while ``warmup_steps > 0``:
+    the loss keeps no step counter, so under gradient accumulation every micro-batch of one
+    optimizer step gets the same temperature. ``last_teacher_temp`` is the one last used.
     """
 
     distributed_kind = "reduce"
@@ -64,6 +82,7 @@ class DINOLoss(nn.Module):
         warmup_teacher_temp: float | None = None,
         warmup_steps: int = 0,
         center_momentum: float = 0.9,
+        group=None,
     ):
         super().__init__()
         self.student_temp = student_temp
@@ -73,21 +92,38 @@ class DINOLoss(nn.Module):
         )
         self.warmup_steps = warmup_steps
         self.center_momentum = center_momentum
+        self.group = group
+        self.last_teacher_temp: float | None = None
         self.register_buffer("center", torch.zeros(out_dim))
-        self.register_buffer("step", torch.zeros((), dtype=torch.long))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # checkpoints from before the step was the caller's hold a call counter: not state
+        rename_legacy_keys(state_dict, prefix, {"step": None})
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def teacher_temp_at(self, step: int) -> float:
+        """Teacher temperature at optimizer step ``step`` (linear warmup, then constant)."""
         if self.warmup_steps <= 0 or step >= self.warmup_steps:
             return self.teacher_temp
-        f = step / self.warmup_steps
+        f = max(step, 0) / self.warmup_steps
         return self.warmup_teacher_temp + f * (self.teacher_temp - self.warmup_teacher_temp)
 
-    def forward(self, student: torch.Tensor, teacher: torch.Tensor, step: int | None = None):
+    def forward(self, student: torch.Tensor, teacher: torch.Tensor, *, step: int | None = None):
+        if step is None and self.warmup_steps > 0:
+            raise ValueError(
+                "DINOLoss with warmup_steps > 0 needs step= (the optimizer step, e.g. kept "
+                "from Method.on_train_step_end); it does not count its own calls"
+            )
+        if student.dim() != 3 or teacher.dim() != 3:
+            raise ValueError(
+                "DINOLoss takes (student, teacher) logits (batch, views, K), got "
+                f"{tuple(student.shape)} and {tuple(teacher.shape)}"
+            )
         s, t = upcast(student), upcast(teacher.detach())
         b, vs, _ = s.shape
         vt = t.shape[1]
-        step = int(self.step) if step is None else step
-        tau_t = self.teacher_temp_at(step)
+        tau_t = self.teacher_temp_at(self.warmup_steps if step is None else int(step))
+        self.last_teacher_temp = tau_t
         with torch.autocast(s.device.type, enabled=False):
             pt = torch.softmax((t - self.center.to(t.dtype)) / tau_t, dim=-1)
             ls = torch.log_softmax(s / self.student_temp, dim=-1)
@@ -101,17 +137,18 @@ class DINOLoss(nn.Module):
                     "DINOLoss needs at least one teacher/student pair of different views"
                 )
             loss = ce.masked_fill(same, 0).sum() / (n_terms * b)
-        out = D.globalize_loss(loss, b)
+        out = D.globalize_loss(loss, b, self.group)
         if self.training:
             self.update_center(t)
-            self.step += 1
         return out
 
     @torch.no_grad()
     def update_center(self, teacher: torch.Tensor) -> None:
+        """``c <- m c + (1 - m) mean(teacher)`` over the rows and views of the group's batch."""
         n = D.all_reduce_sum(
-            torch.tensor(float(teacher.shape[0] * teacher.shape[1]), device=teacher.device)
+            torch.tensor(float(teacher.shape[0] * teacher.shape[1]), device=teacher.device),
+            self.group,
         )
-        batch_center = D.all_reduce_sum(teacher.sum(dim=(0, 1))) / n
+        batch_center = D.all_reduce_sum(teacher.sum(dim=(0, 1)), self.group) / n
         m = self.center_momentum
         self.center.mul_(m).add_(batch_center.to(self.center.dtype), alpha=1 - m)

@@ -7,7 +7,9 @@
 - ``BestRQQuantizer``, ``RandomProjectors``: frozen random target makers.
 
 Losses are means over masked positions of the global batch (each rank's count differs), so
-they are ``"reduce"``: the value is all-reduced and gradients follow the DDP convention.
+they are ``"reduce"``: the value is all-reduced over the ranks of ``group`` (None: the world)
+and gradients follow the DDP convention. Every loss takes ``(prediction, target, mask)`` in
+that order.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sslkit.core import distributed as D
+from sslkit.core.objectives._base import Collective
 from sslkit.core.objectives._kernel import upcast
 
 __all__ = [
@@ -31,32 +34,35 @@ __all__ = [
 ]
 
 
-def _masked_mean(per_pos: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """Mean of ``per_pos`` ``(batch, tokens)`` over ``mask`` (all if None), global over ranks."""
+def _masked_mean(per_pos: torch.Tensor, mask: torch.Tensor | None, group=None) -> torch.Tensor:
+    """Mean of ``per_pos`` ``(batch, tokens)`` over ``mask`` (all if None), global over the
+    ranks of ``group``."""
     if mask is None:
         mask = torch.ones_like(per_pos, dtype=torch.bool)
     m = mask.to(per_pos.dtype)
     n = m.sum()
     local = (per_pos * m).sum() / n.clamp_min(1)
-    return D.globalize_loss(local, n)
+    return D.globalize_loss(local, n, group)
 
 
-class MaskedReconstruction(nn.Module):
+class MaskedReconstruction(Collective, nn.Module):
     """MAE (He et al. 2022, "Masked Autoencoders Are Scalable Vision Learners"):
     ``mean over masked tokens of mean_p (pred - target)^2``; with ``norm_targets`` each target
     token is standardised by its own mean and (unbiased) variance, ``(x - mu) / sqrt(var +
     1e-6)``, the paper's "normalized pixels".
 
-    ``forward(pred, target, mask)``: ``(batch, tokens, patch_dim)`` twice and a boolean
-    ``(batch, tokens)`` mask, True where the token was masked (None: every token).
+    ``forward(pred, target, mask)``, ``(prediction, target)`` first: ``(batch, tokens,
+    patch_dim)`` twice and a boolean ``(batch, tokens)`` mask, True where the token was masked
+    (None: every token).
     """
 
     distributed_kind = "reduce"
 
-    def __init__(self, norm_targets: bool = False, eps: float = 1e-6):
+    def __init__(self, norm_targets: bool = False, eps: float = 1e-6, group=None):
         super().__init__()
         self.norm_targets = norm_targets
         self.eps = eps
+        self.group = group
 
     def forward(self, pred, target, mask=None):
         pred, target = upcast(pred), upcast(target.detach())
@@ -64,7 +70,7 @@ class MaskedReconstruction(nn.Module):
             mean = target.mean(dim=-1, keepdim=True)
             var = target.var(dim=-1, keepdim=True)
             target = (target - mean) / (var + self.eps).sqrt()
-        return _masked_mean((pred - target).pow(2).mean(-1), mask)
+        return _masked_mean((pred - target).pow(2).mean(-1), mask, self.group)
 
 
 def average_top_layers(
@@ -91,14 +97,15 @@ def average_top_layers(
     return torch.stack(out).mean(0)
 
 
-class LatentPrediction(nn.Module):
+class LatentPrediction(Collective, nn.Module):
     """Latent prediction of teacher targets at masked positions: data2vec (Baevski et al. 2022,
     "data2vec: A General Framework for Self-supervised Learning in Speech, Vision and
     Language"; targets = average of the teacher's top-``top_k`` normalised layers) and JEPA
     (Assran et al. 2023, "Self-Supervised Learning from Images with a Joint-Embedding
     Predictive Architecture"; ``top_k=1``, ``target_norm="layer"``).
 
-    ``forward(pred, teacher_layers, mask)``: predictions ``(batch, tokens, dim)``; the teacher's
+    ``forward(pred, teacher_layers, mask)``, ``(prediction, target)`` first: predictions
+    ``(batch, tokens, dim)``; the teacher's
     hidden states as a list / stacked tensor of ``(batch, tokens, dim)`` (or one tensor
     ``(batch, tokens, dim)`` as the target itself); boolean mask, True = predicted position.
     ``loss``: ``"mse"`` (sum over dim / dim, i.e. mean) or ``"smooth_l1"`` with ``beta``.
@@ -112,11 +119,13 @@ class LatentPrediction(nn.Module):
         target_norm: str | None = "layer",
         loss: str = "mse",
         beta: float = 1.0,
+        group=None,
     ):
         super().__init__()
         if loss not in ("mse", "smooth_l1"):
             raise ValueError("loss must be 'mse' or 'smooth_l1'")
         self.top_k, self.target_norm, self.loss, self.beta = top_k, target_norm, loss, beta
+        self.group = group
 
     def forward(self, pred, teacher_layers, mask=None):
         pred = upcast(pred)
@@ -128,25 +137,27 @@ class LatentPrediction(nn.Module):
             per = (pred - target).pow(2).mean(-1)
         else:
             per = F.smooth_l1_loss(pred, target, reduction="none", beta=self.beta).mean(-1)
-        return _masked_mean(per, mask)
+        return _masked_mean(per, mask, self.group)
 
 
-class MaskedPrediction(nn.Module):
+class MaskedPrediction(Collective, nn.Module):
     """HuBERT masked prediction (Hsu et al. 2021, "HuBERT: Self-Supervised Speech Representation
     Learning by Masked Prediction of Hidden Units"): cross-entropy of ``logits`` against discrete
     ``targets`` (k-means ids, BEST-RQ codes) over masked positions, plus ``unmasked_weight``
     times the same over unmasked ones (the paper's alpha; 0 by default).
 
-    ``forward(logits, targets, mask)``: ``(batch, tokens, classes)``, ``(batch, tokens)`` long,
-    boolean ``(batch, tokens)``. Targets equal to ``ignore_index`` are skipped.
+    ``forward(logits, targets, mask)``, ``(prediction, target)`` first: ``(batch, tokens,
+    classes)``, ``(batch, tokens)`` long, boolean ``(batch, tokens)``. Targets equal to
+    ``ignore_index`` are skipped.
     """
 
     distributed_kind = "reduce"
 
-    def __init__(self, unmasked_weight: float = 0.0, ignore_index: int = -100):
+    def __init__(self, unmasked_weight: float = 0.0, ignore_index: int = -100, group=None):
         super().__init__()
         self.unmasked_weight = unmasked_weight
         self.ignore_index = ignore_index
+        self.group = group
 
     def forward(self, logits, targets, mask=None):
         logits = upcast(logits)
@@ -159,9 +170,9 @@ class MaskedPrediction(nn.Module):
         valid = targets != self.ignore_index
         if mask is None:
             mask = torch.ones_like(targets, dtype=torch.bool)
-        loss = _masked_mean(ce, mask & valid)
+        loss = _masked_mean(ce, mask & valid, self.group)
         if self.unmasked_weight:
-            loss = loss + self.unmasked_weight * _masked_mean(ce, ~mask & valid)
+            loss = loss + self.unmasked_weight * _masked_mean(ce, ~mask & valid, self.group)
         return loss
 
 

@@ -17,6 +17,10 @@ class Matryoshka(nn.Module):
     ``max(dims)`` is sliced; others (labels, masks, teacher outputs of another size) pass
     through. ``objective`` may be one module shared by all sizes, or a sequence with one
     objective per size (for stateful losses such as queues, whose buffers have a fixed width).
+
+    Called exactly as the wrapped objective: ``(view_a, view_b)`` or ``(z)``, ``(prediction,
+    target)``, keywords such as ``labels=`` or ``step=`` passed through unchanged. It runs no
+    collective itself: the wrapped objectives' ``group`` applies.
     """
 
     def __init__(

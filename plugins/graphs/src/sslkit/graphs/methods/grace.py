@@ -51,7 +51,7 @@ class GRACE(GraphMethod):
         z2 = self.encoder(mask_features(x, c.drop_feature_2), drop_edges(ei, c.drop_edge_2))
         b = seed_count(batch)
         h1, h2 = self.projector(z1[:b]), self.projector(z2[:b])
-        loss = self.loss([h1, h2])
+        loss = self.loss(h1, h2)
         return {"loss": loss + self.l2_penalty(), "contrastive": loss.detach()}
 
 

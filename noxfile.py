@@ -1,6 +1,7 @@
 """The one entry point for checks: `uv run nox` (lint, namespace, tests, isolation).
 
-`uv run nox -s bench` runs the benchmarks (not part of the default run).
+`uv run nox -s bench` runs the benchmarks and `uv run nox -s latest` the tests against the newest
+release of every dependency, ignoring the pins (neither is part of the default run).
 """
 
 from __future__ import annotations
@@ -188,3 +189,32 @@ def bench(session: nox.Session) -> None:
             str(ROOT / "benchmarks" / f"{name}.py"),
             external=True,
         )
+
+
+# printed by `latest`: the packages whose new releases most often change behaviour
+KEY_PACKAGES = "torch torch-geometric onnx onnxruntime faiss-cpu pandas pyarrow scikit-learn numpy"
+
+
+@nox.session(venv_backend="none")
+def latest(session: nox.Session) -> None:
+    """The `tests` session against the newest release of every dependency (not in the default
+    run): a fresh .nox/latest venv whose `uv pip install --no-config` ignores the pins."""
+    venv = ROOT / ".nox" / "latest"
+    python = str(venv / "bin" / "python")
+    session.run("uv", "venv", "-q", "--clear", "--python", sys.executable, str(venv), external=True)
+    members = ["core", "cli", *[f"plugins/{p}" for p in PLUGINS], "packages/sslkit"]
+    editables = [a for m in [*members, "packages/sslkit-testing"] for a in ("-e", str(ROOT / m))]
+    # --no-config: uv pip applies [tool.uv] constraint-dependencies too unless told not to; no
+    # --upgrade: the venv is empty anyway, and it implies --refresh (every wheel downloaded again)
+    session.run(
+        *("uv", "pip", "install", "-q", "--no-config", "--compile-bytecode"),
+        *("--python", python, *editables, "pytest>=8", "pytest-timeout>=2.3"),
+        external=True,
+    )
+    show = "import sys, importlib.metadata as m; print(*(f'{n}=={m.version(n)}' for n in sys.argv[1:]))"
+    session.run(python, "-c", show, *KEY_PACKAGES.split(), external=True)
+    env = {"SSLKIT_PLUGINS": None, "VIRTUAL_ENV": str(venv)}
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    for folder in TEST_DIRS:
+        if any((ROOT / folder).glob("test_*.py")) or any((ROOT / folder).glob("**/test_*.py")):
+            session.run(python, "-m", "pytest", *PYTEST, *session.posargs, folder, env=env)

@@ -118,7 +118,7 @@ def test_pretrain_evaluate_export_through_the_cli(cli, register_plugin, tmp_path
     code, out, err = cli("evaluate", str(run_dir), "--task", "knn")
     assert code == 0, err
     report = json.loads((run_dir / "report" / "report.json").read_text())
-    assert 0.0 <= report["tasks"]["knn"]["accuracy"] <= 1.0
+    assert report["tasks"]["knn"]["accuracy"] > 0.5  # ten digit classes: chance is 0.1
 
     code, out, err = cli("export", str(run_dir), "--to", "parquet")
     assert code == 0, err

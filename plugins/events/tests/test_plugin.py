@@ -20,11 +20,10 @@ def test_check_plugin(tmp_path: Path) -> None:
         overrides=["data.path=age-group", "method.hidden=32", "train.batch_size=16"],
         workdir=tmp_path,
     )
-    assert set(reports) == {"coles", "mem", "cpc"}
+    assert set(reports) == set(plugin.methods) == {"coles", "mem", "cpc"}
     for name, report in reports.items():
         entity = report["tasks"]["entity"]
         assert entity["test_entities"] > 0, name
-        assert 0.0 <= entity["embeddings_logreg_accuracy"] <= 1.0
 
 
 def test_plugin_module_imports_no_torch() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 
 import pytest
 
@@ -27,7 +28,9 @@ def test_every_method_has_a_default_preset():
     for name in plugin.methods:
         assert "default" in plugin.preset_names(name), name
         cfg = build_run_config(plugin, name)
-        assert cfg.train.epochs > 0
+        preset = tomllib.loads(plugin.preset_text(name, "default"))
+        for key, value in preset.get("train", {}).items():  # the preset's values are applied
+            assert getattr(cfg.train, key) == value, (name, key)
     assert build_run_config(plugin, "hypeboy").data.path == "cocitation-cora"
     assert build_run_config(plugin, "graphmae").model.l2 == pytest.approx(2e-4)
 
@@ -41,44 +44,25 @@ def _small_graph_overrides(paths: dict[str, str]) -> list[str]:
     ]
 
 
-def test_check_plugin_grace(tmp_path, make_csv_graph):
-    from sslkit.testing import check_plugin
-
-    paths = make_csv_graph(tmp_path, n_per_class=20)
-    sets = [*_small_graph_overrides(paths), "train.max_steps=2"]
-    reports = check_plugin(plugin, overrides=sets, methods=["grace"], workdir=tmp_path / "runs")
-    nc = reports["grace"]["tasks"]["node_classification"]
-    assert 0.0 <= nc["random_test_acc_mean"] <= 1.0
-    assert "skipped" in reports["grace"]["tasks"]["link_prediction"]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("method", ["dgi", "mvgrl", "bgrl", "graphmae", "graphcl"])
-def test_check_plugin_other_node_methods(tmp_path, make_csv_graph, method):
-    from sslkit.testing import check_plugin
-
-    paths = make_csv_graph(tmp_path, n_per_class=20)
-    sets = [*_small_graph_overrides(paths), "train.max_steps=2"]
-    check_plugin(plugin, overrides=sets, methods=[method], workdir=tmp_path / "runs")
-
-
-@pytest.mark.slow
-def test_check_plugin_hypergraph_methods(tmp_path, make_csv_graph):
-    """HypeBoy (both stages) and TriCL on a small graph read as the hypergraph of its nodes'
-    neighbourhoods."""
+def test_conformance(tmp_path, make_csv_graph):
+    """Every method (node and hypergraph ones; the small graph is read as the hypergraph of
+    its nodes' neighbourhoods): 2-process DDP, every export format, SIGTERM + resume."""
     from sslkit.testing import check_plugin
 
     paths = make_csv_graph(tmp_path, n_per_class=15)
-    sets = [*_small_graph_overrides(paths), "train.max_steps=2", "method.hidden_dim=16"]
-    check_plugin(
+    small = {name: ["method.hidden_dim=16"] for name in plugin.methods}
+    small["bgrl"] = ["method.hidden_dims=[32,16]"]
+    small["hypeboy"].append("method.warmup_epochs=2")  # both stages within the 4 steps
+    small["tricl"].append("method.proj_dim=16")
+    reports = check_plugin(
         plugin,
-        overrides=[*sets, "method.warmup_epochs=1"],
-        methods=["hypeboy"],
-        workdir=tmp_path / "a",
+        overrides=_small_graph_overrides(paths),
+        method_overrides=small,
+        workdir=tmp_path / "runs",
     )
-    check_plugin(
-        plugin, overrides=[*sets, "method.proj_dim=16"], methods=["tricl"], workdir=tmp_path / "b"
-    )
+    assert set(reports) == set(plugin.methods) and len(reports) == 8
+    nc = reports["grace"]["tasks"]["node_classification"]
+    assert nc["random_test_acc_mean"] > 0.5  # three balanced blocks: chance is 1/3
 
 
 def test_link_prediction_with_held_out_edges(tmp_path, make_csv_graph):
@@ -100,7 +84,8 @@ def test_link_prediction_with_held_out_edges(tmp_path, make_csv_graph):
     )
     report = api.evaluate(res.run_dir, task="link_prediction")
     lp = report["tasks"]["link_prediction"]
-    assert 0.0 <= lp["auc"] <= 1.0 and lp["held_out_edges"] > 0
+    # a block-model graph: held-out edges join nodes of one block, sampled non-edges mostly not
+    assert lp["auc"] > 0.6 and lp["held_out_edges"] > 0, lp
 
 
 @pytest.mark.slow

@@ -19,7 +19,9 @@ gradients scaled by ``1 / world_size`` or with per-rank negatives only).
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 import torch
 import torch.distributed as dist
@@ -37,6 +39,7 @@ __all__ = [
     "is_main",
     "local_rank",
     "rank",
+    "replicated",
     "shard_info",
     "world_size",
 ]
@@ -44,6 +47,23 @@ __all__ = [
 
 def _initialized() -> bool:
     return dist.is_available() and dist.is_initialized()
+
+
+_replicated = 0  # > 0 inside ``replicated()``
+
+
+@contextlib.contextmanager
+def replicated() -> Iterator[None]:
+    """Every rank holds the same data (a whole graph): inside, the world group (``group=None``)
+    acts as a group of one, so objectives compute their loss on this rank's data alone.
+    Gathering would count every node once per rank, each copy a false negative of itself; DDP
+    still averages the gradients of the ranks' independent views."""
+    global _replicated
+    _replicated += 1
+    try:
+        yield
+    finally:
+        _replicated -= 1
 
 
 def _member(group) -> None:
@@ -56,7 +76,7 @@ def _member(group) -> None:
 def is_distributed(group=None) -> bool:
     """True when torch.distributed is initialised and ``group`` (None: the world) has more than
     one process; ``ValueError`` if this rank is not in ``group``."""
-    if not _initialized():
+    if not _initialized() or (group is None and _replicated):
         return False
     _member(group)
     return dist.get_world_size(group) > 1
@@ -65,6 +85,8 @@ def is_distributed(group=None) -> bool:
 def rank(group=None) -> int:
     """Rank in ``group`` (None: the global rank): from the process group, else ``RANK`` (set
     by torchrun), else 0."""
+    if group is None and _replicated:
+        return 0
     if _initialized():
         _member(group)
         return dist.get_rank(group)
@@ -74,6 +96,8 @@ def rank(group=None) -> int:
 def world_size(group=None) -> int:
     """Number of processes in ``group`` (None: the world): from the process group, else
     ``WORLD_SIZE``, else 1."""
+    if group is None and _replicated:
+        return 1
     if _initialized():
         _member(group)
         return dist.get_world_size(group)

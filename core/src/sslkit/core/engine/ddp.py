@@ -140,6 +140,17 @@ def agree(values: list[float], device: torch.device) -> list[float]:
     return D.all_reduce_sum(t).tolist()
 
 
+def broadcast_buffers(method: nn.Module) -> None:
+    """Rank 0's buffers to every rank. DDP broadcasts them before each forward, so after the
+    last step each rank still holds the BatchNorm statistics of its own last batch (and an EMA
+    teacher's average of them); the run ends with one model on every rank."""
+    if not D.is_distributed():
+        return
+    with torch.no_grad():
+        for buffer in method.buffers():
+            torch.distributed.broadcast(buffer, src=0)
+
+
 def check_in_sync(method: nn.Module, device: torch.device) -> float:
     """Largest difference of a parameter checksum between ranks (0.0 when in sync)."""
     if not D.is_distributed():

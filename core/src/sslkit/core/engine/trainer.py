@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from sslkit.core import distributed as D
 from sslkit.core.config import RunConfig
 from sslkit.core.data import DomainData
 from sslkit.core.engine import ddp
@@ -32,7 +33,7 @@ from sslkit.core.engine.optim import (  # noqa: F401 - cosine_with_warmup, scale
     scaled_lr,
     set_lr,
 )
-from sslkit.core.engine.rundir import RunDir
+from sslkit.core.engine.rundir import RunDir, follow_umask
 from sslkit.core.engine.signals import RunInterrupted, StopSignals
 from sslkit.core.errors import DataError, SSLKitError
 
@@ -123,6 +124,8 @@ def fit(
 def _loop(step_fn, method, optimizer, train, plan, pos, cbs, ctx, run, env, tc) -> FitResult:
     result = FitResult(steps=pos.step, start_step=pos.step)
     start = last_save_time = time.perf_counter()
+    # a full-graph data set is on every rank: its losses must not gather it from each rank
+    replicated = D.replicated if train.full_batch and env.distributed else contextlib.nullcontext
     saved_at = pos.step if tc.resume else -1
 
     def save() -> None:
@@ -146,7 +149,7 @@ def _loop(step_fn, method, optimizer, train, plan, pos, cbs, ctx, run, env, tc) 
                     pos.batch_in_epoch += 1
                     last = len(micro) + 1 == tc.accumulate
                     with contextlib.nullcontext() if last else ddp.no_sync(step_fn):
-                        with autocast(env.device, tc.precision):
+                        with autocast(env.device, tc.precision), replicated():
                             loss, logs = _loss_and_logs(step_fn(batch))
                         (loss / tc.accumulate).backward()
                     micro.append((loss.detach(), batch))
@@ -205,6 +208,7 @@ def _loop(step_fn, method, optimizer, train, plan, pos, cbs, ctx, run, env, tc) 
 
 
 def _finish(method, result: FitResult, ctx: Context, env: ddp.Env, tc) -> None:
+    ddp.broadcast_buffers(method)
     drift = ddp.check_in_sync(method, env.device)
     if drift > 0 and env.is_main:
         ctx.log(f"warning: parameters differ between ranks after training (checksum {drift:.3g})")
@@ -290,6 +294,7 @@ def _non_finite(pos: Position, values, micro, run: RunDir, env: ddp.Env) -> NonF
 
             target = run.path / "nonfinite_batch.safetensors"
             save_file({k: t.detach().cpu().contiguous() for k, t in tensors.items()}, str(target))
+            follow_umask(target)  # safetensors writes its files 0600
             saved = f"; the batch is saved in {target}"
     return NonFiniteLossError(
         f"loss is {values[i]} {where}, batch {index} of the epoch [{shapes}] on rank {env.rank}; "

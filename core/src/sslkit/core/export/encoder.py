@@ -76,14 +76,7 @@ def export_onnx(
         inner.keys = list(keys)
     module = Truncated(inner, dim).eval()
 
-    # every axis whose size differs between the sample batches is dynamic (batch always is)
-    dynamic: list[dict[int, str]] = []
-    for j, t in enumerate(example):
-        axes = {0: "batch"}
-        for axis in range(1, t.ndim):
-            if any(f[1][j].shape[axis] != t.shape[axis] for f in flat[1:]):
-                axes[axis] = f"{names[j]}_dim{axis}"
-        dynamic.append(axes)
+    dynamic = _dynamic_axes(module, flat, names)
     path = folder / ONNX_FILE
     exporter = _export(module, example, names, dynamic, path, opset)
 
@@ -126,15 +119,35 @@ def export_onnx(
     }
 
 
+def _dynamic_axes(module: nn.Module, flat: list, names: list[str]) -> list[dict[int, str]]:
+    """Per input, its dynamic axes and their names: an axis is dynamic when its size differs
+    between the sample batches, or when it is the leading axis and always as long as the
+    batch of embeddings (``batch``). Axes whose sizes agree in every sample share one name,
+    so the exporter knows they are equal. A graph's node axis (the whole graph in every
+    sample, a different size from the batch of nodes embedded) stays static."""
+    with torch.no_grad():
+        rows = tuple(int(module(*tensors).shape[0]) for _, tensors in flat)
+    named: dict[tuple[int, ...], str] = {rows: "batch"}
+    dynamic: list[dict[int, str]] = []
+    for j, t in enumerate(flat[0][1]):
+        axes = {}
+        for axis in range(t.ndim):
+            sizes = tuple(int(f[1][j].shape[axis]) for f in flat)
+            if len(set(sizes)) > 1 or (axis == 0 and sizes == rows):
+                axes[axis] = named.setdefault(sizes, f"{names[j]}_dim{axis}")
+        dynamic.append(axes)
+    return dynamic
+
+
 def _weight_bytes(module: nn.Module) -> int:
     return sum(t.numel() * t.element_size() for t in [*module.parameters(), *module.buffers()])
 
 
 def _export(module, example, names, dynamic, path: Path, opset: int) -> str:
     """torch.export-based ONNX exporter; the TorchScript one when that fails."""
-    batch = torch.export.Dim("batch")
+    dims: dict[str, Any] = {}
     shapes = tuple(
-        {a: (batch if a == 0 else torch.export.Dim(n)) for a, n in axes.items()} for axes in dynamic
+        {a: dims.setdefault(n, torch.export.Dim(n)) for a, n in axes.items()} for axes in dynamic
     )
     errors = []
     with warnings.catch_warnings():

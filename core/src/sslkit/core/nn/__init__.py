@@ -11,6 +11,7 @@ from sslkit.core.nn.masking import (
     unmasked_indices,
 )
 from sslkit.core.nn.pooling import AttentionPool, LayerWeightedSum, masked_max, masked_mean
+from sslkit.core.nn.tracing import tracing
 
 __all__ = [
     "AttentionPool",
@@ -25,5 +26,6 @@ __all__ = [
     "masked_mean",
     "random_mask",
     "span_mask",
+    "tracing",
     "unmasked_indices",
 ]

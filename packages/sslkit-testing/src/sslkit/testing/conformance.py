@@ -6,8 +6,8 @@ For each method, on the plugin's tiny sample:
    each back against the embeddings of the model that was trained (still in memory);
 2. **ddp**: the same run as two real processes (``torch.distributed.run``, gloo) with half the
    batch each: the per-step losses agree with the one-process run on the same global batch
-   (within ``ddp_rtol``: the random views differ between the two runs), and both ranks end
-   with identical weights;
+   (their median within ``ddp_rtol``: the random views differ between the two runs), and both
+   ranks end with identical weights;
 3. **resume**: a real SIGTERM after a checkpoint, then ``train.resume``: every per-step loss
    equals the uninterrupted run's, exactly (CPU, one thread);
 4. **import**: importing the plugin module loads no torch (``sslkit plugins`` stays fast).
@@ -53,14 +53,16 @@ def check_plugin(
     workdir: str | Path | None = None,
     export_formats: tuple[str, ...] = FORMATS,
     paths: tuple[str, ...] = PATHS,
+    tasks: list[str] | None = None,
     ddp_rtol: float = 0.15,
     atol: float = 1e-5,
 ) -> dict[str, dict[str, Any]]:
     """Run the conformance paths (``paths``) for every method (or ``methods``) of ``plugin``;
     returns each method's evaluation report. ``overrides`` select the tiny sample (e.g.
     ``data.max_rows=300``); ``method_overrides`` adds options for one method. Runs go to
-    ``workdir`` (default: a temporary folder, removed at the end). Every failure is an
-    ``AssertionError`` naming the plugin, the method and the path."""
+    ``workdir`` (default: a temporary folder, removed at the end). ``tasks``: what ``evaluate``
+    runs (default: the plugin's default task and the generic ``representation``). Every
+    failure is an ``AssertionError`` naming the plugin, the method and the path."""
     from sslkit.core.plugin import Plugin, register, unregister
 
     assert isinstance(plugin, Plugin), f"{plugin!r} is not an sslkit Plugin"
@@ -68,6 +70,8 @@ def check_plugin(
     unknown = set(paths) - set(PATHS)
     assert not unknown, f"unknown conformance paths {sorted(unknown)}; known: {PATHS}"
     names = methods or list(plugin.methods)
+    if tasks is None:
+        tasks = list(dict.fromkeys(t for t in (plugin.default_task, "representation") if t))
     if "import" in paths:
         check_light_import(plugin)
     with contextlib.ExitStack() as stack:
@@ -79,13 +83,15 @@ def check_plugin(
         stack.callback(unregister, plugin.name)
         reports = {}
         for name in names:
+            # the step count last: the resume path stops halfway and needs steps after it
             sets = [
                 *DEFAULT_OVERRIDES,
                 *overrides,
                 *(method_overrides or {}).get(name, []),
+                f"train.max_steps={STEPS}",
             ]
             reports[name] = _check_method(
-                plugin, name, root, sets, export_formats, paths, ddp_rtol, atol
+                plugin, name, root, sets, export_formats, paths, tasks, ddp_rtol, atol
             )
     line = f"conformance: {plugin.name}: {len(names)} methods x {len(paths)} paths passed"
     line += f" ({', '.join(paths)}; export to {', '.join(export_formats)})"
@@ -101,6 +107,7 @@ def _check_method(
     sets: list[str],
     export_formats: tuple[str, ...],
     paths: tuple[str, ...],
+    tasks: list[str],
     ddp_rtol: float,
     atol: float,
 ) -> dict[str, Any]:
@@ -136,7 +143,7 @@ def _check_method(
     ref_ids, ref = np.concatenate(ids), np.concatenate(vectors)
 
     seconds = {"train": time.perf_counter() - start}
-    report = api.evaluate(result.run_dir)
+    report = api.evaluate(result.run_dir, task=tasks)
     assert report["tasks"], f"{where}: evaluate ran no task"
     seconds["evaluate"] = time.perf_counter() - start - sum(seconds.values())
     if "export" in paths:
@@ -180,11 +187,14 @@ def _check_ddp(plugin, name, root: Path, batch: int, reference, rtol: float, pro
     assert engine["lr_plan"]["global_batch"] == batch, f"{where}: global batch differs"
     two = step_losses(root / run)
     assert sorted(two) == sorted(reference), f"{where}: steps {sorted(two)} != {sorted(reference)}"
-    for step, loss in reference.items():
-        assert abs(two[step] - loss) <= rtol * abs(loss) + 1e-3, (
-            f"{where}: loss at step {step} is {two[step]:.5g}, one process on the same global "
-            f"batch gives {loss:.5g} (allowed ±{rtol:.0%})"
-        )
+    # the views are random and drawn differently by one process and by two: the median loss
+    # over the steps (robust to one step's outlier batch) agrees within rtol; a loss that
+    # forgot the other rank's negatives, or is scaled by the world size, is off in every step
+    one_mid, two_mid = _median(reference.values()), _median(two.values())
+    assert abs(two_mid - one_mid) <= rtol * abs(one_mid) + 1e-3, (
+        f"{where}: median loss {two_mid:.5g} over steps {_fmt(two)}; one process on the same "
+        f"global batch: {one_mid:.5g} over {_fmt(reference)} (allowed ±{rtol:.0%})"
+    )
     ranks = [load_file(str(root / f"{run}-rank{r}.safetensors")) for r in (0, 1)]
     assert ranks[0].keys() == ranks[1].keys()
     differ = [k for k in ranks[0] if not _equal(ranks[0][k], ranks[1][k])]
@@ -240,6 +250,16 @@ def _wait(proc: subprocess.Popen, where: str, expect: int = 0) -> int:
         f"{where}: exit code {proc.returncode} (expected {expect})\n{out[-2000:]}{err[-4000:]}"
     )
     return proc.returncode
+
+
+def _median(values: Any) -> float:
+    import statistics
+
+    return float(statistics.median(values))
+
+
+def _fmt(losses: dict[int, float]) -> str:
+    return "[" + ", ".join(f"{v:.4g}" for _, v in sorted(losses.items())) + "]"
 
 
 def _equal(a: Any, b: Any) -> bool:

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from sslkit.core.nn import masked_max, masked_mean
+from sslkit.core.nn import masked_max, masked_mean, tracing
 
 
 class _Lookup(nn.Embedding):
@@ -135,7 +135,7 @@ class SequenceEncoder(nn.Module):
         packed, the last hidden state (B, H). ``need_outputs = False`` lets a packed GRU skip
         unpacking the per-event outputs."""
         if self.kind == "gru":
-            if self.pack and not _exporting():
+            if self.pack and not tracing():
                 lengths = mask.sum(1).clamp_min(1).cpu()
                 packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
                 out, h = self.rnn(packed)
@@ -172,15 +172,6 @@ class SequenceEncoder(nn.Module):
         need = not (self.kind == "gru" and self.pool == "last")
         out, last = self.contextualize(self.embedding(cat, num), mask, need_outputs=need)
         return self.pool_outputs(out, mask, last)
-
-
-def _exporting() -> bool:
-    return (
-        torch.onnx.is_in_onnx_export()
-        or torch.jit.is_tracing()
-        or torch.compiler.is_compiling()
-        or torch.compiler.is_exporting()
-    )
 
 
 def build_encoder(

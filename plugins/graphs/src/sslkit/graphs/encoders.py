@@ -16,6 +16,8 @@ from torch import Tensor, nn
 from torch_geometric.nn import GATConv, GCNConv, GINConv, HypergraphConv, SAGEConv
 from torch_geometric.utils import scatter, to_torch_csr_tensor
 
+from sslkit.core.nn import tracing
+
 
 def activation(name: str, dim: int | None = None) -> nn.Module:
     if name == "relu":
@@ -121,6 +123,7 @@ class GNNEncoder(nn.Module):
             and x.device.type == "cpu"
             and not edge_index.is_sparse
             and edge_index.layout == torch.strided
+            and not tracing()
         ):
             # GCN over a CSR adjacency (sparse matmul) instead of scatter over edges: same
             # result, ~1.7x faster forward + backward on CPU. Not on CUDA, where cuSPARSE

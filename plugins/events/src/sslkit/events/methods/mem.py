@@ -30,13 +30,17 @@ class MEM(EventsMethod):
     """
 
     def __init__(self, config: MEMConfig, info: dict[str, Any]):
-        super().__init__(build_encoder(config, info, maskable=True))
+        # each mask mode has its own learned mask vectors: the other mode's would be a
+        # parameter no step uses, which stalls DDP's gradient sync
+        field = config.mask_mode != "event"
+        super().__init__(build_encoder(config, info, maskable=field))
         self.config = config
         self.cat_sizes = list(info["cat_sizes"])
         self.n_num = len(info["num_fields"])
         h = self.encoder.out_dim
-        self.mask_event = nn.Parameter(torch.zeros(self.encoder.embedding.out_dim))
-        nn.init.normal_(self.mask_event, std=0.02)
+        if not field:
+            self.mask_event = nn.Parameter(torch.zeros(self.encoder.embedding.out_dim))
+            nn.init.normal_(self.mask_event, std=0.02)
         self.cat_heads = nn.ModuleList(nn.Linear(h, v) for v in self.cat_sizes)
         self.num_head = nn.Linear(h, self.n_num) if self.n_num else None
         self.ce = MaskedPrediction()

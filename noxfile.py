@@ -15,7 +15,7 @@ from pathlib import Path
 import nox
 
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["lint", "namespace", "tests", "isolation"]
+nox.options.sessions = ["lint", "namespace", "tests", "conformance", "isolation"]
 nox.options.reuse_existing_virtualenvs = True
 
 ROOT = Path(__file__).parent
@@ -28,7 +28,9 @@ TEST_DIRS = [
     *[f"plugins/{p}/tests" for p in PLUGINS],
     "tests",
 ]
-PYTEST = ["-m", "not slow", "-p", "no:cacheprovider", "-q"]
+# the conformance kit (every method x DDP, export, resume, import) runs in its own session
+PYTEST = ["-m", "not slow and not conformance", "-p", "no:cacheprovider", "-q"]
+CONFORMANCE = ["-m", "conformance and not slow", "-p", "no:cacheprovider", "-q"]
 
 
 @nox.session(venv_backend="none")
@@ -58,6 +60,16 @@ def tests(session: nox.Session) -> None:
     for folder in TEST_DIRS:
         if any((ROOT / folder).glob("test_*.py")) or any((ROOT / folder).glob("**/test_*.py")):
             session.run("pytest", *PYTEST, *session.posargs, folder, env=env)
+
+
+@nox.session(venv_backend="none")
+def conformance(session: nox.Session) -> None:
+    """``sslkit.testing.check_plugin`` on every method of every plugin (and the kit's own tests
+    on the digits plugin): 2-process DDP, every export format, SIGTERM + resume, light import.
+    Prints one summary line per plugin."""
+    env = {"SSLKIT_PLUGINS": None}
+    folders = ["packages/sslkit-testing/tests", *[f"plugins/{p}/tests" for p in PLUGINS]]
+    session.run("pytest", *CONFORMANCE, *session.posargs, *folders, env=env)
 
 
 @nox.session(venv_backend="none")

@@ -11,6 +11,7 @@ from sslkit.testing import check_plugin
 from sslkit.testing.digits import plugin as digits
 
 
+@pytest.mark.conformance
 def test_check_plugin_passes_on_the_digits_plugin(tmp_path, capsys):
     reports = check_plugin(digits, workdir=tmp_path)
     tasks = reports["simclr"]["tasks"]
@@ -36,6 +37,7 @@ def build_noisy(cfg, data):
     return method
 
 
+@pytest.mark.conformance
 def test_check_plugin_fails_when_embeddings_do_not_reproduce(tmp_path):
     spec = dataclasses.replace(digits.methods["simclr"], build=build_noisy)
     noisy = dataclasses.replace(
@@ -63,6 +65,7 @@ def build_forgetful(cfg, data):
     return method
 
 
+@pytest.mark.conformance
 def test_check_plugin_compares_the_export_with_the_trained_model(tmp_path):
     spec = dataclasses.replace(digits.methods["simclr"], build=build_forgetful)
     forgetful = dataclasses.replace(
@@ -72,6 +75,7 @@ def test_check_plugin_compares_the_export_with_the_trained_model(tmp_path):
         check_plugin(forgetful, workdir=tmp_path, paths=("export",))
 
 
+@pytest.mark.conformance
 def test_check_plugin_removes_its_temporary_folder(tmp_path, monkeypatch):
     import tempfile
 
@@ -113,6 +117,7 @@ def test_only_plugins_fixture(only_plugins):
     assert entries() == {}
 
 
+@pytest.mark.conformance
 def test_check_plugin_fails_on_a_parameter_no_step_uses(tmp_path):
     from sslkit.testing.faulty import unused_parameter
 
@@ -120,6 +125,7 @@ def test_check_plugin_fails_on_a_parameter_no_step_uses(tmp_path):
         check_plugin(unused_parameter, workdir=tmp_path, paths=("ddp",))
 
 
+@pytest.mark.conformance
 def test_check_plugin_fails_when_a_resumed_run_draws_other_views(tmp_path):
     from sslkit.testing.faulty import private_rng
 
@@ -127,6 +133,7 @@ def test_check_plugin_fails_when_a_resumed_run_draws_other_views(tmp_path):
         check_plugin(private_rng, workdir=tmp_path, paths=("resume",))
 
 
+@pytest.mark.conformance
 def test_check_plugin_fails_when_the_plugin_module_imports_torch(tmp_path):
     from sslkit.testing.faulty_heavy import plugin as heavy
 

@@ -8,10 +8,12 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from sslkit.events.plugin import plugin
 
 
+@pytest.mark.conformance
 def test_check_plugin(tmp_path: Path) -> None:
     from sslkit.testing import check_plugin
 

@@ -44,6 +44,7 @@ def _small_graph_overrides(paths: dict[str, str]) -> list[str]:
     ]
 
 
+@pytest.mark.conformance
 def test_conformance(tmp_path, make_csv_graph):
     """Every method (node and hypergraph ones; the small graph is read as the hypergraph of
     its nodes' neighbourhoods): 2-process DDP, every export format, SIGTERM + resume."""

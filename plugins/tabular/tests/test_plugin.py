@@ -136,6 +136,7 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path, table, capsys, change, ex
     assert len([line for line in out.splitlines() if line.startswith("error:")]) == 1
 
 
+@pytest.mark.conformance
 def test_conformance(tmp_path):
     """Every method: 2-process DDP, every export format, SIGTERM + resume, light import."""
     from sslkit.testing import check_plugin

@@ -85,6 +85,21 @@ def test_unknown_domain_message_names_the_allowlist(cli, register_plugin, monkey
     assert code == 0, err
 
 
+def test_plugins_listing_and_pretrain_help_name_what_the_allowlist_hides(
+    cli, register_plugin, monkeypatch
+):
+    register_plugin(digits)
+    monkeypatch.setenv("SSLKIT_PLUGINS", "nosuch")
+    code, out, _ = cli("plugins")
+    assert code == 0 and "no sslkit plugins installed" not in out
+    assert "limited by SSLKIT_PLUGINS=nosuch" in out and "digits" in out.split("hidden:")[1]
+    code, out, _ = cli("pretrain", "--help")
+    assert code == 0 and "limited by SSLKIT_PLUGINS=nosuch" in out
+    monkeypatch.setenv("SSLKIT_PLUGINS", "")  # set but empty: no limit, no note
+    code, out, _ = cli("plugins")
+    assert code == 0 and "SSLKIT_PLUGINS" not in out and "digits" in out
+
+
 @pytest.mark.parametrize(
     ("args", "key"),
     [

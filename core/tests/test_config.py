@@ -215,6 +215,26 @@ def test_set_list_through_apply_overrides_keeps_brackets_inside_strings():
     assert parse_toml(cfg.to_toml(), "saved")["data"]["columns"] == ["a(b)", "c"]
 
 
+def test_set_quoted_string_keeps_commas_brackets_and_parentheses():
+    @dataclass
+    class Names:
+        path: str = ""
+        name: str = ""
+        columns: tuple[str, ...] = ()
+
+    cfg = RunConfig("d", "m", Names(), TrainConfig(), Model())
+    cfg = apply_overrides(
+        cfg, ['data.name="a,b[1]"', "data.path='x(1), y'", 'data.columns="a,b[1]"']
+    )
+    assert cfg.data.name == "a,b[1]"  # the string, without its quotes
+    assert cfg.data.path == "x(1), y"
+    assert cfg.data.columns == ("a,b[1]",)  # one item, not a list split at the comma
+    assert apply_overrides(cfg, ["data.name=a,b"]).data.name == "a,b"  # unquoted: as typed
+    assert parse_toml(cfg.to_toml(), "saved")["data"]["name"] == "a,b[1]"
+    # a config file's string is TOML already: its quote characters are part of the value
+    assert apply_layer(cfg, {"data": {"name": '"q"'}}, "f.toml").data.name == '"q"'
+
+
 def test_build_run_config_records_which_keys_were_given(tmp_path):
     assert build_run_config(digits).explicit == frozenset()
     f = tmp_path / "c.toml"

@@ -145,15 +145,32 @@ def test_relative_out_and_data_are_saved_absolute(tmp_path, monkeypatch):
     assert len(loaded.data.x) == 300
 
 
-def test_run_files_are_not_private(tmp_path):
-    mask = os.umask(0o022)
-    os.umask(mask)
+@pytest.fixture
+def umask_002():
+    """umask 002 (group-writable files): 0664 is neither mkstemp's 0600 nor a fixed 0644."""
+    previous = os.umask(0o002)
+    yield
+    os.umask(previous)
+
+
+def test_run_files_follow_the_umask(tmp_path, umask_002):
     atomic_write_text(tmp_path / "a.txt", "x")
-    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644 & ~mask
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o664
     assert pretrain(tmp_path) == 0
-    for name in ("config.toml", "info.json", "environment.json", "data_state.json"):
-        mode = (tmp_path / "digits-simclr" / name).stat().st_mode & 0o777
-        assert mode == 0o644 & ~mask, (name, oct(mode))
+    run_dir = tmp_path / "digits-simclr"
+    api.export(run_dir, to="safetensors")  # safetensors' writer makes its files 0600
+    api.export(run_dir, to="npy")
+    api.evaluate(run_dir, "representation")
+    made = [run_dir, *run_dir.rglob("*")]
+    assert {"last.safetensors", "model.safetensors", "backbone.safetensors", "report.md"} <= {
+        p.name for p in made
+    }
+    wrong = {
+        str(p.relative_to(tmp_path)): oct(p.stat().st_mode & 0o777)
+        for p in made
+        if not p.is_symlink() and p.stat().st_mode & 0o777 != (0o775 if p.is_dir() else 0o664)
+    }
+    assert wrong == {}
 
 
 def test_initial_method_is_seeded_by_train_seed():

@@ -51,7 +51,7 @@ def plugins() -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from sslkit.core.plugin import entries
+    from sslkit.core.plugin import entries, limit_note
 
     table = Table(title="sslkit plugins")
     for col in ("domain", "distribution", "version", "methods", "data sets", "tasks", "status"):
@@ -80,9 +80,11 @@ def plugins() -> None:
             ", ".join(plugin.tasks),
             "ok",
         )
-    Console(width=max(100, Console().width)).print(
-        table if found else escape('no sslkit plugins installed (pip install "sslkit[tabular]")')
-    )
+    if found:
+        Console(width=max(100, Console().width)).print(table)
+    note = limit_note()  # what SSLKIT_PLUGINS hides
+    if note or not found:
+        typer.echo(note or 'no sslkit plugins installed (pip install "sslkit[tabular]")')
 
 
 @app.command()
@@ -274,6 +276,9 @@ def command() -> click.Group:
 
 def run(argv: list[str] | None = None) -> int:
     """Console-script entry: user errors print one line and exit 2 (``--debug`` shows more)."""
+    from sslkit.core.quiet import quiet
+
+    quiet()  # third-party warnings and log lines a user cannot act on stay off the terminal
     args = list(sys.argv[1:] if argv is None else argv)
     # --debug is an option of `sslkit` itself: only before the command (`sslkit --debug
     # pretrain ...`); taken out here so that it also counts when parsing fails

@@ -344,12 +344,16 @@ class PretrainGroup(click.Group):
         return name, build_domain_command(name, _peek(args[1:])), args[1:]
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        from sslkit.core.plugin import entries
+        from sslkit.core.plugin import entries, limit_note
 
         rows = [(name, f"{e.distribution} {e.version}") for name, e in entries().items()]
         if rows:
             with formatter.section("Domains"):
                 formatter.write_dl(rows)
+        note = limit_note()  # what SSLKIT_PLUGINS hides
+        if note:
+            formatter.write_paragraph()
+            formatter.write_text(note)
 
 
 pretrain_group = PretrainGroup(

@@ -26,6 +26,7 @@ from sslkit.core.config import (
 from sslkit.core.environment import environment
 from sslkit.core.errors import UsageError
 from sslkit.core.plugin import get_plugin, resolve
+from sslkit.core.quiet import quiet
 from sslkit.core.runs import LoadedRun, load_run  # noqa: F401
 from sslkit.core.runs import open_run as _open_run
 
@@ -83,6 +84,7 @@ def pretrain(
     a run with a checkpoint is an error; one that stopped before its first checkpoint is
     started over. ``train.out`` and data paths that exist are saved as absolute paths.
     """
+    quiet()
     from sslkit.core.engine import ddp
     from sslkit.core.engine.trainer import fit
 
@@ -263,6 +265,7 @@ def evaluate(
 
     ``log(task, metrics)`` is called as each task finishes. Returns the report (with
     ``folder``)."""
+    quiet()
     from sslkit.core.engine.device import select_device
     from sslkit.core.evaluate.embeddings import TaskContext
     from sslkit.core.evaluate.report import check_tasks, evaluate_tasks, make_plots, write_report
@@ -319,6 +322,7 @@ def export(
     ``ef_search``. Under torchrun every rank calls this. Every argument, the run folder
     and its checkpoint are checked before any data is read, and the output appears only when
     complete (a temporary folder renamed at the end)."""
+    quiet()
     from sslkit.core.export.request import check_request, export_device, target_folder
     from sslkit.core.export.run import export_run
 

@@ -201,6 +201,24 @@ def _dedented_source(klass: type) -> str:
     return textwrap.dedent(inspect.getsource(klass))
 
 
+class CommandLineText(str):
+    """A value typed on the command line (``--set key=value``): quotes in it are TOML's, so
+    ``"a,b[1]"`` is the string ``a,b[1]`` (a config file's strings are taken as they are)."""
+
+
+def _unquote(text: str) -> str:
+    """``"x"`` or ``'x'`` (a TOML string) -> ``x``; anything else unchanged."""
+    s = text.strip()
+    if len(s) >= 2 and s[0] == s[-1] and s[0] in "\"'":
+        try:
+            value = tomllib.loads(f"v = {s}")["v"]
+        except tomllib.TOMLDecodeError:
+            return text
+        if isinstance(value, str):
+            return value
+    return text
+
+
 def coerce(value: Any, tp: Any, key: str) -> Any:
     """Convert ``value`` (a string from the command line, or a TOML value) to type ``tp``."""
     origin = typing.get_origin(tp)
@@ -265,7 +283,7 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
         except (TypeError, ValueError):
             raise ConfigError(f"{key} = {value!r}: expected a number") from None
     if tp is str:
-        return str(value)
+        return _unquote(value) if isinstance(value, CommandLineText) else str(value)
     if tp is Any:
         return value
     if is_dataclass(tp) and isinstance(value, dict):
@@ -400,7 +418,7 @@ def _split_override(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"--set {text!r}: expected key=value, for example --set train.lr=0.001")
-    return key.strip(), value.strip()
+    return key.strip(), CommandLineText(value.strip())
 
 
 def build_run_config(

@@ -255,6 +255,21 @@ def entries() -> dict[str, PluginEntry]:
     return dict(sorted(merged.items()))
 
 
+def limit_note() -> str:
+    """What ``SSLKIT_PLUGINS`` hides, for any message listing plugins: ``""`` when it is unset
+    or empty, else ``"limited by SSLKIT_PLUGINS=a,b; hidden: c (unset SSLKIT_PLUGINS ...)"``."""
+    allowed = _allowlist()
+    if allowed is None:
+        return ""
+    entries()  # fills the cache of installed plugins
+    hidden = sorted((set(_cache or {}) | set(_extra)) - allowed)
+    return (
+        f"limited by {PLUGINS_ENV}={','.join(sorted(allowed)) or os.environ[PLUGINS_ENV]}"
+        + (f"; hidden: {', '.join(hidden)}" if hidden else "")
+        + f" (unset {PLUGINS_ENV} to use every installed plugin)"
+    )
+
+
 def get_plugin(name: str) -> Plugin:
     """The loaded plugin ``name``, or a :class:`UsageError` naming what is installed."""
     found = entries()
@@ -270,14 +285,10 @@ def get_plugin(name: str) -> Plugin:
 def unknown_domain(name: str, found: Mapping[str, Any] | None = None) -> UsageError:
     """The error for a domain that is not installed (or hidden by ``SSLKIT_PLUGINS``)."""
     found = entries() if found is None else found
-    allowed = _allowlist()
+    note = limit_note()
     return UsageError(
         f"unknown domain {name!r}; installed: {', '.join(found) or '(none)'}"
-        + (
-            f" (limited by {PLUGINS_ENV}={','.join(sorted(allowed))})"
-            if allowed is not None
-            else ""
-        )
+        + (f"; {note}" if note else "")
     )
 
 

@@ -32,7 +32,14 @@ from safetensors.torch import load_file, save_file
 
 from sslkit.core import distributed as D
 from sslkit.core.engine.ddp import agree
-from sslkit.core.engine.rundir import CHECKPOINTS, LATEST, STATE, RunDir, atomic_write_text
+from sslkit.core.engine.rundir import (
+    CHECKPOINTS,
+    LATEST,
+    STATE,
+    RunDir,
+    atomic_write_text,
+    follow_umask,
+)
 from sslkit.core.errors import RunError
 
 FORMAT = 1
@@ -186,6 +193,7 @@ def _write_folder(folder: Path, model, optimizer, rng, state: dict) -> None:
     (folder / STATE).write_text(
         json.dumps({**state, "optimizer": opt_meta}, indent=1, default=str), encoding="utf-8"
     )
+    follow_umask(folder)  # safetensors writes its files 0600
     for name in (MODEL, OPTIMIZER, RNG, STATE):
         _fsync(folder / name)
     _fsync(folder)

@@ -27,22 +27,36 @@ STALE = (METRICS, CHECKPOINTS, "tensorboard", "nonfinite_batch.safetensors", "de
 """Files of a run that stopped before its first checkpoint, removed when it is started over."""
 
 
-def _umask() -> int:
+def current_umask() -> int:
+    """The process's umask, read now (a test or the user may change it after import)."""
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
 
 
-_UMASK = _umask()
+def follow_umask(path: Path) -> None:
+    """Give ``path`` (a folder: with everything in it) the mode a plain ``open`` or ``mkdir``
+    would, 0666 or 0777 less the umask: for what mkstemp, mkdtemp or safetensors' writer made
+    private (0600, 0700). Run files are shared like any other file the user writes."""
+    mask = current_umask()
+    if not path.is_dir():
+        os.chmod(path, 0o666 & ~mask)
+        return
+    os.chmod(path, 0o777 & ~mask)
+    for root, dirs, names in os.walk(path):
+        for name in dirs + names:
+            p = Path(root, name)
+            if not p.is_symlink():
+                os.chmod(p, (0o777 if p.is_dir() else 0o666) & ~mask)
 
 
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
     """Write to a temporary file in the same folder, fsync, then rename over ``path``; the file
-    gets the mode a plain ``open`` would give it (0644 less the umask), not mkstemp's 0600."""
+    gets the mode a plain ``open`` would give it (0666 less the umask), not mkstemp's 0600."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, 0o644 & ~_UMASK)
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()

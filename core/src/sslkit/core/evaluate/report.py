@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import tempfile
 import time
@@ -280,9 +279,6 @@ def write_report(
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o777 & ~mask)  # mkdtemp makes it private; a report is not
         if plot_fn is not None:
             names, training = plot_fn(tmp)
             report["plots"] = names
@@ -301,7 +297,11 @@ def write_report(
 
 
 def swap_in(tmp: Path, target: Path) -> None:
-    """Rename the finished ``tmp`` folder to ``target``, replacing what was there."""
+    """Rename the finished ``tmp`` folder to ``target``, replacing what was there; it gets
+    the umask's modes (mkdtemp made it private, safetensors its files)."""
+    from sslkit.core.engine.rundir import follow_umask
+
+    follow_umask(tmp)
     old = None
     if target.exists():
         old = target.with_name(f".{target.name}.old-{time.time_ns()}")

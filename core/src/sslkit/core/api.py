@@ -4,6 +4,12 @@ from sslkit.core import api
 run = api.pretrain("tabular", overrides=["train.epochs=5"])
 report = api.evaluate(run.run_dir)
 api.export(run.run_dir, to="parquet")
+
+Data already in memory (a pandas DataFrame for tabular and events, a torch_geometric ``Data``
+for graphs) goes in with ``data=``; the run then asks for it again to evaluate or export::
+
+run = api.pretrain("tabular", data=df, overrides=["data.target=churn"])
+report = api.evaluate(run.run_dir, data=df)
 """
 
 from __future__ import annotations
@@ -25,6 +31,13 @@ from sslkit.core.config import (
 # importing this one); api.environment, api.LoadedRun and api.load_run stay importable here
 from sslkit.core.environment import environment
 from sslkit.core.errors import UsageError
+from sslkit.core.memory import (
+    describe,
+    is_memory_object,
+    is_memory_path,
+    load_memory,
+    missing_data_error,
+)
 from sslkit.core.plugin import get_plugin, resolve
 from sslkit.core.quiet import quiet
 from sslkit.core.runs import LoadedRun, load_run  # noqa: F401
@@ -71,10 +84,16 @@ def pretrain(
     config_file: str | Path | None = None,
     options: dict[str, Any] | None = None,
     overrides: list[str] | None = None,
+    data: Any = None,
     evaluate_default_task: bool = True,
     log=print,
 ) -> RunResult:
     """Pretrain ``method`` of ``domain`` (or a ready :class:`RunConfig`) and save the run.
+
+    ``data``: data already in memory (a pandas DataFrame for tabular and events, a
+    torch_geometric ``Data`` for graphs), loaded by the plugin's ``from_memory`` hook; the
+    saved config records ``data.path = "<in-memory DataFrame 1000x12>"``, and ``evaluate`` /
+    ``export`` of the run need the data again (``data=``). A path here is ``data.path``.
 
     Under ``torchrun`` every process calls it; rank 0 writes the run folder. With
     ``train.resume`` it continues the run ``train.out/train.name`` (or, without a name, the
@@ -100,12 +119,15 @@ def pretrain(
             overrides=overrides,
         )
     )
-    cfg = absolute_paths(cfg)  # the saved config then works from any working directory
     plugin = get_plugin(cfg.domain)
+    memory = data if is_memory_object(data) else None
+    if data is not None:
+        cfg = _with_data(plugin, cfg, data)
+    cfg = absolute_paths(cfg)  # the saved config then works from any working directory
     env, created = ddp.setup(cfg.train.device)
     try:
-        run, cfg, state = _prepare_run(plugin, cfg, env.device, log)
-        data, model = initial_method(cfg, state=state)
+        run, cfg, state = _prepare_run(plugin, cfg, env.device, log, memory=memory is not None)
+        data, model = initial_method(cfg, state=state, data=memory)
         if env.is_main:
             _write_run_files(run, cfg, data, resumed=state is not None)
             if not cfg.train.quiet:
@@ -128,16 +150,47 @@ def pretrain(
     )
 
 
-def initial_method(cfg: RunConfig, state: dict[str, Any] | None = None) -> tuple[Any, Any]:
+def initial_method(
+    cfg: RunConfig, state: dict[str, Any] | None = None, data: Any = None
+) -> tuple[Any, Any]:
     """``(data, method)`` as :func:`pretrain` starts them: the data loaded (preprocessing fitted,
     or restored from ``state``) and the method built from ``cfg.train.seed``, so its weights are
-    the ones pretraining starts from (the untrained control of a benchmark)."""
+    the ones pretraining starts from (the untrained control of a benchmark). ``data``: an
+    in-memory object, loaded by the plugin's ``from_memory`` hook instead of ``cfg.data.path``."""
     from sslkit.core.engine.trainer import seed_everything
 
     plugin = get_plugin(cfg.domain)
+    path = getattr(cfg.data, "path", None)
+    if is_memory_object(data):
+        if hasattr(cfg.data, "path") and not is_memory_path(path):
+            cfg = _with_data(plugin, cfg, data)
+    elif is_memory_path(path):
+        run = Path(cfg.train.out) / cfg.train.name if cfg.train.name else None
+        raise missing_data_error(
+            f"the run {run}" if run else "this config's run", path, resume=cfg.train.resume
+        )
     seed_everything(cfg.train.seed)  # the same initial weights on every rank and every run
-    data = resolve(plugin.load_data)(cfg.data, state=state)
-    return data, resolve(plugin.method(cfg.method).build)(cfg.model, data)
+    if is_memory_object(data):
+        loaded = load_memory(plugin, data, cfg.data, state)
+    else:
+        loaded = resolve(plugin.load_data)(cfg.data, state=state)
+    return loaded, resolve(plugin.method(cfg.method).build)(cfg.model, loaded)
+
+
+def _with_data(plugin: Any, cfg: RunConfig, data: Any) -> RunConfig:
+    """``cfg`` with ``data.path`` naming ``data``: the path given, or :func:`describe` of an
+    in-memory object (checked: the plugin has a ``from_memory`` hook, no data.path given too)."""
+    if not hasattr(cfg.data, "path"):
+        raise UsageError(f"domain {plugin.name!r} has no data.path option to give data= to")
+    if "data.path" in cfg.explicit and cfg.data.path and cfg.data.path != str(data):
+        raise UsageError(
+            f"data is given twice: data= and data.path={cfg.data.path!r}; give one of them"
+        )
+    if not is_memory_object(data):
+        return replace(cfg, data=replace(cfg.data, path=str(data)))
+    if getattr(plugin, "from_memory", None) is None:
+        load_memory(plugin, data, cfg.data)  # the UsageError naming the domain
+    return replace(cfg, data=replace(cfg.data, path=describe(data)))
 
 
 # options that may differ when a run is resumed; everything else comes from its config.toml
@@ -146,9 +199,12 @@ _RESUME_OPTIONS = ("device", "num_workers", "quiet", "progress", "tensorboard", 
 _EXTEND_OPTIONS = ("epochs", "max_steps")
 
 
-def _prepare_run(plugin: Any, cfg: RunConfig, device, log) -> tuple[Any, RunConfig, dict | None]:
+def _prepare_run(
+    plugin: Any, cfg: RunConfig, device, log, *, memory: bool = False
+) -> tuple[Any, RunConfig, dict | None]:
     """(run folder, config, saved data state or None); rank 0 creates the folder, the other
-    ranks learn whether that worked (one error on every rank, no hang)."""
+    ranks learn whether that worked (one error on every rank, no hang). ``memory``: the data
+    was given in memory (a resumed run trained on in-memory data needs it)."""
     from sslkit.core import distributed as D
     from sslkit.core.engine.ddp import agree
     from sslkit.core.engine.rundir import DATA_STATE, RunDir
@@ -180,6 +236,9 @@ def _prepare_run(plugin: Any, cfg: RunConfig, device, log) -> tuple[Any, RunConf
     extend = _resume_changes(plugin, saved, cfg, run.path)
     now = {k: getattr(tc, k) for k in _RESUME_OPTIONS}
     merged = replace(saved, train=replace(saved.train, **now, **extend, name=run.path.name))
+    saved_path = getattr(saved.data, "path", None)
+    if not memory and is_memory_path(saved_path):
+        raise missing_data_error(f"the run {run.path}", saved_path, resume=True)
     if D.is_main() and extend:  # the longer schedule becomes the run's config
         _write_config(run, replace(saved, train=replace(saved.train, **extend)))
     if D.is_main() and not tc.quiet:
@@ -253,7 +312,7 @@ def evaluate(
     run_dir: str | Path,
     task: str | list[str] | None = None,
     *,
-    data: str | None = None,
+    data: Any = None,
     out: str | Path | None = None,
     device: str = "cpu",
     projection: str = "pca",
@@ -262,6 +321,9 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evaluate a run's frozen embeddings: every generic and plugin task (or ``task``), then
     ``report.json``, ``report.md`` and PNG plots in ``out`` (default ``<run>/report``).
+
+    ``data``: other data than the run's (a path, or an in-memory object as ``pretrain`` takes),
+    preprocessed as in training; required for a run pretrained on in-memory data.
 
     ``log(task, metrics)`` is called as each task finishes. Returns the report (with
     ``folder``)."""
@@ -284,7 +346,9 @@ def evaluate(
         "domain": loaded.config.domain,
         "method": loaded.config.method,
         "step": loaded.checkpoint.get("step"),
-        "data": data or getattr(loaded.config.data, "path", "") or "(the plugin's sample)",
+        "data": (describe(data) if is_memory_object(data) else str(data) if data else "")
+        or getattr(loaded.config.data, "path", "")
+        or "(the plugin's sample)",
         "labels": (f"yes ({loaded.data.task_kind()})" if loaded.data.has_labels() else "none"),
         "embedding_dim": int(loaded.method.embed_dim),
         "tasks": results,
@@ -308,7 +372,7 @@ def export(
     run_dir: str | Path,
     *,
     to: str = "parquet",
-    data: str | None = None,
+    data: Any = None,
     out: str | Path | None = None,
     dim: int | None = None,
     overwrite: bool = False,
@@ -317,7 +381,8 @@ def export(
     **options: Any,
 ) -> Path:
     """Export a run's embeddings (parquet, npy, faiss) or its encoder (onnx, safetensors) to
-    ``out`` (default ``<run>/export/<format>``); returns the output folder. FAISS options:
+    ``out`` (default ``<run>/export/<format>``); returns the output folder. ``data``: other
+    data than the run's (a path or an in-memory object, as :func:`evaluate`). FAISS options:
     ``index`` (flat, ivf, hnsw), ``metric`` (cosine, ip), ``nlist``, ``nprobe``, ``hnsw_m``,
     ``ef_search``. Under torchrun every rank calls this. Every argument, the run folder
     and its checkpoint are checked before any data is read, and the output appears only when

@@ -140,6 +140,11 @@ class Plugin:
       preprocessing saved with a run (JSON); when given, reuse it instead of fitting.
     - ``presets``: the package holding ``<method>/<preset>.toml`` files.
     - ``commands``: optional ``"module:attr"`` of a ``typer.Typer`` with domain-only commands.
+    - ``from_memory``: optional ``from_memory(obj, data_config, state=None) -> DomainData`` for
+      data already in memory (a DataFrame, a graph): ``api.pretrain(domain, data=obj)``,
+      ``api.evaluate(run, data=obj)`` and ``api.export(run, data=obj)`` load through it instead of
+      ``load_data`` (:mod:`sslkit.core.memory`); ``data_config.path`` then describes ``obj``.
+      Without it, in-memory data is a :class:`UsageError` naming the domain.
     """
 
     name: str
@@ -154,6 +159,7 @@ class Plugin:
     default_task: str = ""
     presets: str = ""
     commands: str = ""
+    from_memory: Ref | None = None
     api_version: int = API_VERSION
 
     def __post_init__(self) -> None:

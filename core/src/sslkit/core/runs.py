@@ -9,6 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from sslkit.core.config import RunConfig, load_toml, run_config_from_dict
+from sslkit.core.memory import (
+    describe,
+    is_memory_object,
+    is_memory_path,
+    load_memory,
+    missing_data_error,
+)
 from sslkit.core.plugin import get_plugin, resolve
 
 
@@ -25,20 +32,31 @@ class LoadedRun:
 
 
 def load_run(
-    run_dir: str | Path, data: str | None = None, device: str = "cpu", *, _opened=None
+    run_dir: str | Path, data: Any = None, device: str = "cpu", *, _opened=None
 ) -> LoadedRun:
-    """Rebuild a run; ``data`` (a path) replaces the run's data, preprocessed as in training.
+    """Rebuild a run; ``data`` (a path, or an in-memory object loaded by the plugin's
+    ``from_memory`` hook) replaces the run's data, preprocessed as in training.
 
-    Checks, before any data is read: the folder is a run with a checkpoint. Then: the data has
-    the schema the run was trained on (``info.json``), and the weights fit the method."""
+    Checks, before any data is read: the folder is a run with a checkpoint, and data is given
+    when the run was trained on in-memory data (the run does not keep it: a
+    :class:`~sslkit.core.errors.UsageError` asks for it). Then: the data has the schema the run
+    was trained on (``info.json``), and the weights fit the method."""
     from sslkit.core.engine.checkpoint import load_weights
 
     run, plugin, cfg = _opened or open_run(run_dir)
+    saved_path = getattr(cfg.data, "path", None)
+    if data is None and is_memory_path(saved_path):
+        raise missing_data_error(f"the run {run.path}", saved_path)
     state = run.read_json("data_state.json")
     info = run.read_json("info.json")
-    data_cfg = cfg.data if data is None else replace(cfg.data, path=str(data))
-    domain_data = resolve(plugin.load_data)(data_cfg, state=state)
-    check_info(run.path, info, domain_data.info, data)
+    if is_memory_object(data):
+        domain_data = load_memory(plugin, data, cfg.data, state)
+        shown: str | None = describe(data)
+    else:
+        data_cfg = cfg.data if data is None else replace(cfg.data, path=str(data))
+        domain_data = resolve(plugin.load_data)(data_cfg, state=state)
+        shown = None if data is None else str(data)
+    check_info(run.path, info, domain_data.info, shown)
     method = resolve(plugin.method(cfg.method).build)(cfg.model, domain_data)
     checkpoint = load_weights(method, run.path)
     method.to(device).eval()

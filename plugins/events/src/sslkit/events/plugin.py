@@ -12,6 +12,7 @@ plugin = Plugin(
     summary="Event sequences (transactions, purchases, logs): CoLES, masked event modeling, CPC",
     data_config=EventsData,
     load_data="sslkit.events.data:load_data",
+    from_memory="sslkit.events.data:from_memory",  # api.pretrain("events", data=events_df)
     methods=Registry(
         "method",
         [

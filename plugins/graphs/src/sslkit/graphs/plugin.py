@@ -34,6 +34,7 @@ plugin = Plugin(
     "GraphCL, HypeBoy, TriCL",
     data_config=GraphData,
     load_data="sslkit.graphs.data:load_data",
+    from_memory="sslkit.graphs.data:from_memory",  # api.pretrain("graphs", data=pyg_data)
     methods=Registry(
         "method",
         [

@@ -1,6 +1,7 @@
 """sslkit-tabular: self-supervised learning on tables (T-JEPA, SCARF, VIME).
 
-``from sslkit.tabular import from_dataframe`` turns a pandas DataFrame into sslkit data.
+A pandas DataFrame is pretrained on with ``sslkit.core.api.pretrain("tabular", data=df)``;
+``from sslkit.tabular import from_dataframe`` turns one into sslkit data without a run.
 Nothing heavy is imported here (``sslkit plugins`` must not import torch).
 """
 

@@ -315,6 +315,37 @@ def from_dataframes(
     return TabularDomainData(schema, splits, source)
 
 
+def from_memory(
+    df: pd.DataFrame, config: TabularData, state: dict[str, Any] | None = None
+) -> TabularDomainData:
+    """The plugin's ``from_memory`` hook: ``api.pretrain("tabular", data=df)``,
+    ``api.evaluate(run, data=df)`` and ``api.export(run, data=df)`` load a DataFrame here.
+
+    ``config`` is the run's ``[data]`` section (``target``, ``id_column``, ``exclude``, ...;
+    ``path`` describes ``df``); ``data.test_path``, when set, is read as the test split,
+    otherwise a seeded ``data.test_fraction`` of rows is held out. ``state`` reuses a run's
+    fitted preprocessing."""
+    test = read_table(config.test_path, config.max_rows) if config.test_path else None
+    return _from_memory(df, test, config, state)
+
+
+def _from_memory(
+    df: Any, test: pd.DataFrame | None, config: TabularData, state: dict[str, Any] | None
+) -> TabularDomainData:
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(
+            f"expected a pandas DataFrame, got {type(df).__name__}",
+            hint="tabular data in memory is a pandas DataFrame, one row a sample",
+        )
+    if config.max_rows:
+        df = df.iloc[: config.max_rows]
+        test = None if test is None else test.iloc[: config.max_rows]
+    source = config.path or "DataFrame"
+    return from_dataframes(
+        df, test, config, state, source=source, test_source=config.test_path or "test DataFrame"
+    )
+
+
 def from_dataframe(
     df: pd.DataFrame,
     target: str = "",
@@ -323,18 +354,15 @@ def from_dataframe(
     state: dict[str, Any] | None = None,
     **options: Any,
 ) -> TabularDomainData:
-    """A pandas DataFrame as sslkit data (the Python API's entry for tables already loaded).
+    """A pandas DataFrame as sslkit data, without a run: a thin wrapper of :func:`from_memory`
+    (to pretrain on a DataFrame, ``api.pretrain("tabular", data=df)`` is the entry point).
 
     ``options`` are fields of :class:`~sslkit.tabular.configs.TabularData` (``id_column``,
-    ``exclude``, ``scaling``, ...). ``state`` reuses a run's fitted preprocessing.
+    ``exclude``, ``scaling``, ...). ``test`` is a separate test DataFrame. ``state`` reuses a
+    run's fitted preprocessing.
     """
-    if not isinstance(df, pd.DataFrame):
-        raise DataError(f"expected a pandas DataFrame, got {type(df).__name__}")
     config = replace(TabularData(), target=target, **options)
-    if config.max_rows:
-        df = df.iloc[: config.max_rows]
-        test = None if test is None else test.iloc[: config.max_rows]
-    return from_dataframes(df, test, config, state)
+    return _from_memory(df, test, config, state)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ plugin = Plugin(
     summary="Tables (CSV, Parquet, DataFrames): T-JEPA, SCARF, VIME",
     data_config=TabularData,
     load_data="sslkit.tabular.data:load_data",
+    from_memory="sslkit.tabular.data:from_memory",  # api.pretrain("tabular", data=df)
     methods=Registry(
         "method",
         [

@@ -30,7 +30,8 @@ Modules, lowest first (each imports only those above it):
   scaling) and the state's version;
 - :mod:`~sslkit.events.data.labels`: label files and targets;
 - :mod:`~sslkit.events.data.batches`: training windows and padded batches;
-- :mod:`~sslkit.events.data.memory`: :class:`EventsDomainData` and :func:`from_frame`;
+- :mod:`~sslkit.events.data.memory`: :class:`EventsDomainData`, :func:`from_frame` and the
+  plugin's ``from_memory`` hook (``api.pretrain("events", data=df)``);
 - :mod:`~sslkit.events.data.stream`: :class:`StreamingEventsData` (Parquet, larger than memory);
 - :mod:`~sslkit.events.data.load`: :func:`load_data`, the plugin's loader.
 """
@@ -53,7 +54,7 @@ from sslkit.events.data.chunks import (
 from sslkit.events.data.embedded import DEFAULT_DATASET, EMBEDDED, embedded_path, resolve_config
 from sslkit.events.data.labels import encode_labels, label_spec, read_label_file
 from sslkit.events.data.load import load_data
-from sslkit.events.data.memory import EventsDomainData, from_frame
+from sslkit.events.data.memory import EventsDomainData, from_frame, from_memory
 from sslkit.events.data.preprocess import (
     PAD,
     STATE_VERSION,
@@ -125,6 +126,7 @@ __all__ = [
     "entity_in_test",
     "frame_to_chunk",
     "from_frame",
+    "from_memory",
     "guess_time_format",
     "is_integral",
     "iter_frames",

@@ -160,6 +160,26 @@ class EventsDomainData(DomainData):
         return state
 
 
+def from_memory(
+    frame: pd.DataFrame, config: EventsData, state: dict[str, Any] | None = None
+) -> EventsDomainData:
+    """The plugin's ``from_memory`` hook: ``api.pretrain("events", data=events_df)``,
+    ``api.evaluate(run, data=events_df)`` and ``api.export(run, data=events_df)`` load a
+    long-format events DataFrame (one row per event) here, with the run's ``[data]`` options
+    (``config.path`` describes the frame). ``state`` reuses a run's fitted preprocessing."""
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(
+            f"expected a pandas DataFrame, got {type(frame).__name__}",
+            hint="events in memory are a DataFrame with one row per event (id, time, fields)",
+        )
+    if config.stream:
+        raise ConfigError(
+            "data.stream=true reads a Parquet file in batches; data given in memory is not "
+            "streamed: drop data.stream"
+        )
+    return from_frame(frame, config, state=state, path=config.path or "<DataFrame>")
+
+
 def from_frame(
     frame: pd.DataFrame,
     config: EventsData | None = None,
@@ -169,8 +189,10 @@ def from_frame(
     dataset: str | None = None,
     path: Any = "<DataFrame>",
 ) -> EventsDomainData:
-    """Load events from a DataFrame (one row per event). ``labels``: optional Series of entity
-    labels indexed by entity id (overrides ``config.labels``)."""
+    """Load events from a DataFrame (one row per event), without a run (to pretrain on a
+    DataFrame, ``api.pretrain("events", data=df)`` is the entry point; it comes here through
+    :func:`from_memory`). ``labels``: optional Series of entity labels indexed by entity id
+    (overrides ``config.labels``)."""
     config = config or EventsData()
     check_state_version(config, state)
     if len(frame) == 0:

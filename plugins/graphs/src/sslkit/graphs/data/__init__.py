@@ -11,9 +11,12 @@
 - ``pyg:<Class>:<root>[:<name>]``: a dataset class of ``torch_geometric.datasets`` read from
   ``root`` (offline when its files are there), e.g. ``pyg:TUDataset:/data/TU:MUTAG``;
 - ``mem:<name>``: a PyG ``Data``, a list of them or a PyG dataset registered in this process with
-  :func:`register_graph` (notebooks, the Python API).
+  :func:`register_graph` (a config file or ``--set data.path=mem:<name>`` run in-process).
 
-:func:`from_pyg` turns an in-memory PyG object into a :class:`DomainData` directly.
+Data already in memory goes to the Python API directly: ``api.pretrain("graphs", data=pyg_data)``
+(and ``api.evaluate(run, data=pyg_data)``), through the plugin's ``from_memory`` hook,
+:func:`from_memory`. :func:`from_pyg` turns an in-memory PyG object into a :class:`DomainData`
+without a run; ``from_memory`` and ``mem:`` both go through it.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ __all__ = [
     "GraphSetData",
     "HypergraphData",
     "NodeGraphData",
+    "from_memory",
     "from_pyg",
     "load_data",
     "register_graph",
@@ -61,7 +65,8 @@ _MEMORY: dict[str, Any] = {}
 
 def register_graph(name: str, obj: Any) -> str:
     """Register a PyG ``Data``, list of ``Data`` or dataset in this process; returns the
-    ``data.path`` that loads it (``mem:<name>``)."""
+    ``data.path`` that loads it (``mem:<name>``), for configs that name their data by path.
+    From Python, ``api.pretrain("graphs", data=obj)`` needs no registration."""
     _MEMORY[name] = obj
     return f"mem:{name}"
 
@@ -298,6 +303,19 @@ def from_pyg(
     if len(graphs) == 1:
         return _single_pyg(graphs[0], config, state, name)
     return _graph_set(graphs, config, state, name)
+
+
+MEMORY_NAME = "in-memory"
+"""The graph name (``info.json``'s ``name`` and ``source``) of data given with ``data=``: the
+same for the same object at pretrain and evaluate, whatever ``data.path`` describes."""
+
+
+def from_memory(obj: Any, config: GraphData, state: dict[str, Any] | None = None):
+    """The plugin's ``from_memory`` hook: ``api.pretrain("graphs", data=obj)``,
+    ``api.evaluate(run, data=obj)`` and ``api.export(run, data=obj)`` load a PyG ``Data`` (a
+    list of ``Data`` or a PyG dataset: graph-level data) here, with the run's ``[data]``
+    options, as a ``mem:`` path does. ``state`` reuses a run's fitted preprocessing."""
+    return from_pyg(obj, config, state, name=MEMORY_NAME)
 
 
 def _check_pyg(d: Data, where: str) -> int:

@@ -1,0 +1,75 @@
+"""A DataFrame in memory through the Python API: pretrain, evaluate and export take ``data=df``."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from sslkit.core.config import load_toml
+from sslkit.core.errors import UsageError
+from sslkit.tabular.schema import SchemaWarning
+
+FAST = [
+    "train.max_steps=2",
+    "train.batch_size=32",
+    "train.quiet=true",
+    "method.d_token=16",
+    "method.n_heads=2",
+    "method.n_layers=1",
+]
+
+
+def test_pretrain_evaluate_export_a_dataframe(table, tmp_path, capsys):
+    from sslkit.cli.main import run as cli
+    from sslkit.core import api
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SchemaWarning)
+        result = api.pretrain(
+            "tabular",
+            data=table,
+            overrides=[
+                "data.target=churn",
+                "data.id_column=customer_id",
+                f"train.out={tmp_path}",
+                *FAST,
+            ],
+            evaluate_default_task=False,
+            log=lambda *_: None,
+        )
+        assert result.steps == 2 and np.isfinite(result.losses).all()
+        saved = load_toml(result.run_dir / "config.toml")
+        assert saved["data"]["path"] == "<in-memory DataFrame 240x8>"
+
+        report = api.evaluate(result.run_dir, task="probe", data=table)
+        assert report["data"] == "<in-memory DataFrame 240x8>"
+        assert 0.0 <= report["tasks"]["probe"]["accuracy"] <= 1.0
+        assert (result.run_dir / "report" / "report.json").is_file()
+
+        out = api.export(result.run_dir, to="npy", data=table.iloc[:50], out=tmp_path / "npy")
+        assert np.load(out / "embeddings.npy").shape[0] == 50
+
+    # the run does not keep the rows: evaluate and export without data ask for them
+    with pytest.raises(UsageError, match=r"in memory \(<in-memory DataFrame 240x8>\).*--data"):
+        api.evaluate(result.run_dir, task="probe")
+    with pytest.raises(UsageError, match="--data FILE"):
+        api.export(result.run_dir, to="npy", out=tmp_path / "none")
+    capsys.readouterr()
+    assert cli(["evaluate", str(result.run_dir), "--task", "probe"]) == 2
+    text = "".join(capsys.readouterr())
+    assert "Traceback" not in text and "--data" in text and "in memory" in text
+    assert len(text.strip().splitlines()) == 1, text
+
+
+def test_from_dataframe_is_the_hook_without_a_run(table):
+    from sslkit.tabular.configs import TabularData
+    from sslkit.tabular.data import from_dataframe, from_memory
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SchemaWarning)
+        a = from_dataframe(table, target="churn")
+        b = from_memory(table, TabularData(target="churn"))
+    assert a.info == b.info and a.state() == b.state()
+    assert np.array_equal(a.arrays("train")["num"], b.arrays("train")["num"])

@@ -231,6 +231,14 @@ def export(
             "--metric", help="FAISS similarity: cosine (default; vectors normalised) or ip."
         ),
     ] = None,
+    space: Annotated[
+        str | None,
+        typer.Option(
+            "--space",
+            help="Embedding space to export, for a method with several (e.g. user, item); "
+            "default: its first.",
+        ),
+    ] = None,
 ) -> None:
     """Export embeddings (or the encoder) for production retrieval and recommendation.
 
@@ -252,6 +260,7 @@ def export(
         device=device,
         index=index,
         metric=metric,
+        space=space,
     )
     if not is_main():
         return
@@ -261,6 +270,10 @@ def export(
         f" ({manifest['rows_per_second']:.0f} rows/s)" if manifest.get("rows_per_second") else ""
     )
     what = f"{rows} rows of {manifest['embedding_dim']}-d embeddings" if rows is not None else to
+    if manifest.get("space"):
+        what += f" of space {manifest['space']!r}"
+        if manifest.get("space_default"):
+            what += f" (the default of {', '.join(manifest['spaces'])}; choose with --space)"
     typer.echo(f"exported {what} to {target}{speed}")
 
 

@@ -351,6 +351,7 @@ def evaluate(
         or "(the plugin's sample)",
         "labels": (f"yes ({loaded.data.task_kind()})" if loaded.data.has_labels() else "none"),
         "embedding_dim": int(loaded.method.embed_dim),
+        **_spaces_fact(loaded.method),
         "tasks": results,
     }
     folder = Path(out) if out else loaded.run_dir / "report"
@@ -368,6 +369,15 @@ def evaluate(
     return report
 
 
+def _spaces_fact(method: Any) -> dict[str, Any]:
+    """``{"spaces": [...]}`` for a method with several embedding spaces (generic tasks and
+    plots use the first, its default), else nothing."""
+    from sslkit.core.engine.method import method_spaces
+
+    spaces = method_spaces(method)
+    return {"spaces": list(spaces)} if spaces else {}
+
+
 def export(
     run_dir: str | Path,
     *,
@@ -378,10 +388,14 @@ def export(
     overwrite: bool = False,
     batch_size: int = 4096,
     device: str = "cpu",
+    space: str | None = None,
     **options: Any,
 ) -> Path:
     """Export a run's embeddings (parquet, npy, faiss) or its encoder (onnx, safetensors) to
-    ``out`` (default ``<run>/export/<format>``); returns the output folder. ``data``: other
+    ``out`` (default ``<run>/export/<format>``); returns the output folder. ``space``: for a
+    method with several embedding spaces (users and items), the one to export (default: its
+    first; the output then defaults to ``<run>/export/<space>/<format>``, and the manifest and
+    model card name the space); an unknown space is a UsageError listing them. ``data``: other
     data than the run's (a path or an in-memory object, as :func:`evaluate`). FAISS options:
     ``index`` (flat, ivf, hnsw), ``metric`` (cosine, ip), ``nlist``, ``nprobe``, ``hnsw_m``,
     ``ef_search``. Under torchrun every rank calls this. Every argument, the run folder
@@ -393,16 +407,17 @@ def export(
 
     check_request(to, options)
     opened = _open_run(run_dir)
-    target = target_folder(opened[0].path, to, out, overwrite)
+    target_folder(opened[0].path, to, out, overwrite, space)
     device = export_device(device)
     loaded = load_run(run_dir, data=data, device=device, _opened=opened)
     return export_run(
         loaded,
         to=to,
-        out=target,
+        out=out,
         dim=dim,
         overwrite=overwrite,
         batch_size=batch_size,
         device=device,
+        space=space,
         **options,
     )

@@ -55,12 +55,27 @@ class DomainData(ABC):
 
     @abstractmethod
     def eval_batches(self, split: str, batch_size: int) -> Iterator[EvalBatch]:
-        """Batches of one split, in a fixed order, for embedding."""
+        """Batches of one split, in a fixed order, for embedding.
 
-    def export_batches(self, batch_size: int) -> Iterator[EvalBatch]:
-        """Every row, once, for ``sslkit export`` (default: all splits in order)."""
+        Data of a method with several embedding spaces (``Method.spaces``, e.g. users and
+        items) takes ``eval_batches(split, batch_size, space=None)`` and yields the rows of
+        that space (user ids for ``"user"``, item ids for ``"item"``; ``None``: the default
+        space). Core passes ``space=`` only when it names one, so one-space data keeps this
+        signature."""
+
+    def export_batches(self, batch_size: int, space: str | None = None) -> Iterator[EvalBatch]:
+        """Every row (of ``space``), once, for ``sslkit export`` (default: all splits in order).
+
+        Data whose spaces' rows are the same in every split (all users, all items) overrides
+        it to yield each row once."""
         for split in self.split_names():
-            yield from self.eval_batches(split, batch_size)
+            yield from space_batches(self, split, batch_size, space)
+
+    def interactions(self, split: str) -> tuple[Any, Any] | None:
+        """The user-item pairs of ``split`` as ``(user ids, item ids)`` (two equally long
+        arrays, ids as ``eval_batches`` of the two spaces name them), for recommendation
+        metrics (:mod:`sslkit.core.evaluate.recommend`); None when the data has none."""
+        return None
 
     def has_labels(self) -> bool:
         return False
@@ -77,7 +92,33 @@ class DomainData(ABC):
         """A short hash identifying the data (for the model card)."""
         return hashlib.sha256(repr(sorted(self.info.items())).encode()).hexdigest()[:16]
 
-    def example_inputs(self, batch_size: int = 2) -> Any:
-        """Inputs of a small batch, for tracing (ONNX) and shape checks."""
+    def example_inputs(self, batch_size: int = 2, space: str | None = None) -> Any:
+        """Inputs of a small batch (of ``space``), for tracing (ONNX) and shape checks."""
         split = self.split_names()[0]
-        return next(iter(self.eval_batches(split, batch_size))).inputs
+        return next(iter(space_batches(self, split, batch_size, space))).inputs
+
+
+def space_batches(
+    data: DomainData, split: str, batch_size: int, space: str | None = None
+) -> Iterator[EvalBatch]:
+    """``data.eval_batches(split, batch_size)`` for the default space, with ``space=`` for a
+    named one (one-space data need not take the keyword)."""
+    if space is None:
+        return iter(data.eval_batches(split, batch_size))
+    return iter(data.eval_batches(split, batch_size, space=space))  # type: ignore[call-arg]
+
+
+def space_export_batches(
+    data: DomainData, batch_size: int, space: str | None = None
+) -> Iterator[EvalBatch]:
+    """``data.export_batches(batch_size)``, with ``space=`` only for a named space."""
+    if space is None:
+        return iter(data.export_batches(batch_size))
+    return iter(data.export_batches(batch_size, space=space))  # type: ignore[call-arg]
+
+
+def space_example_inputs(data: DomainData, batch_size: int = 2, space: str | None = None) -> Any:
+    """``data.example_inputs(batch_size)``, with ``space=`` only for a named space."""
+    if space is None:
+        return data.example_inputs(batch_size)
+    return data.example_inputs(batch_size, space=space)  # type: ignore[call-arg]

@@ -15,12 +15,20 @@ class Method(nn.Module):
     - ``training_step(batch)`` returns the loss, or a dict with ``"loss"`` and other scalars
       to log.
     - ``embed(inputs)`` returns ``(batch, embed_dim)`` representations for evaluation and export.
+    - ``spaces``: the names of the method's embedding spaces, when it has several (a two-tower
+      recommender: ``("user", "item")``); empty (the default) means one space. A method with
+      spaces takes ``embed(inputs, space=None)``: ``None`` is its default space, the first of
+      ``spaces``; its data's ``eval_batches``/``export_batches`` take the same ``space=`` and
+      yield that space's rows. Core calls ``embed(inputs)`` for the default space and
+      ``embed(inputs, space=s)`` for another (:func:`embed_in`), so a one-space method keeps
+      ``embed(inputs)``. ``space_dim(space)`` is the width of a space (default ``embed_dim``).
     - ``on_train_step_end(step, total_steps)`` runs after each optimizer step (EMA teachers,
       schedules of momentum or temperature).
     - ``nested_dims``: the Matryoshka sizes the embedding was trained at (empty if none); export
       with ``--dim d`` keeps the first ``d`` coordinates.
     - ``export_module()`` returns the module traced for ONNX: ``forward(*tensors)`` with the
-      tensors of ``inputs`` in the order of ``input_names()``.
+      tensors of ``inputs`` in the order of ``input_names()``; a method with spaces takes
+      ``export_module(space)`` (called with a space name only when one is exported).
     - ``find_unused_parameters``: true for a method whose steps leave some trainable parameters
       without a gradient by design (stages, alternating heads); DDP then looks for them each
       step (slower). Every other method uses all its parameters in every step.
@@ -29,31 +37,71 @@ class Method(nn.Module):
     embed_dim: int = 0
     nested_dims: tuple[int, ...] = ()
     find_unused_parameters: bool = False
+    spaces: tuple[str, ...] = ()
 
     def training_step(self, batch: Any) -> torch.Tensor | dict[str, torch.Tensor]:
         raise NotImplementedError
 
-    def embed(self, inputs: Any) -> torch.Tensor:
+    def embed(self, inputs: Any, space: str | None = None) -> torch.Tensor:
         raise NotImplementedError
+
+    def space_dim(self, space: str | None = None) -> int:
+        """The width of the embeddings of ``space`` (``None``: the default space)."""
+        return int(self.embed_dim)
 
     def on_train_step_end(self, step: int, total_steps: int) -> None:
         return None
 
-    def export_module(self) -> nn.Module:
-        return _EmbedModule(self)
+    def export_module(self, space: str | None = None) -> nn.Module:
+        return _EmbedModule(self, space)
 
 
 class _EmbedModule(nn.Module):
-    """``forward(*tensors)`` -> ``method.embed(inputs)``; a dict input is rebuilt from sorted keys."""
+    """``forward(*tensors)`` -> ``method.embed(inputs)`` (of ``space`` when given); a dict input
+    is rebuilt from sorted keys."""
 
-    def __init__(self, method: Method):
+    def __init__(self, method: Method, space: str | None = None):
         super().__init__()
         self.method = method
+        self.space = space
         self.keys: list[str] | None = None
 
     def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
         inputs: Any = tensors[0] if self.keys is None else dict(zip(self.keys, tensors))
-        return self.method.embed(inputs)
+        return embed_in(self.method, inputs, self.space)
+
+
+def embed_in(method: Any, inputs: Any, space: str | None = None) -> torch.Tensor:
+    """``method.embed(inputs)`` for the default space (``None``), ``method.embed(inputs,
+    space=space)`` for a named one: methods with a single space keep ``embed(inputs)``."""
+    return method.embed(inputs) if space is None else method.embed(inputs, space=space)
+
+
+def method_spaces(method: Any) -> tuple[str, ...]:
+    """The method's embedding spaces (empty: one, unnamed)."""
+    return tuple(str(s) for s in getattr(method, "spaces", ()) or ())
+
+
+def dim_of(method: Any, space: str | None = None) -> int:
+    """The width of ``method``'s embeddings of ``space`` (``Method.space_dim``; ``embed_dim``
+    for an object without it)."""
+    fn = getattr(method, "space_dim", None)
+    return int(fn(space)) if callable(fn) else int(method.embed_dim)
+
+
+def check_space(method: Any, space: str | None) -> str | None:
+    """The space to embed: ``space`` when the method has it, the default (first) space when
+    ``space`` is None, None for a method with one unnamed space; an unknown space is a
+    :class:`~sslkit.core.errors.UsageError` listing the method's spaces."""
+    from sslkit.core.errors import UsageError
+
+    spaces = method_spaces(method)
+    if space is None:
+        return spaces[0] if spaces else None
+    if space in spaces:
+        return space
+    available = ", ".join(spaces) if spaces else "none (this method has one embedding space)"
+    raise UsageError(f"unknown space {space!r}; available: {available}")
 
 
 def flatten_inputs(inputs: Any) -> tuple[list[str] | None, tuple[torch.Tensor, ...]]:

@@ -1,5 +1,6 @@
 """Evaluation on frozen embeddings: linear and kNN probes, RankMe, alignment/uniformity,
-retrieval metrics, the domain plugin's tasks, and the report (JSON, Markdown, PNG plots).
+label retrieval metrics, recommendation recall/NDCG of two embedding spaces (``recommend``),
+the domain plugin's tasks, and the report (JSON, Markdown, PNG plots).
 
 ``TaskContext``, ``Embeddings`` and ``embed_split`` are importable from here; they are loaded on
 first access, so importing this package does not import torch."""

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 
 from sslkit.core.config import RunConfig
-from sslkit.core.data import DomainData
-from sslkit.core.engine.method import Method, move_to
+from sslkit.core.data import DomainData, space_batches
+from sslkit.core.engine.method import Method, dim_of, embed_in, move_to
 
 
 @dataclass
@@ -29,17 +29,20 @@ def embed_split(
     split: str,
     batch_size: int = 1024,
     device: str | torch.device = "cpu",
+    space: str | None = None,
 ) -> Embeddings:
+    """The embeddings of one split (of ``space``: a method with several embedding spaces;
+    ``None``, the default space)."""
     method.eval()
     ids, xs, ys = [], [], []
-    for batch in data.eval_batches(split, batch_size):
-        z = method.embed(move_to(batch.inputs, torch.device(device)))
+    for batch in space_batches(data, split, batch_size, space):
+        z = embed_in(method, move_to(batch.inputs, torch.device(device)), space)
         xs.append(z.float().cpu().numpy())
         ids.append(np.asarray(batch.ids))
         if batch.labels is not None:
             ys.append(np.asarray(batch.labels))
     if not xs:
-        return Embeddings(np.empty(0), np.empty((0, method.embed_dim), np.float32))
+        return Embeddings(np.empty(0), np.empty((0, dim_of(method, space)), np.float32))
     y = np.concatenate(ys) if ys and len(ys) == len(xs) else None
     return Embeddings(np.concatenate(ids), np.concatenate(xs).astype(np.float32), y)
 
@@ -60,12 +63,15 @@ class TaskContext:
     def seed(self) -> int:
         return self.config.train.seed
 
-    def embeddings(self, split: str) -> Embeddings:
-        if split not in self._cache:
-            self._cache[split] = embed_split(
-                self.method, self.data, split, self.batch_size, self.device
+    def embeddings(self, split: str, space: str | None = None) -> Embeddings:
+        """The split's embeddings (of ``space``; ``None``, the default space), computed once.
+        Cached under the split's name, or ``"<space>:<split>"`` for a named space."""
+        key = split if space is None else f"{space}:{split}"
+        if key not in self._cache:
+            self._cache[key] = embed_split(
+                self.method, self.data, split, self.batch_size, self.device, space
             )
-        return self._cache[split]
+        return self._cache[key]
 
     def splits(self) -> list[str]:
         return self.data.split_names()

@@ -224,6 +224,7 @@ def render_markdown(report: dict[str, Any], descriptions: dict[str, str]) -> str
         ("splits", ", ".join(f"{k} ({v} rows)" for k, v in report.get("splits", {}).items())),
         ("labels", report.get("labels")),
         ("embedding dim", report.get("embedding_dim")),
+        ("embedding spaces", ", ".join(report["spaces"]) if report.get("spaces") else None),
     ]
     lines += ["| | |", "|---|---|", *[f"| {k} | {v} |" for k, v in facts if v is not None], ""]
     tasks: dict[str, dict[str, Any]] = report.get("tasks", {})

@@ -1,8 +1,13 @@
-"""Retrieval metrics on frozen embeddings: queries retrieve gallery rows by cosine similarity,
-and a retrieved row is relevant when it shares the query's label.
+"""Label retrieval metrics on frozen embeddings: queries retrieve gallery rows by cosine
+similarity, and a retrieved row is relevant when it shares the query's label.
+
+This is label retrieval (deep metric learning), not recommendation: its ``recall@K`` is a hit
+rate over labels. Recommendation recall (a user's held-out items found in the top ``K``,
+divided by the user's held-out items) is :mod:`sslkit.core.evaluate.recommend`.
 
 - ``recall@K``: the fraction of queries with at least one relevant row among the top ``K``
-  (the deep-metric-learning Recall@K of Song et al. 2016 and Musgrave et al. 2020).
+  (the deep-metric-learning Recall@K of Song et al. 2016 and Musgrave et al. 2020; a label
+  hit rate).
 - ``ndcg@K``: normalised discounted cumulative gain with binary relevance,
   ``DCG = sum_i rel_i / log2(i + 1)`` over ranks ``i = 1..K``, divided by the DCG of an ideal
   ranking (``min(K, R)`` relevant rows first, ``R`` = relevant rows in the gallery).
@@ -25,7 +30,8 @@ KS = (1, 5, 10, 20)
 def recall_ndcg(
     neighbour_labels: np.ndarray, query_labels: np.ndarray, relevant_counts: np.ndarray, ks
 ) -> dict[str, float]:
-    """Recall@K (hit rate) and NDCG@K from the labels of each query's ranked neighbours."""
+    """Label-retrieval Recall@K (hit rate) and NDCG@K from the labels of each query's ranked
+    neighbours."""
     rel = (neighbour_labels == query_labels[:, None]).astype(np.float64)
     discounts = 1.0 / np.log2(np.arange(2, rel.shape[1] + 2))
     out: dict[str, float] = {}

@@ -60,14 +60,18 @@ def _last_training_record(path: Path) -> dict[str, Any]:
     return {}
 
 
-def model_card(loaded: Any, dim: int, fmt: str, **extra: Any) -> dict[str, Any]:
-    """The card of an export of ``loaded`` (an :class:`sslkit.core.runs.LoadedRun`)."""
+def model_card(
+    loaded: Any, dim: int, fmt: str, *, space: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """The card of an export of ``loaded`` (an :class:`sslkit.core.runs.LoadedRun`); ``space``:
+    the embedding space exported, for a method with several (``space`` and ``spaces``)."""
+    from sslkit.core.engine.method import dim_of, method_spaces
     from sslkit.core.environment import environment
 
     method = loaded.method
     spec = loaded.plugin.method(loaded.config.method)
     plugin = loaded.plugin
-    full = int(method.embed_dim)
+    full = dim_of(method, space)
     card: dict[str, Any] = {
         "sslkit_model_card": CARD_VERSION,
         "format": fmt,
@@ -80,6 +84,7 @@ def model_card(loaded: Any, dim: int, fmt: str, **extra: Any) -> dict[str, Any]:
         "full_embedding_dim": full,
         "nested_dims": [int(d) for d in getattr(method, "nested_dims", ())],
         "truncated": dim != full,
+        **({"space": space, "spaces": list(method_spaces(method))} if space is not None else {}),
         "preprocessing": loaded.data.state(),
         "data": {
             "config": _plain(loaded.config.data),

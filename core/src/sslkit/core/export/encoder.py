@@ -3,7 +3,9 @@ safetensors (checked by loading them into a freshly built method).
 
 Both take the encoder as ``Method.embed`` sees it: ``Method.export_module()`` is traced with the
 inputs flattened by :func:`sslkit.core.engine.method.flatten_inputs` (a tensor, or a dict of
-tensors in sorted key order); ``--dim d`` keeps the first ``d`` coordinates (Matryoshka).
+tensors in sorted key order); ``--dim d`` keeps the first ``d`` coordinates (Matryoshka). For a
+method with several embedding spaces, ``space`` picks one: ``export_module(space)`` is traced on
+that space's rows, and the backbone is what ``embed(inputs, space=space)`` uses.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from sslkit.core.engine.method import Method, flatten_inputs
+from sslkit.core.data import space_example_inputs, space_export_batches
+from sslkit.core.engine.method import Method, embed_in, flatten_inputs
 from sslkit.core.errors import SSLKitError, UsageError
 
 ONNX_FILE = "encoder.onnx"
@@ -52,26 +55,37 @@ def _flatten(inputs: Any) -> tuple[list[str] | None, tuple[torch.Tensor, ...]]:
         ) from None
 
 
-def sample_inputs(data: Any, batch_size: int, batches: int = 2) -> list[Any]:
-    """A few real batches of the export data (the first ones), for tracing and parity checks."""
-    out = [data.example_inputs(2)]
-    out += [b.inputs for b in islice(data.export_batches(batch_size), batches)]
+def sample_inputs(
+    data: Any, batch_size: int, batches: int = 2, space: str | None = None
+) -> list[Any]:
+    """A few real batches of the export data (the first ones, of ``space``), for tracing and
+    parity checks."""
+    out = [space_example_inputs(data, 2, space)]
+    out += [b.inputs for b in islice(space_export_batches(data, batch_size, space), batches)]
     return out
 
 
 def export_onnx(
-    method: Method, data: Any, folder: Path, dim: int, *, opset: int = 18, batch_size: int = 64
+    method: Method,
+    data: Any,
+    folder: Path,
+    dim: int,
+    *,
+    opset: int = 18,
+    batch_size: int = 64,
+    space: str | None = None,
 ) -> dict[str, Any]:
-    """Write ``encoder.onnx`` (dynamic batch axis) and check it against PyTorch on real
-    batches with onnxruntime; returns facts for the model card."""
+    """Write ``encoder.onnx`` (dynamic batch axis) of ``space`` (``None``: the method's only
+    space) and check it against PyTorch on real batches with onnxruntime; returns facts for the
+    model card."""
     import onnxruntime as ort
 
     cpu = copy.deepcopy(method).cpu().eval()
-    samples = sample_inputs(data, batch_size)
+    samples = sample_inputs(data, batch_size, space=space)
     flat = [_flatten(s) for s in samples]
     keys, example = flat[0]
     names = list(keys) if keys else ["input"]
-    inner = cpu.export_module()
+    inner = cpu.export_module() if space is None else cpu.export_module(space)
     if keys and getattr(inner, "keys", "absent") is None:
         inner.keys = list(keys)
     module = Truncated(inner, dim).eval()
@@ -116,6 +130,7 @@ def export_onnx(
         "exporter": exporter,
         "parity": {"rows_checked": checked, "max_abs_diff": worst, "atol": ATOL, "rtol": RTOL},
         "onnxruntime": ort.__version__,
+        **({"space": space} if space is not None else {}),
     }
 
 
@@ -219,10 +234,13 @@ def _unshadow(program: Any) -> None:
 # backbone-only safetensors
 
 
-def backbone_state(method: Method, inputs: Any) -> dict[str, torch.Tensor]:
-    """The parameters and buffers ``method.embed`` uses: those of every submodule called while
-    embedding ``inputs``, plus parameters reached by autograd (used outside a module call).
-    Projection heads, predictors and unused teachers are left out."""
+def backbone_state(
+    method: Method, inputs: Any, space: str | None = None
+) -> dict[str, torch.Tensor]:
+    """The parameters and buffers ``method.embed`` uses (for ``space``): those of every
+    submodule called while embedding ``inputs``, plus parameters reached by autograd (used
+    outside a module call). Projection heads, predictors, unused teachers and the towers of
+    other spaces are left out."""
     called: set[int] = set()
     hooks = [
         m.register_forward_pre_hook(lambda mod, _args: called.add(id(mod)))
@@ -234,7 +252,7 @@ def backbone_state(method: Method, inputs: Any) -> dict[str, torch.Tensor]:
         for p in params.values():
             p.requires_grad_(True)
         with torch.enable_grad():
-            z = method.embed(inputs)
+            z = embed_in(method, inputs, space)
         used: set[str] = set()
         if z.requires_grad:  # embed() may run under no_grad: then module calls decide alone
             grads = torch.autograd.grad(z.float().sum(), list(params.values()), allow_unused=True)
@@ -259,22 +277,25 @@ def backbone_state(method: Method, inputs: Any) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().contiguous().clone() for k, v in sorted(keep.items())}
 
 
-def export_backbone(loaded: Any, folder: Path, dim: int, *, batch_size: int = 64) -> dict[str, Any]:
-    """Write ``backbone.safetensors`` (the weights ``embed`` needs, keys as in the method) and
-    check that a freshly built method with only these weights embeds exactly as the trained
-    one; returns facts for the model card."""
+def export_backbone(
+    loaded: Any, folder: Path, dim: int, *, batch_size: int = 64, space: str | None = None
+) -> dict[str, Any]:
+    """Write ``backbone.safetensors`` (the weights ``embed`` needs for ``space``, keys as in the
+    method) and check that a freshly built method with only these weights embeds exactly as
+    the trained one; returns facts for the model card."""
     from safetensors.torch import load_file, save_file
 
     from sslkit.core.engine.method import move_to
     from sslkit.core.plugin import resolve
 
     cpu = copy.deepcopy(loaded.method).cpu().eval()
-    samples = sample_inputs(loaded.data, batch_size, batches=1)
-    state = backbone_state(cpu, samples[0])
+    samples = sample_inputs(loaded.data, batch_size, batches=1, space=space)
+    state = backbone_state(cpu, samples[0], space)
     total = sum(v.numel() for v in cpu.state_dict().values())
     kept = sum(v.numel() for v in state.values())
     path = folder / WEIGHTS_FILE
-    save_file(state, str(path), metadata={"format": "pt", "embedding_dim": str(dim)})
+    meta = {"format": "pt", "embedding_dim": str(dim), **({"space": space} if space else {})}
+    save_file(state, str(path), metadata=meta)
 
     fresh = resolve(loaded.plugin.method(loaded.config.method).build)(
         loaded.config.model, loaded.data
@@ -283,8 +304,8 @@ def export_backbone(loaded: Any, folder: Path, dim: int, *, batch_size: int = 64
     fresh.load_state_dict(load_file(str(path)), strict=False)
     with torch.no_grad():
         for s in samples:
-            a = cpu.embed(move_to(s, torch.device("cpu"))).float()[:, :dim]
-            b = fresh.embed(move_to(s, torch.device("cpu"))).float()[:, :dim]
+            a = embed_in(cpu, move_to(s, torch.device("cpu")), space).float()[:, :dim]
+            b = embed_in(fresh, move_to(s, torch.device("cpu")), space).float()[:, :dim]
             if not torch.allclose(a, b, atol=1e-5, rtol=1e-5):
                 raise ExportError(
                     "the backbone weights do not reproduce the embeddings (max diff "
@@ -296,6 +317,7 @@ def export_backbone(loaded: Any, folder: Path, dim: int, *, batch_size: int = 64
         "parameters": int(kept),
         "parameters_in_method": int(total),
         "prefixes": sorted({k.split(".")[0] for k in state}),
+        **({"space": space} if space is not None else {}),
         "load": "build the method from training.config, then "
         "method.load_state_dict(safetensors.torch.load_file(file), strict=False)",
     }

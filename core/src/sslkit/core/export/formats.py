@@ -63,6 +63,8 @@ class Finishing:
     """The streamed parts' manifest entries, rank by rank (empty for a format not streamed)."""
     options: dict[str, Any]
     batch_size: int
+    space: str | None = None
+    """The embedding space exported (a method with several); None for a one-space method."""
 
 
 def _faiss(job: Finishing) -> tuple[dict[str, Any], dict[str, str]]:
@@ -77,7 +79,12 @@ def _onnx(job: Finishing) -> tuple[dict[str, Any], dict[str, str]]:
 
     loaded = job.loaded
     facts = export_onnx(
-        loaded.method, loaded.data, job.folder, job.dim, batch_size=min(job.batch_size, 64)
+        loaded.method,
+        loaded.data,
+        job.folder,
+        job.dim,
+        batch_size=min(job.batch_size, 64),
+        space=job.space,
     )
     return facts, {"encoder": facts["file"]}
 
@@ -85,7 +92,9 @@ def _onnx(job: Finishing) -> tuple[dict[str, Any], dict[str, str]]:
 def _safetensors(job: Finishing) -> tuple[dict[str, Any], dict[str, str]]:
     from sslkit.core.export.encoder import export_backbone
 
-    facts = export_backbone(job.loaded, job.folder, job.dim, batch_size=min(job.batch_size, 64))
+    facts = export_backbone(
+        job.loaded, job.folder, job.dim, batch_size=min(job.batch_size, 64), space=job.space
+    )
     return facts, {"weights": facts["file"]}
 
 

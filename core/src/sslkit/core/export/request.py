@@ -32,8 +32,12 @@ def check_request(to: str, options: dict[str, Any]) -> ExportFormat:
     return fmt
 
 
-def target_folder(run_dir: Path, to: str, out: str | Path | None, overwrite: bool) -> Path:
-    target = Path(out) if out else Path(run_dir) / "export" / to
+def target_folder(
+    run_dir: Path, to: str, out: str | Path | None, overwrite: bool, space: str | None = None
+) -> Path:
+    """``out``, or ``<run>/export/<format>`` (``<run>/export/<space>/<format>`` for a space of
+    a method with several); an existing one only with ``overwrite``."""
+    target = Path(out) if out else Path(run_dir) / "export" / (f"{space}/{to}" if space else to)
     if target.exists() and not target.is_dir():
         raise RunError(f"{target} exists and is not a folder; choose another --out")
     if target.exists() and not overwrite:
@@ -41,8 +45,10 @@ def target_folder(run_dir: Path, to: str, out: str | Path | None, overwrite: boo
     return target
 
 
-def check_dim(method: Any, dim: int | None) -> int:
-    full = int(method.embed_dim)
+def check_dim(method: Any, dim: int | None, space: str | None = None) -> int:
+    from sslkit.core.engine.method import dim_of
+
+    full = dim_of(method, space)
     if dim is None or dim == full:
         return full
     nested = tuple(int(d) for d in getattr(method, "nested_dims", ()))

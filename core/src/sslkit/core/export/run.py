@@ -15,6 +15,11 @@ Layout of ``<out>/``: ``manifest.json``, ``model_card.json`` and the format's fi
 - faiss: ``index.faiss`` + ``ids.npy`` (row ``i`` of the index is ``ids[i]``)
 - onnx: ``encoder.onnx``; safetensors: ``backbone.safetensors``
 
+A method with several embedding spaces (``Method.spaces``, e.g. users and items) exports one
+space at a time (``space=``; default: its first space), into ``<run>/export/<space>/<format>``
+unless ``out`` is given; the manifest and the model card name the space (and whether it was
+the default one).
+
 The pieces: :mod:`.request` (checks before any data is read), :mod:`.formats` (the registry),
 :mod:`.group` (torchrun), :mod:`.stream` (embeddings into part files), :mod:`.staging` (the
 temporary folder), :mod:`.card` (the model card).
@@ -50,18 +55,24 @@ def export_run(
     batch_size: int = 4096,
     device: str = "cpu",
     log=None,
+    space: str | None = None,
     **options: Any,
 ) -> Path:
-    """Export ``loaded`` (an :class:`sslkit.core.runs.LoadedRun`) as ``to`` into ``out``."""
+    """Export ``loaded`` (an :class:`sslkit.core.runs.LoadedRun`) as ``to`` into ``out``;
+    ``space``: the embedding space of a method with several (default: its first); an unknown
+    one is a :class:`UsageError` listing them."""
+    from sslkit.core.engine.method import check_space, method_spaces
     from sslkit.core.evaluate.report import swap_in
     from sslkit.core.export.card import model_card, write_card
 
     fmt = check_request(to, options)
-    dim = check_dim(loaded.method, dim)
+    requested = space
+    space = check_space(loaded.method, space)
+    dim = check_dim(loaded.method, dim, space)
     options = {k: v for k, v in options.items() if v is not None}
     group = ExportGroup(device)
     # every rank checks the target (same answer on a shared file system: no rank waits alone)
-    target = target_folder(loaded.run_dir, to, out, overwrite)
+    target = target_folder(loaded.run_dir, to, out, overwrite, space)
     made_parent = target.parent if not target.parent.exists() else None
     tmp = staging_folder(group, target)
     start = time.perf_counter()
@@ -70,10 +81,14 @@ def export_run(
     restore = raise_on_sigterm()
     try:
         try:
-            card = model_card(loaded, dim, to, **({to: options} if fmt.options else {}))
+            card = model_card(
+                loaded, dim, to, space=space, **({to: options} if fmt.options else {})
+            )
+            if space is not None:
+                card["space_default"] = requested is None
             if fmt.streamed:
                 stream_part(
-                    loaded, fmt, tmp, dim, card, batch_size, device, group.rank, group.world
+                    loaded, fmt, tmp, dim, card, batch_size, device, group.rank, group.world, space
                 )
         except BaseException as exc:
             error = exc
@@ -86,7 +101,13 @@ def export_run(
 
         if group.rank == 0:
             try:
-                manifest = _finish(loaded, fmt, tmp, dim, card, options, group.world, batch_size)
+                manifest = _finish(
+                    loaded, fmt, tmp, dim, card, options, group.world, batch_size, space
+                )
+                if space is not None:
+                    manifest["space"] = space
+                    manifest["spaces"] = list(method_spaces(loaded.method))
+                    manifest["space_default"] = requested is None
                 manifest["seconds"] = round(time.perf_counter() - start, 3)
                 if manifest.get("rows"):
                     manifest["rows_per_second"] = round(
@@ -106,6 +127,11 @@ def export_run(
                 raise error
             raise RunError("export failed on rank 0; nothing was written")
         if log is not None and group.rank == 0:
+            if space is not None and requested is None:
+                log(
+                    f"exported the default space {space!r} of "
+                    f"{', '.join(method_spaces(loaded.method))} (choose one with --space)"
+                )
             log(f"exported to {target}")
         return target
     finally:
@@ -121,6 +147,7 @@ def _finish(
     options: dict[str, Any],
     world: int,
     batch_size: int,
+    space: str | None = None,
 ) -> dict[str, Any]:
     """Rank 0, after every part is written: the format's last step and the manifest."""
     manifest: dict[str, Any] = {
@@ -140,7 +167,7 @@ def _finish(
             if world == 1
             else f"batch i of the data is in the part of rank i % {world}"
         )
-    done = finish(fmt, Finishing(loaded, tmp, dim, parts, options, batch_size))
+    done = finish(fmt, Finishing(loaded, tmp, dim, parts, options, batch_size, space))
     if done is not None:
         card[fmt.name], manifest["files"] = done
     if fmt.streamed:

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from sslkit.core.engine.method import move_to
+from sslkit.core.data import space_export_batches
+from sslkit.core.engine.method import embed_in, move_to
 from sslkit.core.errors import DataError, RunError
 from sslkit.core.export.card import RowsFingerprint
 from sslkit.core.export.formats import ExportFormat, open_parts
@@ -26,19 +27,26 @@ SAMPLE_ROWS = 4096
 
 @torch.no_grad()
 def iter_embeddings(
-    loaded: Any, batch_size: int, dim: int, device: str = "cpu", rank: int = 0, world: int = 1
+    loaded: Any,
+    batch_size: int,
+    dim: int,
+    device: str = "cpu",
+    rank: int = 0,
+    world: int = 1,
+    space: str | None = None,
 ):
-    """``(ids, embeddings, inputs)`` of this rank's batches (batch ``i`` on rank ``i % world``)."""
+    """``(ids, embeddings, inputs)`` of this rank's batches (batch ``i`` on rank ``i % world``),
+    of ``space`` (``None``: the method's only space)."""
     method = loaded.method
     method.eval()
     dev = torch.device(device)
     seen = 0
-    for i, batch in enumerate(loaded.data.export_batches(batch_size)):
+    for i, batch in enumerate(space_export_batches(loaded.data, batch_size, space)):
         ids = np.asarray(batch.ids)
         if i % world != rank:
             seen += len(ids)
             continue
-        z = method.embed(move_to(batch.inputs, dev))
+        z = embed_in(method, move_to(batch.inputs, dev), space)
         if z.ndim != 2 or z.shape[0] != len(ids):
             raise RunError(
                 f"embed() returned shape {tuple(z.shape)} for a batch of {len(ids)} ids; "
@@ -100,6 +108,7 @@ def stream_part(
     device: str,
     rank: int,
     world: int,
+    space: str | None = None,
 ) -> dict[str, Any]:
     """Write this rank's part files (and its ``.part-RRRRR.json``); returns the part's
     manifest entry."""
@@ -108,7 +117,9 @@ def stream_part(
     sample = Reservoir(SAMPLE_ROWS, seed=rank)
     start = time.perf_counter()
     try:
-        for ids, emb, inputs in iter_embeddings(loaded, batch_size, dim, device, rank, world):
+        for ids, emb, inputs in iter_embeddings(
+            loaded, batch_size, dim, device, rank, world, space
+        ):
             writer.write(ids, emb)
             fingerprint.update(ids, inputs)
             sample.add(emb)

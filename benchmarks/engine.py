@@ -64,10 +64,10 @@ def bare_epoch(method, data, device, precision: str) -> tuple[float, int]:
     method.train()
     samples = 0
     start = time.perf_counter()
-    for batch in loader:
+    for step, batch in enumerate(loader):
         batch = move_to(batch, device, non_blocking=device.type == "cuda")
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            loss = method.training_step(batch)["loss"]
+            loss = method.training_step(batch, step)["loss"]
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)

@@ -158,7 +158,7 @@ def sslkit_speed(data, args) -> dict:
         if step == args.warmup:
             start = time.perf_counter()
         batch = next(it)
-        loss = model.training_step(batch)["loss"]
+        loss = model.training_step(batch, step)["loss"]
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -67,7 +67,7 @@ class AE(Method):
         self.embed_dim, self.noise = 4, noise
         self.enc, self.dec = nn.Linear(8, 4), nn.Linear(4, 8)
 
-    def training_step(self, x):
+    def training_step(self, x, step):
         return {
             "loss": (self.dec(self.enc(x + self.noise * torch.randn_like(x))) - x).pow(2).mean()
         }
@@ -138,7 +138,7 @@ def test_checkpoint_round_trip_with_tied_weights_and_rng(tmp_path):
     model.dec.weight = nn.Parameter(model.enc.weight.t().contiguous())
     model.tied = model.enc  # the same module twice: tensors shared in the state_dict
     opt = torch.optim.AdamW(model.parameters(), lr=0.01)
-    model.training_step(torch.randn(4, 8))["loss"].backward()
+    model.training_step(torch.randn(4, 8), 0)["loss"].backward()
     opt.step()
     run = RunDir.create(tmp_path, "r")
     torch.manual_seed(9)

@@ -49,8 +49,8 @@ class Rows(DomainData):
 
 
 class TinyDINO(Method):
-    """Student and frozen teacher heads on two views; DINOLoss gets the optimizer step, which
-    the engine hands over in ``on_train_step_end``. Records what each forward call used."""
+    """Student and frozen teacher heads on two views; DINOLoss gets the optimizer step the
+    engine passes to ``training_step``. Records what each forward call used."""
 
     def __init__(self):
         super().__init__()
@@ -60,17 +60,16 @@ class TinyDINO(Method):
         self.loss = O.DINOLoss(
             6, teacher_temp=T1, warmup_teacher_temp=T0, warmup_steps=WARMUP, center_momentum=0.9
         )
-        self.step = 0
         self.calls: list[dict] = []
 
-    def training_step(self, x):
+    def training_step(self, x, step):
         views = torch.stack([x, x.flip(-1)], dim=1)
         s, t = self.student(views), self.teacher(views)
         center = self.loss.center.clone()
-        loss = self.loss(s, t, step=self.step)
+        loss = self.loss(s, t, step=step)
         self.calls.append(
             dict(
-                step=self.step,
+                step=step,
                 temp=self.loss.last_teacher_temp,
                 s=s.detach(),
                 t=t.detach(),
@@ -79,9 +78,6 @@ class TinyDINO(Method):
             )
         )
         return loss
-
-    def on_train_step_end(self, step, total_steps):
-        self.step = step + 1
 
     def embed(self, x):
         return self.student(x)

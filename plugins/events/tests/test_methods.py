@@ -148,9 +148,9 @@ def test_methods_train_and_embed(module, config) -> None:
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     batch = data.collate([data.train_dataset()[i] for i in range(24)])
     losses = []
-    for _ in range(12):
+    for step in range(12):
         torch.manual_seed(1)  # the same slices / masks each step: the loss must go down
-        out = model.training_step(batch)
+        out = model.training_step(batch, step)
         opt.zero_grad()
         out["loss"].backward()
         opt.step()

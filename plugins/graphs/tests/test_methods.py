@@ -115,6 +115,31 @@ def test_hypeboy_filling_query_is_sum_of_other_members():
     assert torch.allclose(m._filling(x, hi, 3), total, atol=1e-5)
 
 
+def test_hypeboy_stage_follows_the_engines_step():
+    """Warm-up for steps 0..warmup_epochs-1, then filling, by the step passed in: repeated calls
+    (micro-batches of one step, evaluation) do not move the stage, and a run resumed at any
+    step is in the stage of that step. Old checkpoints with the former ``steps`` counter load."""
+    from sslkit.graphs.methods.hypeboy import HypeBoy
+
+    torch.manual_seed(0)
+    m = HypeBoy(HypeBoyConfig(hidden_dim=4, warmup_epochs=2), 3)
+    g = {
+        "x": torch.rand(5, 3),
+        "hyperedge_index": torch.tensor([[0, 1, 2, 2, 3, 4], [0, 0, 0, 1, 1, 2]]),
+    }
+    m.train()
+    stages = [m.training_step(g, step)["stage"] for step in (0, 0, 0, 1, 1, 2, 2, 5, 0)]
+    assert stages == [0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0]
+    assert "steps" not in m.state_dict()
+
+    old = {**m.state_dict(), "steps": torch.tensor(7)}  # a checkpoint of the counter era
+    again = HypeBoy(HypeBoyConfig(hidden_dim=4, warmup_epochs=2), 3)
+    again.load_state_dict(old, strict=True)
+    for k, v in m.state_dict().items():
+        assert torch.equal(again.state_dict()[k], v), k
+    assert again.training_step(g, 0)["stage"] == 0.0
+
+
 def test_augmentations():
     torch.manual_seed(0)
     ei = torch.randint(0, 50, (2, 4000))
@@ -185,9 +210,9 @@ def test_grace_learns_on_a_block_graph(make_sbm):
     g = Data(x=torch.as_tensor(x), edge_index=torch.cat([ei, ei.flip(0)], 1), num_nodes=len(y))
     m = GRACE(GRACEConfig(hidden_dim=16, proj_dim=16), 8)
     opt = torch.optim.Adam(m.parameters(), lr=0.01)
-    for _ in range(30):
+    for step in range(30):
         opt.zero_grad()
-        m.training_step(g)["loss"].backward()
+        m.training_step(g, step)["loss"].backward()
         opt.step()
     m.eval()
     with torch.no_grad():

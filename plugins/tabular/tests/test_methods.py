@@ -58,7 +58,7 @@ def test_scarf_loss_is_infonce_of_the_two_views(data):
     method = scarf.build(SCARFConfig(temperature=0.5), data)
     batch = batch_of(data, 32)
     torch.manual_seed(1)
-    loss = method.training_step(batch)["loss"]
+    loss = method.training_step(batch, 0)["loss"]
     torch.manual_seed(1)
     corrupted, _ = method.corrupt(batch)
     a = torch.nn.functional.normalize(method.heads[0](method.encoder(batch)), dim=1)
@@ -95,7 +95,7 @@ def test_tjepa_step_matches_a_hand_computation(data):
     method = tjepa.build(cfg, data).eval()
     batch = batch_of(data, 16)
     torch.manual_seed(5)
-    loss = method.training_step(batch)["loss"]
+    loss = method.training_step(batch, 0)["loss"]
     torch.manual_seed(5)
     n = method.n
     n_ctx, n_tgt = tjepa.subset_sizes(cfg, n)
@@ -179,7 +179,7 @@ def test_every_method_trains_with_every_encoder(data, module, cfg_cls, encoder, 
     method = module.build(cfg, data)
     opt = torch.optim.AdamW(method.parameters(), lr=1e-3)
     batch = batch_of(data, 32)
-    out = method.training_step(batch)
+    out = method.training_step(batch, 0)
     opt.zero_grad()
     out["loss"].backward()
     opt.step()
@@ -194,6 +194,6 @@ def test_every_method_trains_with_every_encoder(data, module, cfg_cls, encoder, 
 def test_vime_mask_target_marks_changed_values(data):
     torch.manual_seed(0)
     method = vime.build(VIMEConfig(mask_prob=0.0), data)
-    out = method.training_step(batch_of(data, 32))
+    out = method.training_step(batch_of(data, 32), 0)
     # nothing corrupted: the mask estimator's target is all zeros; the loss stays finite
     assert torch.isfinite(out["loss"]) and out["mask"] > 0

@@ -6,6 +6,7 @@ docs/engine.md.
 
 from sslkit.core.engine.callbacks import Callback, Context
 from sslkit.core.engine.method import Method
+from sslkit.core.engine.optim import no_decay_groups
 from sslkit.core.engine.signals import RunInterrupted
 from sslkit.core.engine.trainer import FitResult, NonFiniteLossError, fit
 
@@ -17,4 +18,5 @@ __all__ = [
     "NonFiniteLossError",
     "RunInterrupted",
     "fit",
+    "no_decay_groups",
 ]

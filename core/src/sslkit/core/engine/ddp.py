@@ -91,14 +91,15 @@ def teardown(created: bool, agreed: bool = True) -> None:
 
 
 class StepModule(nn.Module):
-    """``forward(batch) = method.training_step(batch)``, so DDP's hooks see the training step."""
+    """``forward(batch, step) = method.training_step(batch, step)``, so DDP's hooks see the
+    training step."""
 
     def __init__(self, method: nn.Module):
         super().__init__()
         self.method = method
 
-    def forward(self, batch):
-        return self.method.training_step(batch)
+    def forward(self, batch, step: int):
+        return self.method.training_step(batch, step)
 
 
 def wrap(method: nn.Module, env: Env, *, sync_batchnorm: bool, compile: bool, find_unused: bool):

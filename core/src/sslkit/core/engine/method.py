@@ -12,8 +12,12 @@ from torch import nn
 class Method(nn.Module):
     """An SSL method: encoder + views + heads + objective.
 
-    - ``training_step(batch)`` returns the loss, or a dict with ``"loss"`` and other scalars
-      to log.
+    - ``training_step(batch, step)`` returns the loss, or a dict with ``"loss"`` and other
+      scalars to log. ``step`` is the 0-based index of the optimizer step being computed,
+      passed by the engine: every micro-batch of a step under ``train.accumulate`` gets the same
+      ``step``, and a resumed run continues from the checkpoint's step. Schedules and stages
+      read it instead of counting calls (a counter would count micro-batches, and a buffer
+      would have to be checkpointed).
     - ``embed(inputs)`` returns ``(batch, embed_dim)`` representations for evaluation and export.
     - ``spaces``: the names of the method's embedding spaces, when it has several (a two-tower
       recommender: ``("user", "item")``); empty (the default) means one space. A method with
@@ -23,7 +27,14 @@ class Method(nn.Module):
       ``embed(inputs, space=s)`` for another (:func:`embed_in`), so a one-space method keeps
       ``embed(inputs)``. ``space_dim(space)`` is the width of a space (default ``embed_dim``).
     - ``on_train_step_end(step, total_steps)`` runs after each optimizer step (EMA teachers,
-      schedules of momentum or temperature).
+      schedules of momentum or temperature), with the index of the step just taken.
+    - ``param_groups(weight_decay)`` returns the optimizer's parameter groups, or ``None`` (the
+      default) for the engine's: ``train.weight_decay`` on every trainable parameter but biases,
+      norm weights and other 1-d parameters (:func:`sslkit.core.engine.optim.no_decay_groups`).
+      A method that needs other groups returns a list of dicts ``{"params": [...],
+      "weight_decay": ...}`` (``weight_decay`` left out: ``train.weight_decay``) that together
+      hold every trainable parameter once; the learning rate of every group follows the run's
+      schedule.
     - ``nested_dims``: the Matryoshka sizes the embedding was trained at (empty if none); export
       with ``--dim d`` keeps the first ``d`` coordinates.
     - ``export_module()`` returns the module traced for ONNX: ``forward(*tensors)`` with the
@@ -39,7 +50,7 @@ class Method(nn.Module):
     find_unused_parameters: bool = False
     spaces: tuple[str, ...] = ()
 
-    def training_step(self, batch: Any) -> torch.Tensor | dict[str, torch.Tensor]:
+    def training_step(self, batch: Any, step: int) -> torch.Tensor | dict[str, torch.Tensor]:
         raise NotImplementedError
 
     def embed(self, inputs: Any, space: str | None = None) -> torch.Tensor:
@@ -50,6 +61,9 @@ class Method(nn.Module):
         return int(self.embed_dim)
 
     def on_train_step_end(self, step: int, total_steps: int) -> None:
+        return None
+
+    def param_groups(self, weight_decay: float) -> list[dict[str, Any]] | None:
         return None
 
     def export_module(self, space: str | None = None) -> nn.Module:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -69,18 +70,78 @@ class LRPlan:
         return {**asdict(self), "global_batch": self.global_batch}
 
 
-def build_optimizer(method: nn.Module, name: str, lr: float, weight_decay: float):
-    """AdamW, LARS or SGD; biases and norm parameters get no weight decay (and no LARS
-    adaptation)."""
+_NORMS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.RMSNorm)
+
+
+def no_decay_groups(module: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Two parameter groups of ``module``'s trainable parameters: ``weight_decay`` on weights,
+    none on biases, norm weights (BatchNorm, LayerNorm, GroupNorm, RMSNorm, whatever their
+    shape) and other 1-d parameters (tokens, scales). The engine's default; a method's
+    ``param_groups`` can return it, or build on it."""
+    norms = {
+        id(p)
+        for m in module.modules()
+        if isinstance(m, _NORMS)
+        for p in m.parameters(recurse=False)
+    }
     decay, no_decay = [], []
-    for pname, p in method.named_parameters():
+    for name, p in module.named_parameters():
         if not p.requires_grad:
             continue
-        (no_decay if p.ndim <= 1 or pname.endswith(".bias") else decay).append(p)
-    groups = [
+        bias = name == "bias" or name.endswith(".bias")
+        (no_decay if p.ndim <= 1 or bias or id(p) in norms else decay).append(p)
+    return [
         {"params": decay, "weight_decay": weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
     ]
+
+
+def param_groups(method: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """The groups of ``method.param_groups(weight_decay)``, checked (every trainable parameter
+    once, no learning rate of their own, ``weight_decay`` filled in), or the default
+    :func:`no_decay_groups`."""
+    hook = getattr(method, "param_groups", None)
+    custom = hook(weight_decay) if callable(hook) else None
+    if custom is None:
+        return no_decay_groups(method, weight_decay)
+    who = type(method).__name__
+    names = {id(p): n for n, p in method.named_parameters()}
+    seen: set[int] = set()
+    groups = []
+    for i, group in enumerate(custom):
+        if not isinstance(group, dict) or "params" not in group:
+            raise TypeError(f"{who}.param_groups(): group {i} is not a dict with 'params'")
+        if "lr" in group:
+            raise ValueError(
+                f"{who}.param_groups(): group {i} sets 'lr'; every group follows the run's "
+                "learning-rate schedule (train.lr)"
+            )
+        params = list(group["params"])
+        for p in params:
+            if id(p) not in names:
+                raise ValueError(f"{who}.param_groups(): group {i} holds a tensor that is not "
+                                 "a parameter of the method")  # fmt: skip
+            if id(p) in seen:
+                raise ValueError(
+                    f"{who}.param_groups(): parameter {names[id(p)]!r} is in two groups"
+                )
+            seen.add(id(p))
+        groups.append({**group, "params": params,
+                       "weight_decay": group.get("weight_decay", weight_decay)})  # fmt: skip
+    missing = [n for n, p in method.named_parameters() if p.requires_grad and id(p) not in seen]
+    if missing:
+        raise ValueError(
+            f"{who}.param_groups() leaves out trainable parameters (they would not train): "
+            + ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        )  # fmt: skip
+    return groups
+
+
+def build_optimizer(method: nn.Module, name: str, lr: float, weight_decay: float):
+    """AdamW, LARS or SGD over :func:`param_groups`: by default biases and norm parameters get
+    no weight decay (and no LARS adaptation); a method's ``param_groups`` hook may say
+    otherwise."""
+    groups = param_groups(method, weight_decay)
     if name == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=0.9)
     if name == "lars":

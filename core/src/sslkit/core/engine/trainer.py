@@ -150,7 +150,7 @@ def _loop(step_fn, method, optimizer, train, plan, pos, cbs, ctx, run, env, tc) 
                     last = len(micro) + 1 == tc.accumulate
                     with contextlib.nullcontext() if last else ddp.no_sync(step_fn):
                         with autocast(env.device, tc.precision), replicated():
-                            loss, logs = _loss_and_logs(step_fn(batch))
+                            loss, logs = _loss_and_logs(step_fn(batch, pos.step))
                         (loss / tc.accumulate).backward()
                     micro.append((loss.detach(), batch))
                     if not last:

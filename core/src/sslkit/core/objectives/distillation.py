@@ -66,8 +66,8 @@ class DINOLoss(Collective, nn.Module):
     ``forward(student, teacher, *, step=None)``, in the order ``(prediction, target)``: student
     logits ``(batch, Vs, K)`` and teacher logits ``(batch, Vt, K)``; the first ``Vt`` student
     views are the teacher's views (global crops), the rest local crops. ``step`` is the
-    optimizer step (0-based; a ``Method`` keeps the ``step`` of its last
-    ``on_train_step_end(step, total_steps)`` plus one), required while ``warmup_steps > 0``:
+    optimizer step (0-based; a ``Method`` passes the ``step`` of its
+    ``training_step(batch, step)``), required while ``warmup_steps > 0``:
     the loss keeps no step counter, so under gradient accumulation every micro-batch of one
     optimizer step gets the same temperature. ``last_teacher_temp`` is the one last used.
     """
@@ -111,8 +111,8 @@ class DINOLoss(Collective, nn.Module):
     def forward(self, student: torch.Tensor, teacher: torch.Tensor, *, step: int | None = None):
         if step is None and self.warmup_steps > 0:
             raise ValueError(
-                "DINOLoss with warmup_steps > 0 needs step= (the optimizer step, e.g. kept "
-                "from Method.on_train_step_end); it does not count its own calls"
+                "DINOLoss with warmup_steps > 0 needs step= (the optimizer step, the step "
+                "of Method.training_step(batch, step)); it does not count its own calls"
             )
         if student.dim() != 3 or teacher.dim() != 3:
             raise ValueError(

@@ -95,7 +95,7 @@ class DigitsSimCLR(Method):
         keep = (torch.rand_like(x) >= self.cfg.dropout).to(x.dtype)
         return x * keep + self.cfg.noise * torch.randn_like(x)
 
-    def training_step(self, batch: torch.Tensor):
+    def training_step(self, batch: torch.Tensor, step: int):
         z = torch.stack([self.projector(self.encoder(self.view(batch))) for _ in range(2)], dim=1)
         return {"loss": self.loss(z)}
 

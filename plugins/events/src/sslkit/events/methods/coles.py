@@ -65,7 +65,7 @@ class CoLES(EventsMethod):
         else:
             self.loss = InfoNCE(config.temperature)
 
-    def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def training_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         c = self.config
         slices, _ = sample_slices(batch, c.split_count, c.slice_min, c.slice_max)
         z = self.embed(slices)

@@ -33,7 +33,7 @@ class CPC(EventsMethod):
         self.target = nn.Linear(self.encoder.embedding.out_dim, h)
         self.predictors = nn.ModuleList(nn.Linear(h, h, bias=False) for _ in range(config.steps))
 
-    def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def training_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         c = self.config
         batch = crop(batch, c.crop_len)
         cat, num, mask = batch["cats"], batch["nums"], batch["mask"]

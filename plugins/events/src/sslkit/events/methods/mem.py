@@ -48,7 +48,7 @@ class MEM(EventsMethod):
     def _draw(self, shape: tuple[int, ...], valid: torch.Tensor) -> torch.Tensor:
         return (torch.rand(shape, device=valid.device) < self.config.mask_prob) & valid
 
-    def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def training_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         c = self.config
         batch = crop(batch, c.crop_len)
         cat, num, mask = batch["cats"], batch["nums"], batch["mask"]

@@ -48,7 +48,7 @@ class BGRL(GraphMethod):
     def node_embeddings(self, x, edge_index):
         return self.encoder(x, edge_index)
 
-    def training_step(self, batch):
+    def training_step(self, batch, step: int):
         batch = unwrap(batch)
         x, ei = graph_inputs(batch)
         c = self.cfg

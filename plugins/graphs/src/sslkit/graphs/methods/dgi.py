@@ -66,7 +66,7 @@ class DGI(GraphMethod):
     def node_embeddings(self, x, edge_index):
         return self.encoder(x, edge_index)
 
-    def training_step(self, batch):
+    def training_step(self, batch, step: int):
         batch = unwrap(batch)
         x, ei = graph_inputs(batch)
         b = seed_count(batch)

@@ -43,7 +43,7 @@ class GRACE(GraphMethod):
     def node_embeddings(self, x, edge_index):
         return self.encoder(x, edge_index)
 
-    def training_step(self, batch):
+    def training_step(self, batch, step: int):
         batch = unwrap(batch)
         x, ei = graph_inputs(batch)
         c = self.cfg

@@ -87,7 +87,7 @@ class GraphCL(GraphMethod):
     def _graph_embed(self, x, ei, batch):
         return pool(self.node_embeddings(x, ei), batch, self.pooling)
 
-    def training_step(self, batch):
+    def training_step(self, batch, step: int):
         batch = unwrap(batch)
         x, ei = graph_inputs(batch)
         c = self.cfg

@@ -82,7 +82,7 @@ class GraphMAE(GraphMethod):
         out[token] += self.mask_token
         return out, masked
 
-    def training_step(self, batch):
+    def training_step(self, batch, step: int):
         batch = unwrap(batch)
         x, ei = graph_inputs(batch)
         b = seed_count(batch)

@@ -3,7 +3,8 @@ Learning on Hypergraphs" (ICLR 2024).
 
 Two stages, as in the paper and its code:
 
-1. Feature-reconstruction warm-up (``warmup_epochs`` steps): the features of ``warmup_mask_rate``
+1. Feature-reconstruction warm-up (the first ``warmup_epochs`` optimizer steps, by the step the
+   engine passes, so a resumed run continues in its stage): the features of ``warmup_mask_rate``
    of the nodes are replaced by a learnable input token, hyperedges are dropped with
    ``warmup_drop_hyperedge``, the encoder's embeddings of the masked nodes are replaced by a
    learnable embedding token and a hypergraph decoder reconstructs the features; loss
@@ -52,7 +53,6 @@ class HypeBoy(GraphMethod):
         self.embedding_mask = nn.Parameter(torch.zeros(h))
         self.head_node = nn.Sequential(nn.Linear(h, h), nn.ReLU(), nn.Linear(h, h))
         self.head_query = nn.Sequential(nn.Linear(h, h), nn.ReLU(), nn.Linear(h, h))
-        self.register_buffer("steps", torch.zeros((), dtype=torch.long))
         self.embed_dim = h
 
     def embed(self, inputs):
@@ -89,14 +89,17 @@ class HypeBoy(GraphMethod):
         logits = q @ keys.t()
         return (torch.logsumexp(logits, 1) - logits[torch.arange(v.numel()), v]).sum()
 
-    def training_step(self, batch):
+    def training_step(self, batch, step: int):
         batch = unwrap(batch)
         x, hi, m = hypergraph_inputs(batch)
-        warm = int(self.steps) < self.cfg.warmup_epochs
+        warm = step < self.cfg.warmup_epochs
         loss = self._warmup(x, hi, m) if warm else self._filling(x, hi, m)
-        if self.training:
-            self.steps += 1
         return {"loss": loss + self.l2_penalty(), "stage": 0.0 if warm else 1.0}
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # checkpoints of before the engine passed the step held the method's own counter
+        state_dict.pop(prefix + "steps", None)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
 def build(cfg: HypeBoyConfig, data) -> HypeBoy:

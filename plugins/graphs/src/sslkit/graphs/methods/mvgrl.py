@@ -102,7 +102,7 @@ class MVGRL(GraphMethod):
         h_adj, h_diff = self._encode(adj, diff, self.lin_adj(x), self.lin_diff(x))
         return h_adj + h_diff
 
-    def training_step(self, batch):
+    def training_step(self, batch, step: int):
         batch = unwrap(batch)
         x, ei = graph_inputs(batch)
         n = x.size(0)

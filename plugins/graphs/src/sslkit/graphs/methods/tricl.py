@@ -71,7 +71,7 @@ class TriCL(GraphMethod):
         # -log(e^pos / (e^pos + e^neg)) = softplus(neg - pos)
         return (F.softplus(neg_e - pos) + F.softplus(neg_n - pos)).mean()
 
-    def training_step(self, batch):
+    def training_step(self, batch, step: int):
         batch = unwrap(batch)
         x, hi, m = hypergraph_inputs(batch)
         c = self.cfg

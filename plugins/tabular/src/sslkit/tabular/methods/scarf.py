@@ -64,7 +64,7 @@ class SCARF(Method):
         mask = exact_mask(batch_size_of(batch), self.n, self.k, device_of(batch))
         return resample_marginals(batch, mask, self.n_num), mask
 
-    def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def training_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         corrupted, _ = self.corrupt(batch)
         h = self.encoder(batch)
         h_tilde = self.encoder(corrupted)

@@ -145,7 +145,7 @@ class TJEPA(Method):
             self.embed_dim = cfg.d_token
             self.nested_dims = self.token_dims
 
-    def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def training_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         b, dev = batch_size_of(batch), device_of(batch)
         n_ctx, n_tgt = subset_sizes(self.cfg, self.n)
         context, targets = sample_subsets(
@@ -198,7 +198,7 @@ class VectorTJEPA(Method):
         self.embed_dim = d
         self.nested_dims = check_nested(cfg.matryoshka_dims, d)
 
-    def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def training_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         b, dev = batch_size_of(batch), device_of(batch)
         n_ctx, n_tgt = subset_sizes(self.cfg, self.n)
         context, targets = sample_subsets(

@@ -69,7 +69,7 @@ class VIME(Method):
         cards = list(info["cardinalities"])
         self.estimators = nn.ModuleList(Estimators(m, self.n_num, cards) for m in self.sizes)
 
-    def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def training_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         b, dev = batch_size_of(batch), device_of(batch)
         mask = torch.rand(b, self.n, device=dev) < self.cfg.mask_prob
         corrupted = resample_marginals(batch, mask, self.n_num)

@@ -3,7 +3,8 @@
 Plain dataclasses, no torch: ``sslkit plugins`` and ``--help`` read them without importing any
 heavy library. The attribute docstring under a field is its ``--help`` text. Defaults are the
 settings of each paper for Cora; the shipped ``presets/<method>/default.toml`` also sets the
-paper's ``[train]`` values (epochs, learning rate).
+paper's ``[train]`` values (epochs, learning rate). The methods' encoder options start from
+:class:`EncoderOptions` (``sslkit.graphs.encoders.build_encoder`` reads them).
 """
 
 from __future__ import annotations
@@ -54,13 +55,29 @@ class GraphData:
 
 
 @dataclass
-class GRACEConfig:
-    """GRACE (Zhu et al. 2020, "Deep Graph Contrastive Representation Learning"), Cora values."""
+class EncoderOptions:
+    """The encoder of a method: its kind (``encoder``), embedding size (``hidden_dim``) and
+    depth (``num_layers``), the first options of every config built on it (a method's config
+    redefines a field to change its default, or its type: hypergraph kinds). Public: another
+    plugin's config may extend it and pass it to ``sslkit.graphs.encoders.build_encoder``,
+    which also reads the optional fields ``activation``, ``num_heads``, ``in_drop``,
+    ``attn_drop``, ``dropout`` and ``edge_dim`` where a config has them. Two configs declare
+    these fields themselves, since a base class's fields come first in ``--help``: BGRL (per-layer
+    widths ``hidden_dims`` instead of ``hidden_dim`` and ``num_layers``) and TriCL (its options
+    list ``proj_dim`` before ``num_layers``). MVGRL's two fixed GCN views take only
+    ``hidden_dim``."""
 
     encoder: Encoder = "gcn"
+    hidden_dim: int = 512
+    num_layers: int = 2
+
+
+@dataclass
+class GRACEConfig(EncoderOptions):
+    """GRACE (Zhu et al. 2020, "Deep Graph Contrastive Representation Learning"), Cora values."""
+
     hidden_dim: int = 128
     """Embedding size; hidden layers are twice as wide (as in the paper's code)."""
-    num_layers: int = 2
     activation: Activation = "relu"
     proj_dim: int = 128
     tau: float = 0.4
@@ -73,11 +90,9 @@ class GRACEConfig:
 
 
 @dataclass
-class DGIConfig:
+class DGIConfig(EncoderOptions):
     """DGI (Veličković et al. 2019, "Deep Graph Infomax"), Cora values."""
 
-    encoder: Encoder = "gcn"
-    hidden_dim: int = 512
     num_layers: int = 1
     activation: Activation = "prelu"
     l2: float = 0.0
@@ -126,13 +141,11 @@ class BGRLConfig:
 
 
 @dataclass
-class GraphMAEConfig:
+class GraphMAEConfig(EncoderOptions):
     """GraphMAE (Hou et al. 2022, "GraphMAE: Self-Supervised Masked Graph Autoencoders"),
     Cora values."""
 
     encoder: Encoder = "gat"
-    hidden_dim: int = 512
-    num_layers: int = 2
     num_heads: int = 4
     num_out_heads: int = 1
     activation: Activation = "prelu"
@@ -147,7 +160,7 @@ class GraphMAEConfig:
 
 
 @dataclass
-class GraphCLConfig:
+class GraphCLConfig(EncoderOptions):
     """GraphCL (You et al. 2020, "Graph Contrastive Learning with Augmentations"), graph level,
     values of the unsupervised TU experiments."""
 
@@ -162,13 +175,12 @@ class GraphCLConfig:
 
 
 @dataclass
-class HypeBoyConfig:
+class HypeBoyConfig(EncoderOptions):
     """HypeBoy (Kim et al. 2024, "HypeBoy: Generative Self-Supervised Representation Learning
     on Hypergraphs"): feature-reconstruction warm-up, then hyperedge filling."""
 
     encoder: HyperEncoderName = "unigcnii"
     hidden_dim: int = 128
-    num_layers: int = 2
     dropout: float = 0.5
     warmup_epochs: int = 300
     """Epochs of the feature-reconstruction warm-up before hyperedge filling starts."""

@@ -1,22 +1,55 @@
-"""Encoders: GNNs from PyG (GCN, GAT, GIN, GraphSAGE) and hypergraph encoders (PyG's
-``HypergraphConv``, an AllSet/UniGNN-style set layer, UniGCNII as used by HypeBoy).
+"""Encoders: GNNs from PyG (GCN, GAT, GIN, GIN with edge features, GraphSAGE) and hypergraph
+encoders (PyG's ``HypergraphConv``, an AllSet/UniGNN-style set layer, UniGCNII as used by
+HypeBoy).
 
 Every encoder maps node features to node embeddings; hypergraph encoders can also return
 hyperedge embeddings (``return_edges=True``), which TriCL contrasts.
+
+Public API for other plugins (``__all__``; a plugin that imports it declares ``sslkit-graphs``
+as a dependency): :class:`GNNEncoder`, :class:`HypergraphEncoder`, the config base
+:class:`EncoderOptions` and :func:`build_encoder` (the encoder a config describes), and the
+graph-level helpers :func:`batch_graphs` (many graphs as one batch) and :func:`pool_graphs`
+(one vector per graph). These names and their keyword arguments are kept stable.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch_geometric.nn import GATConv, GCNConv, GINConv, HypergraphConv, SAGEConv
+from torch_geometric.data import Batch, Data
+from torch_geometric.nn import (
+    GATConv,
+    GCNConv,
+    GINConv,
+    GINEConv,
+    HypergraphConv,
+    SAGEConv,
+    global_add_pool,
+    global_max_pool,
+    global_mean_pool,
+)
 from torch_geometric.utils import scatter, to_torch_csr_tensor
 
 from sslkit.core.nn import tracing
+from sslkit.graphs.configs import EncoderOptions
+
+__all__ = [
+    "HYPERGRAPH_KINDS",
+    "EncoderOptions",
+    "GNNEncoder",
+    "HypergraphEncoder",
+    "batch_graphs",
+    "build_encoder",
+    "pool_graphs",
+]
+
+#: ``encoder`` values that build a :class:`HypergraphEncoder` (the others a :class:`GNNEncoder`)
+HYPERGRAPH_KINDS = ("hgnn", "set", "unigcnii")
 
 
 def activation(name: str, dim: int | None = None) -> nn.Module:
@@ -32,22 +65,32 @@ def activation(name: str, dim: int | None = None) -> nn.Module:
 
 
 def make_conv(
-    kind: str, in_dim: int, out_dim: int, *, heads: int = 1, attn_drop: float = 0.0
+    kind: str,
+    in_dim: int,
+    out_dim: int,
+    *,
+    heads: int = 1,
+    attn_drop: float = 0.0,
+    edge_dim: int | None = None,
 ) -> nn.Module:
     """One PyG layer ``in_dim -> out_dim`` (GAT: ``heads`` heads of ``out_dim // heads``,
-    concatenated)."""
+    concatenated; GINE: GIN whose messages add the edge features, mapped from ``edge_dim``)."""
     if kind == "gcn":
         return GCNConv(in_dim, out_dim)
     if kind == "gat":
         if out_dim % heads:
             raise ValueError(f"GAT width {out_dim} is not divisible by {heads} heads")
         return GATConv(in_dim, out_dim // heads, heads=heads, dropout=attn_drop)
-    if kind == "gin":
+    if kind in ("gin", "gine"):
         mlp = nn.Sequential(nn.Linear(in_dim, out_dim), nn.ReLU(), nn.Linear(out_dim, out_dim))
-        return GINConv(mlp)
+        if kind == "gin":
+            return GINConv(mlp)
+        if not edge_dim:
+            raise ValueError("encoder 'gine' needs edge_dim, the width of the edge features")
+        return GINEConv(mlp, edge_dim=edge_dim)
     if kind == "sage":
         return SAGEConv(in_dim, out_dim)
-    raise ValueError(f"unknown encoder {kind!r}; choose gcn, gat, gin or sage")
+    raise ValueError(f"unknown encoder {kind!r}; choose gcn, gat, gin, gine or sage")
 
 
 def gat_xavier_relu_init(module: nn.Module) -> None:
@@ -71,12 +114,18 @@ def gat_xavier_relu_init(module: nn.Module) -> None:
 class GNNEncoder(nn.Module):
     """A stack of PyG convolutions, each followed by optional norm and an activation.
 
-    ``dims`` are the output widths of the layers (the last is the embedding size).
-    ``heads`` applies to GAT layers (``last_heads`` to the last one). ``in_drop`` is dropout on
-    each layer's input (GraphMAE's ``feat_drop``); ``norm`` is ``"batch"`` (BGRL), ``"layer"``
-    or ``"none"`` (applied before the activation, or after it with ``norm_after_activation``, as
-    GraphCL's GIN), ``norm_momentum`` the batch norm's running-statistics momentum (PyTorch's
-    meaning: the weight of the newest batch); ``last_activation=False`` leaves the output linear.
+    ``kind`` is ``gcn``, ``gat``, ``gin``, ``gine`` (GIN with edge features, Hu et al. 2020:
+    needs ``edge_dim``, and ``forward`` the ``edge_attr``) or ``sage``. ``dims`` are the output
+    widths of the layers (the last is the embedding size); ``act`` is ``relu``, ``prelu``,
+    ``elu`` or ``none``. ``heads`` applies to GAT layers (``last_heads`` to the last one).
+    ``in_drop`` is dropout on each layer's input (GraphMAE's ``feat_drop``); ``norm`` is
+    ``"batch"`` (BGRL), ``"layer"`` or ``"none"`` (applied before the activation, or after it
+    with ``norm_after_activation``, as GraphCL's GIN), ``norm_momentum`` the batch norm's
+    running-statistics momentum (PyTorch's meaning: the weight of the newest batch);
+    ``last_activation=False`` leaves the output linear.
+
+    ``forward(x, edge_index, edge_attr=None, *, return_hidden=False)`` returns the node
+    embeddings ``(num_nodes, dims[-1])``, with ``return_hidden`` also every layer's output.
     """
 
     def __init__(
@@ -94,6 +143,7 @@ class GNNEncoder(nn.Module):
         norm_momentum: float = 0.1,
         last_activation: bool = True,
         norm_after_activation: bool = False,
+        edge_dim: int | None = None,
     ):
         super().__init__()
         self.kind = kind
@@ -106,7 +156,9 @@ class GNNEncoder(nn.Module):
         for i, out in enumerate(dims):
             last = i == len(dims) - 1
             h = (last_heads or heads) if last else heads
-            self.convs.append(make_conv(kind, d, out, heads=h, attn_drop=attn_drop))
+            self.convs.append(
+                make_conv(kind, d, out, heads=h, attn_drop=attn_drop, edge_dim=edge_dim)
+            )
             if norm == "batch":
                 self.norms.append(nn.BatchNorm1d(out, momentum=norm_momentum))
             elif norm == "layer":
@@ -117,7 +169,16 @@ class GNNEncoder(nn.Module):
             d = out
         self.out_dim = d
 
-    def forward(self, x: Tensor, edge_index: Tensor, *, return_hidden: bool = False):
+    def forward(
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        edge_attr: Tensor | None = None,
+        *,
+        return_hidden: bool = False,
+    ):
+        if self.kind == "gine" and edge_attr is None:
+            raise ValueError("encoder 'gine' needs the edge features: pass edge_attr")
         if (
             self.kind == "gcn"
             and x.device.type == "cpu"
@@ -134,10 +195,70 @@ class GNNEncoder(nn.Module):
         for conv, norm, act in zip(self.convs, self.norms, self.acts):
             if self.in_drop > 0:
                 x = F.dropout(x, self.in_drop, self.training)
-            x = conv(x, edge_index)
+            x = conv(x, edge_index) if edge_attr is None else conv(x, edge_index, edge_attr)
             x = norm(act(x)) if self.norm_after_activation else act(norm(x))
             hidden.append(x)
         return (x, hidden) if return_hidden else x
+
+
+def build_encoder(cfg: Any, in_dim: int, **overrides: Any) -> nn.Module:
+    """The encoder ``cfg`` describes, on ``in_dim`` input features: a :class:`GNNEncoder`, or a
+    :class:`HypergraphEncoder` for the kinds in :data:`HYPERGRAPH_KINDS`.
+
+    ``cfg`` is an :class:`EncoderOptions` (``encoder``, ``hidden_dim``, ``num_layers``; per-layer
+    widths ``hidden_dims`` in their place also do). Optional fields are read where the config
+    has them: ``activation``, ``num_heads`` (GAT heads; 4 without it), ``in_drop``,
+    ``attn_drop``, ``edge_dim`` (GNN); ``activation``, ``dropout`` (hypergraph). ``overrides``
+    are keyword arguments of the encoder class, and win over the config: ``dims``, ``act``,
+    ``heads``, ``norm``, ``edge_dim``, ``last_activation``, ... (GNN); ``hidden_dim``,
+    ``num_layers``, ``act``, ``dropout``, ``node_loops``, ... (hypergraph); ``kind`` replaces
+    ``cfg.encoder``.
+    """
+    kind = overrides.pop("kind", cfg.encoder)
+    if kind in HYPERGRAPH_KINDS:
+        options = {"hidden_dim": cfg.hidden_dim, "num_layers": cfg.num_layers}
+        options |= _present(cfg, activation="act", dropout="dropout")
+        return HypergraphEncoder(kind, in_dim, **(options | overrides))
+    widths = getattr(cfg, "hidden_dims", None)
+    dims = list(widths) if widths is not None else [cfg.hidden_dim] * cfg.num_layers
+    options = {"dims": dims, "heads": 4}
+    options |= _present(
+        cfg,
+        activation="act",
+        num_heads="heads",
+        in_drop="in_drop",
+        attn_drop="attn_drop",
+        edge_dim="edge_dim",
+    )
+    return GNNEncoder(kind, in_dim, **(options | overrides))
+
+
+def _present(cfg: Any, **keywords: str) -> dict[str, Any]:
+    """``{keyword: cfg.<field>}`` for the fields (``field=keyword``) that ``cfg`` has."""
+    return {kw: getattr(cfg, f) for f, kw in keywords.items() if hasattr(cfg, f)}
+
+
+# ---------------------------------------------------------------------------------------------
+# many graphs: batching and readout
+
+
+def batch_graphs(graphs: Sequence[Data]) -> Batch:
+    """Many graphs as one batch (PyG ``Batch.from_data_list``): one disconnected graph whose
+    node features are stacked and edge indices offset, with ``batch`` the graph of each node
+    (and ``edge_attr`` stacked when the graphs have it). The graph-level data and methods train
+    and embed on these batches; :func:`pool_graphs` reads one vector per graph out of them."""
+    return Batch.from_data_list(list(graphs))
+
+
+def pool_graphs(h: Tensor, batch: Tensor, how: str = "mean") -> Tensor:
+    """Node embeddings ``h`` to one row per graph (``batch``: the graph of each node) by
+    ``how``: ``mean``, ``sum`` or ``max``."""
+    size = int(batch.max()) + 1 if batch.numel() else 0
+    if how == "sum":
+        return global_add_pool(h, batch, size)
+    if how == "max":
+        return global_max_pool(h, batch, size)
+    return global_mean_pool(h, batch, size)
 
 
 # ---------------------------------------------------------------------------------------------

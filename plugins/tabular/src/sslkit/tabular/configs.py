@@ -66,6 +66,7 @@ class EncoderOptions:
     n_layers: int = 2
     """Transformer blocks (ft_transformer) or hidden layers/blocks (mlp, resnet)."""
     n_heads: int = 4
+    """Attention heads of each Transformer block (d_token must be a multiple)."""
     ffn_dim: int = 128
     """Feed-forward width inside each Transformer block."""
     hidden_dim: int = 256
@@ -73,6 +74,7 @@ class EncoderOptions:
     out_dim: int = 128
     """Embedding size of the MLP and ResNet encoders."""
     dropout: float = 0.0
+    """Dropout inside the encoder (attention and feed-forward, or after each hidden layer)."""
     num_embedding: Literal["linear", "periodic"] = "linear"
     """How a numeric value becomes a vector: linear (``x w + b``) or periodic (PLR: learned
     sin/cos frequencies, then a linear map and ReLU; Gorishniy et al. 2022)."""
@@ -104,8 +106,12 @@ class TJEPAConfig(EncoderOptions):
     pred_dim: int = 32
     """Width of the Transformer predictor."""
     pred_layers: int = 2
+    """Transformer blocks of the predictor."""
     pred_heads: int = 4
+    """Attention heads of the predictor (one when pred_dim is not a multiple)."""
     ema_start: float = 0.996
+    """EMA momentum of the target encoder at the first step, raised to ema_end on a cosine
+    schedule."""
     ema_end: float = 1.0
     pooling: Literal["flatten", "mean"] = "flatten"
     """Embedding of a row: the target encoder's output tokens flattened (the paper's

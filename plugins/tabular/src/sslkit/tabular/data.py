@@ -378,6 +378,40 @@ def _should_stream(path: Path, config: TabularData) -> bool:
     return size > config.stream_threshold_mb * 2**20
 
 
+def parquet_frames(
+    files: list[Path], read_batch: int, max_rows: int = 0, *, pre_buffer: bool = False
+) -> Iterator[tuple[int, pd.DataFrame]]:
+    """``(offset, frame)`` of consecutive rows of ``files``, at most ``read_batch`` rows a
+    frame and ``max_rows`` in all (0: every row); ``offset`` numbers rows across files.
+
+    Each file is read with ``ParquetFile.iter_batches``, which holds about one record batch at a
+    time; the ``pyarrow.dataset`` scanner reads ahead, and its memory grows with the rows (115
+    MB at 100k rows, 658 MB at 2M in benchmarks/export.py). ``pre_buffer`` (pyarrow's default is
+    on) coalesces reads of the whole file ahead: off, the reader holds about one record batch
+    (35-40 MB at 2M rows instead of 185 MB).
+    """
+    import pyarrow.parquet as pq
+
+    offset = 0
+    limit = max_rows or None
+    for file in files:
+        try:
+            reader = pq.ParquetFile(file, pre_buffer=pre_buffer)
+        except Exception as exc:  # pyarrow raises several types for unreadable files
+            raise DataError(f"not a readable Parquet file: {exc}", path=file) from None
+        with reader:
+            for batch in reader.iter_batches(batch_size=read_batch):
+                df = batch.to_pandas()
+                if limit is not None and offset + len(df) > limit:
+                    df = df.iloc[: limit - offset]
+                if len(df):
+                    df.index = pd.RangeIndex(offset, offset + len(df))
+                    yield offset, df
+                offset += len(df)
+                if limit is not None and offset >= limit:
+                    return
+
+
 class StreamedTable(DomainData):
     """A Parquet file (or folder) read in record batches; never held in memory as a whole.
 
@@ -395,34 +429,9 @@ class StreamedTable(DomainData):
         self.info = schema.info()
 
     def _frames(self) -> Iterator[tuple[int, pd.DataFrame]]:
-        """``(offset, frame)`` of consecutive rows; ``offset`` numbers rows across files.
-
-        Each file is read with ``ParquetFile.iter_batches`` (``pre_buffer`` off), which holds
-        about one record batch at a time; the ``pyarrow.dataset`` scanner reads ahead, and its
-        memory grows with the rows (115 MB at 100k rows, 658 MB at 2M in benchmarks/export.py).
-        """
-        import pyarrow.parquet as pq
-
-        offset = 0
-        limit = self.config.max_rows or None
-        for file in parquet_files(self.path):
-            try:
-                # pre_buffer (on by default) coalesces reads of the whole file ahead: off, the
-                # reader holds about one record batch (35-40 MB at 2M rows instead of 185 MB)
-                reader = pq.ParquetFile(file, pre_buffer=False)
-            except Exception as exc:  # pyarrow raises several types for unreadable files
-                raise DataError(f"not a readable Parquet file: {exc}", path=file) from None
-            with reader:
-                for batch in reader.iter_batches(batch_size=self.read_batch):
-                    df = batch.to_pandas()
-                    if limit is not None and offset + len(df) > limit:
-                        df = df.iloc[: limit - offset]
-                    if len(df):
-                        df.index = pd.RangeIndex(offset, offset + len(df))
-                        yield offset, df
-                    offset += len(df)
-                    if limit is not None and offset >= limit:
-                        return
+        """``(offset, frame)`` of consecutive rows (:func:`parquet_frames`)."""
+        files = parquet_files(self.path)
+        yield from parquet_frames(files, self.read_batch, self.config.max_rows)
 
     def _held(self, offset: int, n: int) -> np.ndarray:
         rows = np.arange(offset, offset + n)

@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
-from torch_geometric.data import Batch, Data
+from torch_geometric.data import Data
 
 from sslkit.core.data import DomainData, EvalBatch
+from sslkit.graphs.encoders import batch_graphs
 
 
 def _fingerprint(*tensors: Tensor) -> str:
@@ -31,7 +32,28 @@ def _fingerprint(*tensors: Tensor) -> str:
     return h.hexdigest()[:16]
 
 
-class NodeGraphData(DomainData):
+class GraphDomainData(DomainData):
+    """What the graph data classes share: the ``info`` and fitted ``state`` they are built with,
+    the fingerprint ``info`` records, and export and example inputs from the split ``all``
+    (every node, or every graph)."""
+
+    info: dict[str, Any]
+    _state: dict[str, Any]
+
+    def export_batches(self, batch_size: int) -> Iterator[EvalBatch]:
+        yield from self.eval_batches("all", batch_size)
+
+    def state(self) -> dict[str, Any]:
+        return dict(self._state)
+
+    def fingerprint(self) -> str:
+        return self.info.get("fingerprint") or super().fingerprint()
+
+    def example_inputs(self, batch_size: int = 2) -> Any:
+        return next(iter(self.eval_batches("all", batch_size))).inputs
+
+
+class NodeGraphData(GraphDomainData):
     """A single graph for node-level SSL (full-graph or neighbour-sampled mini-batches)."""
 
     def __init__(
@@ -125,24 +147,12 @@ class NodeGraphData(DomainData):
                 }
                 yield EvalBatch(self._ids(chunk), inputs, self._labels(chunk))
 
-    def export_batches(self, batch_size: int) -> Iterator[EvalBatch]:
-        yield from self.eval_batches("all", batch_size)
-
     def has_labels(self) -> bool:
         y = getattr(self.graph, "y", None)
         return y is not None and bool((y >= 0).any())
 
-    def state(self) -> dict[str, Any]:
-        return dict(self._state)
 
-    def fingerprint(self) -> str:
-        return self.info.get("fingerprint") or super().fingerprint()
-
-    def example_inputs(self, batch_size: int = 2) -> Any:
-        return next(iter(self.eval_batches("all", batch_size))).inputs
-
-
-class HypergraphData(DomainData):
+class HypergraphData(GraphDomainData):
     """A hypergraph (full-graph training) with its given train/test splits."""
 
     full_batch = True
@@ -186,23 +196,11 @@ class HypergraphData(DomainData):
             inputs = {"x": g.x, "hyperedge_index": g.hyperedge_index, "nodes": chunk}
             yield EvalBatch(chunk.numpy(), inputs, None if y is None else y[chunk].numpy())
 
-    def export_batches(self, batch_size: int) -> Iterator[EvalBatch]:
-        yield from self.eval_batches("all", batch_size)
-
     def has_labels(self) -> bool:
         return getattr(self.graph, "y", None) is not None
 
-    def state(self) -> dict[str, Any]:
-        return dict(self._state)
 
-    def fingerprint(self) -> str:
-        return self.info.get("fingerprint") or super().fingerprint()
-
-    def example_inputs(self, batch_size: int = 2) -> Any:
-        return next(iter(self.eval_batches("all", batch_size))).inputs
-
-
-class GraphSetData(DomainData):
+class GraphSetData(GraphDomainData):
     """A set of graphs (graph classification): batches of whole graphs."""
 
     full_batch = False
@@ -216,7 +214,7 @@ class GraphSetData(DomainData):
         return self.graphs
 
     def collate(self, items: list[Any]) -> Any:
-        return Batch.from_data_list(items)
+        return batch_graphs(items)
 
     def split_names(self) -> list[str]:
         return ["all"]
@@ -229,7 +227,7 @@ class GraphSetData(DomainData):
         bs = max(int(batch_size), 1)
         for start in range(0, len(self.graphs), bs):
             part = self.graphs[start : start + bs]
-            b = Batch.from_data_list(part)
+            b = batch_graphs(part)
             inputs = {"x": b.x, "edge_index": b.edge_index, "batch": b.batch}
             labels = None
             if self.has_labels():
@@ -238,9 +236,3 @@ class GraphSetData(DomainData):
 
     def has_labels(self) -> bool:
         return all(getattr(g, "y", None) is not None for g in self.graphs[:1])
-
-    def state(self) -> dict[str, Any]:
-        return dict(self._state)
-
-    def fingerprint(self) -> str:
-        return self.info.get("fingerprint") or super().fingerprint()

@@ -6,9 +6,9 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch_geometric.nn import global_add_pool, global_max_pool, global_mean_pool
 
 from sslkit.core.engine.method import Method
+from sslkit.graphs.encoders import pool_graphs as pool
 
 
 def unwrap(batch: Any) -> Any:
@@ -74,15 +74,6 @@ def hypergraph_inputs(inputs: Any) -> tuple[Tensor, Tensor, int]:
     return x, hi, m
 
 
-def pool(h: Tensor, batch: Tensor, how: str = "mean") -> Tensor:
-    size = int(batch.max()) + 1 if batch.numel() else 0
-    if how == "sum":
-        return global_add_pool(h, batch, size)
-    if how == "max":
-        return global_max_pool(h, batch, size)
-    return global_mean_pool(h, batch, size)
-
-
 class GraphMethod(Method):
     """Base of the node-level graph methods: ``node_embeddings(x, edge_index)`` is the frozen
     encoder; ``embed`` returns the rows ``inputs["nodes"]`` or, for graph-level inputs (with
@@ -92,11 +83,16 @@ class GraphMethod(Method):
     pooling: str = "mean"
 
     def node_embeddings(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        raise NotImplementedError
+        """The frozen encoder's node embeddings (default: ``self.encoder``'s output)."""
+        return self.encoder(x, edge_index)
 
     def embed(self, inputs: Any) -> Tensor:
         x, ei = graph_inputs(inputs)
-        h = self.node_embeddings(x, ei)
+        return self.readout(self.node_embeddings(x, ei), inputs)
+
+    def readout(self, h: Tensor, inputs: Any) -> Tensor:
+        """The rows ``inputs["nodes"]`` of node embeddings ``h``, or for graph-level inputs
+        (with ``batch``) one ``pooling``-pooled vector per graph."""
         if "batch" in inputs:
             return pool(h, inputs["batch"], self.pooling)
         return h[inputs["nodes"]]
@@ -107,6 +103,16 @@ class GraphMethod(Method):
         if not self.l2:
             return 0.0
         return 0.5 * self.l2 * sum(p.pow(2).sum() for p in self.parameters() if p.requires_grad)
+
+
+class HypergraphMethod(GraphMethod):
+    """Base of the hypergraph methods (HypeBoy, TriCL): ``self.encoder`` is a
+    :class:`~sslkit.graphs.encoders.HypergraphEncoder`, and ``embed`` reads its node embeddings
+    of the hypergraph (a plain graph becomes the hypergraph of its closed neighbourhoods)."""
+
+    def embed(self, inputs: Any) -> Tensor:
+        x, hi, m = hypergraph_inputs(inputs)
+        return self.readout(self.encoder(x, hi, m), inputs)
 
 
 def pooled_if_graphs(batch: Any, h: Tensor, how: str = "mean") -> Tensor:

@@ -18,7 +18,7 @@ from sslkit.core.nn import EMATeacher, MLPHead
 from sslkit.core.objectives import NegativeCosine
 from sslkit.graphs.augment import drop_edges, mask_features
 from sslkit.graphs.configs import BGRLConfig
-from sslkit.graphs.encoders import GNNEncoder
+from sslkit.graphs.encoders import build_encoder
 from sslkit.graphs.methods.base import GraphMethod, graph_inputs, seed_count, unwrap
 
 
@@ -27,15 +27,8 @@ class BGRL(GraphMethod):
         super().__init__()
         self.cfg = cfg
         self.l2 = cfg.l2
-        heads = 4 if cfg.encoder == "gat" else 1
-        self.encoder = GNNEncoder(
-            cfg.encoder,
-            in_dim,
-            list(cfg.hidden_dims),
-            "prelu",
-            heads=heads,
-            norm="batch",
-            norm_momentum=cfg.batchnorm_momentum,
+        self.encoder = build_encoder(
+            cfg, in_dim, act="prelu", norm="batch", norm_momentum=cfg.batchnorm_momentum
         )
         out = cfg.hidden_dims[-1]
         self.predictor = MLPHead(
@@ -44,9 +37,6 @@ class BGRL(GraphMethod):
         self.target = EMATeacher(self.encoder, cfg.base_momentum, 1.0)
         self.loss = NegativeCosine(byol=True)
         self.embed_dim = out
-
-    def node_embeddings(self, x, edge_index):
-        return self.encoder(x, edge_index)
 
     def training_step(self, batch, step: int):
         batch = unwrap(batch)

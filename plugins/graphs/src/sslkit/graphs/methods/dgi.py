@@ -16,7 +16,7 @@ from torch import nn
 
 from sslkit.graphs.augment import shuffle_rows
 from sslkit.graphs.configs import DGIConfig
-from sslkit.graphs.encoders import GNNEncoder
+from sslkit.graphs.encoders import build_encoder
 from sslkit.graphs.methods.base import (
     GraphMethod,
     graph_inputs,
@@ -57,14 +57,9 @@ class DGI(GraphMethod):
         super().__init__()
         self.cfg = cfg
         self.l2 = cfg.l2
-        heads = 4 if cfg.encoder == "gat" else 1
-        dims = [cfg.hidden_dim] * cfg.num_layers
-        self.encoder = GNNEncoder(cfg.encoder, in_dim, dims, cfg.activation, heads=heads)
+        self.encoder = build_encoder(cfg, in_dim)
         self.disc = Discriminator(cfg.hidden_dim)
         self.embed_dim = cfg.hidden_dim
-
-    def node_embeddings(self, x, edge_index):
-        return self.encoder(x, edge_index)
 
     def training_step(self, batch, step: int):
         batch = unwrap(batch)

@@ -17,7 +17,7 @@ from sslkit.core.nn import MLPHead
 from sslkit.core.objectives import InfoNCE
 from sslkit.graphs.augment import drop_edges, mask_features
 from sslkit.graphs.configs import GRACEConfig
-from sslkit.graphs.encoders import GNNEncoder
+from sslkit.graphs.encoders import build_encoder
 from sslkit.graphs.methods.base import GraphMethod, graph_inputs, seed_count, unwrap
 
 
@@ -27,8 +27,7 @@ class GRACE(GraphMethod):
         self.cfg = cfg
         self.l2 = cfg.l2
         dims = [2 * cfg.hidden_dim] * (cfg.num_layers - 1) + [cfg.hidden_dim]
-        heads = 4 if cfg.encoder == "gat" else 1
-        self.encoder = GNNEncoder(cfg.encoder, in_dim, dims, cfg.activation, heads=heads)
+        self.encoder = build_encoder(cfg, in_dim, dims=dims)
         self.projector = MLPHead(
             cfg.hidden_dim,
             cfg.proj_dim,
@@ -39,9 +38,6 @@ class GRACE(GraphMethod):
         )
         self.loss = InfoNCE(temperature=cfg.tau)
         self.embed_dim = cfg.hidden_dim
-
-    def node_embeddings(self, x, edge_index):
-        return self.encoder(x, edge_index)
 
     def training_step(self, batch, step: int):
         batch = unwrap(batch)

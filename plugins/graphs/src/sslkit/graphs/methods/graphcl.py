@@ -29,7 +29,7 @@ from sslkit.graphs.augment import (
     subgraph,
 )
 from sslkit.graphs.configs import GraphCLConfig
-from sslkit.graphs.encoders import GNNEncoder
+from sslkit.graphs.encoders import build_encoder
 from sslkit.graphs.methods.base import GraphMethod, graph_inputs, pool, unwrap
 from sslkit.graphs.methods.dgi import Discriminator, bce_pos_neg
 
@@ -64,15 +64,8 @@ class GraphCL(GraphMethod):
         super().__init__()
         self.cfg = cfg
         self.pooling = cfg.pooling
-        heads = 4 if cfg.encoder == "gat" else 1
-        self.encoder = GNNEncoder(
-            cfg.encoder,
-            in_dim,
-            [cfg.hidden_dim] * cfg.num_layers,
-            "relu",
-            heads=heads,
-            norm="batch",
-            norm_after_activation=True,
+        self.encoder = build_encoder(
+            cfg, in_dim, act="relu", norm="batch", norm_after_activation=True
         )
         d = cfg.hidden_dim * cfg.num_layers
         if graph_level:

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from sslkit.graphs.augment import drop_edges
 from sslkit.graphs.configs import GraphMAEConfig
-from sslkit.graphs.encoders import GNNEncoder, gat_xavier_relu_init
+from sslkit.graphs.encoders import build_encoder, gat_xavier_relu_init
 from sslkit.graphs.methods.base import GraphMethod, graph_inputs, seed_count, unwrap
 
 
@@ -33,34 +33,15 @@ class GraphMAE(GraphMethod):
         super().__init__()
         self.cfg = cfg
         self.l2 = cfg.l2
-        heads = cfg.num_heads if cfg.encoder == "gat" else 1
-        self.encoder = GNNEncoder(
-            cfg.encoder,
-            in_dim,
-            [cfg.hidden_dim] * cfg.num_layers,
-            cfg.activation,
-            heads=heads,
-            attn_drop=cfg.attn_drop,
-            in_drop=cfg.in_drop,
-        )
-        self.decoder = GNNEncoder(
-            cfg.encoder,
-            cfg.hidden_dim,
-            [in_dim],
-            cfg.activation,
-            heads=cfg.num_out_heads if cfg.encoder == "gat" else 1,
-            attn_drop=cfg.attn_drop,
-            in_drop=cfg.in_drop,
-            last_activation=False,
+        self.encoder = build_encoder(cfg, in_dim)
+        self.decoder = build_encoder(
+            cfg, cfg.hidden_dim, dims=[in_dim], heads=cfg.num_out_heads, last_activation=False
         )
         gat_xavier_relu_init(self.encoder)
         gat_xavier_relu_init(self.decoder)
         self.encoder_to_decoder = nn.Linear(cfg.hidden_dim, cfg.hidden_dim, bias=False)
         self.mask_token = nn.Parameter(torch.zeros(1, in_dim))
         self.embed_dim = cfg.hidden_dim
-
-    def node_embeddings(self, x, edge_index):
-        return self.encoder(x, edge_index)
 
     def mask(self, x: Tensor, candidates: int) -> tuple[Tensor, Tensor]:
         """Corrupt ``mask_rate`` of the first ``candidates`` nodes; returns (x, masked ids)."""

@@ -31,11 +31,11 @@ from torch_geometric.utils import scatter
 
 from sslkit.graphs.augment import drop_hyperedges, mask_entries
 from sslkit.graphs.configs import HypeBoyConfig
-from sslkit.graphs.encoders import HypergraphEncoder
-from sslkit.graphs.methods.base import GraphMethod, hypergraph_inputs, pool, unwrap
+from sslkit.graphs.encoders import build_encoder
+from sslkit.graphs.methods.base import HypergraphMethod, hypergraph_inputs, unwrap
 
 
-class HypeBoy(GraphMethod):
+class HypeBoy(HypergraphMethod):
     find_unused_parameters = True
 
     def __init__(self, cfg: HypeBoyConfig, in_dim: int):
@@ -43,24 +43,13 @@ class HypeBoy(GraphMethod):
         self.cfg = cfg
         self.l2 = cfg.l2
         h = cfg.hidden_dim
-        self.encoder = HypergraphEncoder(
-            cfg.encoder, in_dim, h, cfg.num_layers, dropout=cfg.dropout, node_loops="isolated"
-        )
-        self.decoder = HypergraphEncoder(
-            cfg.encoder, h, in_dim, cfg.num_layers, dropout=cfg.dropout, node_loops="isolated"
-        )
+        self.encoder = build_encoder(cfg, in_dim, node_loops="isolated")
+        self.decoder = build_encoder(cfg, h, hidden_dim=in_dim, node_loops="isolated")
         self.input_mask = nn.Parameter(torch.zeros(in_dim))
         self.embedding_mask = nn.Parameter(torch.zeros(h))
         self.head_node = nn.Sequential(nn.Linear(h, h), nn.ReLU(), nn.Linear(h, h))
         self.head_query = nn.Sequential(nn.Linear(h, h), nn.ReLU(), nn.Linear(h, h))
         self.embed_dim = h
-
-    def embed(self, inputs):
-        x, hi, m = hypergraph_inputs(inputs)
-        z = self.encoder(x, hi, m)
-        if "batch" in inputs:
-            return pool(z, inputs["batch"])
-        return z[inputs["nodes"]]
 
     def _warmup(self, x: Tensor, hi: Tensor, m: int) -> Tensor:
         c = self.cfg

@@ -24,8 +24,8 @@ from torch import Tensor, nn
 
 from sslkit.graphs.augment import drop_membership, mask_entries
 from sslkit.graphs.configs import TriCLConfig
-from sslkit.graphs.encoders import HypergraphEncoder
-from sslkit.graphs.methods.base import GraphMethod, hypergraph_inputs, pool, unwrap
+from sslkit.graphs.encoders import build_encoder
+from sslkit.graphs.methods.base import HypergraphMethod, hypergraph_inputs, unwrap
 from sslkit.graphs.methods.dgi import bilinear
 
 
@@ -36,25 +36,16 @@ def cross_view_nce(h1: Tensor, h2: Tensor, tau: float) -> Tensor:
     return 0.5 * (F.cross_entropy(sim, target) + F.cross_entropy(sim.t(), target))
 
 
-class TriCL(GraphMethod):
+class TriCL(HypergraphMethod):
     def __init__(self, cfg: TriCLConfig, in_dim: int):
         super().__init__()
         self.cfg = cfg
         h, p = cfg.hidden_dim, cfg.proj_dim
-        self.encoder = HypergraphEncoder(
-            cfg.encoder, in_dim, h, cfg.num_layers, act="prelu", node_loops="all"
-        )
+        self.encoder = build_encoder(cfg, in_dim, act="prelu", node_loops="all")
         self.proj_node = nn.Sequential(nn.Linear(h, p), nn.ELU(), nn.Linear(p, h))
         self.proj_edge = nn.Sequential(nn.Linear(h, p), nn.ELU(), nn.Linear(p, h))
         self.disc = nn.Bilinear(h, h, 1)
         self.embed_dim = h
-
-    def embed(self, inputs):
-        x, hi, m = hypergraph_inputs(inputs)
-        z = self.encoder(x, hi, m)
-        if "batch" in inputs:
-            return pool(z, inputs["batch"])
-        return z[inputs["nodes"]]
 
     def _membership(self, n: Tensor, e: Tensor, index: Tensor) -> Tensor:
         tau = self.cfg.tau_membership

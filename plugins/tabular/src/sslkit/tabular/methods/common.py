@@ -1,4 +1,5 @@
-"""Pieces shared by the tabular methods: feature masks, marginal resampling, Matryoshka sizes."""
+"""Pieces shared by the tabular methods: feature masks, marginal resampling, Matryoshka sizes,
+and the base of the methods that encode whole rows (SCARF, VIME)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from typing import Any
 
 import torch
 
+from sslkit.core.engine.method import Method
 from sslkit.core.errors import ConfigError
+from sslkit.tabular.encoders import build_vector_encoder
 
 
 def n_features(info: dict[str, Any]) -> int:
@@ -57,3 +60,23 @@ def check_nested(
     if bad:
         raise ConfigError(f"{key} = {list(dims)}: each size must be between 1 and {full}")
     return tuple(sorted(set(dims) | {full}))
+
+
+class RowEncoderMethod(Method):
+    """Base of the methods whose encoder maps a whole row to one vector (SCARF, VIME):
+    ``encoder`` (:func:`~sslkit.tabular.encoders.build_vector_encoder`), whose output is the
+    embedding; ``n_num`` numeric and ``n`` features in all; ``sizes``, the embedding widths
+    trained (the Matryoshka sizes ``nested_dims``, or the full width alone)."""
+
+    def __init__(self, cfg: Any, info: dict[str, Any]):
+        super().__init__()
+        self.cfg = cfg
+        self.n_num = int(info["n_num"])
+        self.n = n_features(info)
+        self.encoder = build_vector_encoder(info, cfg)
+        self.embed_dim = self.encoder.out_dim
+        self.nested_dims = check_nested(cfg.matryoshka_dims, self.embed_dim)
+        self.sizes = self.nested_dims or (self.embed_dim,)
+
+    def embed(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.encoder(inputs)

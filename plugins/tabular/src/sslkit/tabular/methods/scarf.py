@@ -17,17 +17,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from sslkit.core.engine.method import Method
 from sslkit.core.nn import MLPHead
 from sslkit.core.objectives import InfoNCE
 from sslkit.tabular.configs import SCARFConfig
-from sslkit.tabular.encoders import build_vector_encoder
 from sslkit.tabular.methods.common import (
+    RowEncoderMethod,
     batch_size_of,
-    check_nested,
     device_of,
     exact_mask,
-    n_features,
     resample_marginals,
 )
 
@@ -37,25 +34,16 @@ def n_corrupted(rate: float, features: int) -> int:
     return max(1, min(features, round(rate * features)))
 
 
-class SCARF(Method):
+class SCARF(RowEncoderMethod):
     """SCARF (Bahri et al., ICLR 2022): random feature corruption + InfoNCE."""
 
     def __init__(self, cfg: SCARFConfig, info: dict[str, Any]):
-        super().__init__()
-        self.cfg = cfg
-        self.n_num = int(info["n_num"])
-        self.n = n_features(info)
+        super().__init__(cfg, info)
         self.k = n_corrupted(cfg.corruption_rate, self.n)
-        self.encoder = build_vector_encoder(info, cfg)
-        d = self.encoder.out_dim
-        self.embed_dim = d
-        self.nested_dims = check_nested(cfg.matryoshka_dims, d)
-        sizes = self.nested_dims or (d,)
         self.heads = nn.ModuleList(
             MLPHead(m, cfg.head_dim, cfg.head_dim, num_layers=cfg.head_layers, batchnorm=False)
-            for m in sizes
+            for m in self.sizes
         )
-        self.sizes = sizes
         self.loss_fn = InfoNCE(temperature=cfg.temperature)
 
     def corrupt(
@@ -74,9 +62,6 @@ class SCARF(Method):
         ]
         return {"loss": torch.stack(losses).mean()}
 
-    def embed(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.encoder(inputs)
 
-
-def build(cfg: SCARFConfig, data: Any) -> Method:
+def build(cfg: SCARFConfig, data: Any) -> SCARF:
     return SCARF(cfg, data.info)

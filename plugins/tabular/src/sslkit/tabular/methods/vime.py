@@ -22,12 +22,10 @@ from torch import nn
 
 from sslkit.core.engine.method import Method
 from sslkit.tabular.configs import VIMEConfig
-from sslkit.tabular.encoders import build_vector_encoder
 from sslkit.tabular.methods.common import (
+    RowEncoderMethod,
     batch_size_of,
-    check_nested,
     device_of,
-    n_features,
     resample_marginals,
 )
 
@@ -53,19 +51,11 @@ class Estimators(nn.Module):
         return mask_loss, torch.cat(recon).mean()
 
 
-class VIME(Method):
+class VIME(RowEncoderMethod):
     """VIME self-supervised learning (Yoon et al., NeurIPS 2020)."""
 
     def __init__(self, cfg: VIMEConfig, info: dict[str, Any]):
-        super().__init__()
-        self.cfg = cfg
-        self.n_num = int(info["n_num"])
-        self.n = n_features(info)
-        self.encoder = build_vector_encoder(info, cfg)
-        d = self.encoder.out_dim
-        self.embed_dim = d
-        self.nested_dims = check_nested(cfg.matryoshka_dims, d)
-        self.sizes = self.nested_dims or (d,)
+        super().__init__(cfg, info)
         cards = list(info["cardinalities"])
         self.estimators = nn.ModuleList(Estimators(m, self.n_num, cards) for m in self.sizes)
 
@@ -89,9 +79,6 @@ class VIME(Method):
         l_mask = torch.stack(mask_losses).mean()
         l_recon = torch.stack(recon_losses).mean()
         return {"loss": l_mask + self.cfg.alpha * l_recon, "mask": l_mask, "recon": l_recon}
-
-    def embed(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.encoder(inputs)
 
 
 def build(cfg: VIMEConfig, data: Any) -> Method:

@@ -35,6 +35,7 @@ from sslkit.core.config import RunConfig, TrainConfig
 from sslkit.core.engine import fit
 from sslkit.core.engine.method import move_to
 from sslkit.core.engine.rundir import RunDir
+from sslkit.core.engine.views import with_views
 from sslkit.testing import digits, digits_impl
 
 BATCH = 256
@@ -53,10 +54,12 @@ def make_method(seed: int) -> digits_impl.DigitsSimCLR:
 
 
 def bare_epoch(method, data, device, precision: str) -> tuple[float, int]:
-    """One epoch of the plain loop; returns (seconds, samples)."""
+    """One epoch of the plain loop; returns (seconds, samples). The views are made per example
+    by the method's ``train_transform()``, as in the engine."""
     loader = torch.utils.data.DataLoader(
-        data.train_dataset(), batch_size=BATCH, shuffle=True, drop_last=True,
-        collate_fn=data.collate, generator=torch.Generator().manual_seed(0),
+        with_views(data.train_dataset(), method.train_transform(), 0), batch_size=BATCH,
+        shuffle=True, drop_last=True, collate_fn=data.collate,
+        generator=torch.Generator().manual_seed(0),
         pin_memory=device.type == "cuda",
     )  # fmt: skip
     optimizer = torch.optim.AdamW(method.parameters(), lr=1e-3, weight_decay=0.05)

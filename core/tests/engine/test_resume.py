@@ -37,9 +37,9 @@ def reference(tmp_path_factory) -> dict[int, float]:
     return ref
 
 
-def _start_and_wait(out: Path, at_least: int) -> subprocess.Popen:
+def _start_and_wait(out: Path, at_least: int, *extra: str) -> subprocess.Popen:
     proc = subprocess.Popen(
-        digits_cmd(out, *STEPS),
+        digits_cmd(out, *STEPS, *extra),
         env=child_env(SSLKIT_TEST_STEP_SLEEP="0.05"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -88,3 +88,22 @@ def test_sigkill_then_resume_from_last_checkpoint(tmp_path, reference):
     assert losses(run_dir) == reference
     lines = (run_dir / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in lines] == list(range(1, 61))
+
+
+def test_sigterm_then_resume_with_views_made_in_two_workers(tmp_path, reference):
+    """The digits views are made per example in DataLoader workers (``train_transform``): with
+    two workers, interrupted and resumed, every loss equals the reference run's, which made
+    them in the main process (the views depend on the seed, the epoch and the example only)."""
+    workers = ("--set", "train.num_workers=2")
+    out = tmp_path / "workers"
+    proc = _start_and_wait(out, 17, *workers)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    run_dir = out / "digits-simclr"
+    stopped = _latest_step(run_dir)
+    assert 17 <= stopped < 60
+
+    assert run_in_process(out, *STEPS, *workers, "--resume") == 0
+    assert json.loads((run_dir / "engine.json").read_text())["started_at_step"] == stopped
+    assert losses(run_dir) == reference  # bit for bit, every step

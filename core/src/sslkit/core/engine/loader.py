@@ -5,7 +5,8 @@ disjoint slice of one seeded permutation per epoch) that can start in the middle
 Streamed data (``IterableDataset``) shard themselves with
 :func:`sslkit.core.distributed.shard_info` (rank x DataLoader worker; :class:`ParquetStream`
 does); the loop agrees across ranks on when a stream has run out, and resuming skips the
-batches of the epoch already seen.
+batches of the epoch already seen. A method's ``train_transform()`` runs per example inside the
+dataset (in the workers), with a generator seeded per example (:mod:`sslkit.core.engine.views`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from torch.utils.data import DataLoader, DistributedSampler, IterableDataset
 
 from sslkit.core.engine.ddp import Env
 from sslkit.core.engine.method import move_to
+from sslkit.core.engine.views import Transform, with_views
 
 
 class ResumableSampler(DistributedSampler):
@@ -57,10 +59,21 @@ class ResumableSampler(DistributedSampler):
 
 
 class TrainData:
-    """The training stream of one run: ``epoch(e, skip)`` yields this rank's micro-batches."""
+    """The training stream of one run: ``epoch(e, skip)`` yields this rank's micro-batches.
+
+    ``transform`` (the method's ``train_transform()``) is applied to every example of map-style
+    and streamed data before ``data.collate`` (:func:`~sslkit.core.engine.views.with_views`);
+    full-batch data has no examples and ignores it."""
 
     def __init__(
-        self, data: Any, batch_size: int, accumulate: int, seed: int, env: Env, workers: int
+        self,
+        data: Any,
+        batch_size: int,
+        accumulate: int,
+        seed: int,
+        env: Env,
+        workers: int,
+        transform: Transform | None = None,
     ):
         self.data, self.env, self.seed = data, env, seed
         self.batch_size, self.accumulate = batch_size, accumulate
@@ -78,6 +91,8 @@ class TrainData:
             return
         if not self.streamed:
             self.sampler = ResumableSampler(dataset, env.world_size, env.rank, seed)
+        # per example, in the workers; set_epoch (below) reaches the wrapper and the data set
+        self.dataset = dataset = with_views(dataset, transform, seed)
         cuda = env.device.type == "cuda"
         self.loader = DataLoader(
             dataset,

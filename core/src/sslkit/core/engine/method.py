@@ -26,6 +26,14 @@ class Method(nn.Module):
       yield that space's rows. Core calls ``embed(inputs)`` for the default space and
       ``embed(inputs, space=s)`` for another (:func:`embed_in`), so a one-space method keeps
       ``embed(inputs)``. ``space_dim(space)`` is the width of a space (default ``embed_dim``).
+    - ``train_transform()`` returns the views made per training example in the DataLoader
+      workers, or ``None`` (the default: the views are drawn in ``training_step``): a small
+      picklable callable ``transform(example, rng) -> example`` (an instance of a module-level
+      class holding only the views' settings, never the method or its modules) that the engine
+      applies to every example of the training dataset before ``DomainData.collate``, with
+      ``rng`` a ``torch.Generator`` seeded from (seed, epoch, example), so the views are the same
+      with any ``train.num_workers`` and after a resume (:mod:`sslkit.core.engine.views`). Not
+      called for full-batch data.
     - ``on_train_step_end(step, total_steps)`` runs after each optimizer step (EMA teachers,
       schedules of momentum or temperature), with the index of the step just taken.
     - ``param_groups(weight_decay)`` returns the optimizer's parameter groups, or ``None`` (the
@@ -59,6 +67,9 @@ class Method(nn.Module):
     def space_dim(self, space: str | None = None) -> int:
         """The width of the embeddings of ``space`` (``None``: the default space)."""
         return int(self.embed_dim)
+
+    def train_transform(self) -> Any:
+        return None
 
     def on_train_step_end(self, step: int, total_steps: int) -> None:
         return None

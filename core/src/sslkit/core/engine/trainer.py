@@ -35,6 +35,7 @@ from sslkit.core.engine.optim import (  # noqa: F401 - cosine_with_warmup, scale
 )
 from sslkit.core.engine.rundir import RunDir, follow_umask
 from sslkit.core.engine.signals import RunInterrupted, StopSignals
+from sslkit.core.engine.views import train_transform_of
 from sslkit.core.errors import DataError, SSLKitError
 
 
@@ -82,7 +83,10 @@ def fit(
     try:
         seed_everything(tc.seed + env.rank)
         method.to(env.device)
-        train = TrainData(data, tc.batch_size, tc.accumulate, tc.seed, env, tc.num_workers)
+        # views per example, in the DataLoader workers (full-batch data: none, see views.py)
+        transform = None if getattr(data, "full_batch", False) else train_transform_of(method)
+        train = TrainData(data, tc.batch_size, tc.accumulate, tc.seed, env, tc.num_workers,
+                          transform)  # fmt: skip
         total = _total_steps(tc, train.steps_per_epoch)
         plan = LRPlan(
             tc.lr, scaled_lr(tc.lr, tc.batch_size * env.world_size * tc.accumulate,

@@ -75,8 +75,32 @@ def load_data(config: Any, state: dict | None = None) -> DigitsDomain:
     return DigitsDomain(x, y, config.test_fraction, state)
 
 
+class DigitsViews:
+    """The views of one example, made in the DataLoader workers (``Method.train_transform``):
+    ``(x,) -> (views,)`` with ``views`` of shape ``(n_views, features)``, each ``x`` with
+    pixels dropped with probability ``dropout`` and Gaussian noise of std ``noise`` added, drawn
+    from the engine's per-example ``rng``. Holds only these numbers: a few hundred bytes
+    pickled, whatever the model's size."""
+
+    def __init__(self, noise: float, dropout: float, n_views: int = 2):
+        self.noise, self.dropout, self.n_views = float(noise), float(dropout), int(n_views)
+
+    def __call__(self, example: tuple[torch.Tensor, ...], rng: torch.Generator):
+        x = example[0]
+        shape = (self.n_views, *x.shape)
+        keep = (torch.rand(shape, generator=rng) >= self.dropout).to(x.dtype)
+        noise = torch.randn(shape, generator=rng, dtype=x.dtype)
+        return (x * keep + self.noise * noise,)
+
+    def __repr__(self) -> str:
+        return f"DigitsViews(noise={self.noise}, dropout={self.dropout}, n_views={self.n_views})"
+
+
 class DigitsSimCLR(Method):
-    """SimCLR (Chen et al. 2020): two noisy views, MLP encoder, projector, NT-Xent."""
+    """SimCLR (Chen et al. 2020): two noisy views, MLP encoder, projector, NT-Xent.
+
+    The views are made per example in the DataLoader workers (:class:`DigitsViews`, returned by
+    ``train_transform``): ``training_step`` gets batches of shape ``(batch, 2, features)``."""
 
     def __init__(self, cfg: Any, features: int):
         super().__init__()
@@ -91,12 +115,18 @@ class DigitsSimCLR(Method):
         self.projector = nn.Sequential(nn.ReLU(), nn.Linear(cfg.embed_dim, cfg.embed_dim))
         self.loss = InfoNCE(temperature=cfg.temperature)
 
-    def view(self, x: torch.Tensor) -> torch.Tensor:
-        keep = (torch.rand_like(x) >= self.cfg.dropout).to(x.dtype)
-        return x * keep + self.cfg.noise * torch.randn_like(x)
+    def train_transform(self) -> DigitsViews:
+        return DigitsViews(self.cfg.noise, self.cfg.dropout)
 
     def training_step(self, batch: torch.Tensor, step: int):
-        z = torch.stack([self.projector(self.encoder(self.view(batch))) for _ in range(2)], dim=1)
+        if batch.dim() != 3:
+            raise ValueError(
+                f"DigitsSimCLR takes views of shape (batch, views, features), got "
+                f"{tuple(batch.shape)}: train through the engine, or wrap the data set with "
+                "sslkit.core.engine.views.with_views(dataset, method.train_transform(), seed)"
+            )
+        b, v, f = batch.shape
+        z = self.projector(self.encoder(batch.reshape(b * v, f))).reshape(b, v, -1)
         return {"loss": self.loss(z)}
 
     def embed(self, inputs: torch.Tensor) -> torch.Tensor:

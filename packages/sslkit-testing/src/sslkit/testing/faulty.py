@@ -22,20 +22,30 @@ def build_unused(cfg: Any, data: Any) -> Any:
     return method
 
 
+class PrivateViews:
+    """Views from a generator of the transform's own, ignoring the engine's per-example ``rng``:
+    no checkpoint holds that generator, so a resumed process starts it again."""
+
+    def __init__(self, noise: float = 0.5):
+        self.noise = noise
+        self.generator: Any = None
+
+    def __call__(self, example: Any, rng: Any) -> Any:
+        import torch
+
+        if self.generator is None:
+            self.generator = torch.Generator().manual_seed(0)
+        x = example[0]
+        return (x + self.noise * torch.randn((2, *x.shape), generator=self.generator),)
+
+
 def build_private_rng(cfg: Any, data: Any) -> Any:
     """SimCLR whose views come from a generator of its own that no checkpoint holds: a resumed
     run draws other views than the uninterrupted one."""
-    import torch
-
     from sslkit.testing.digits_impl import build_simclr
 
     method = build_simclr(cfg, data)
-    generator = torch.Generator().manual_seed(0)
-
-    def view(x: torch.Tensor) -> torch.Tensor:
-        return x + 0.5 * torch.randn(x.shape, generator=generator)
-
-    method.view = view
+    method.train_transform = PrivateViews
     return method
 
 

@@ -19,6 +19,19 @@ class Method(nn.Module):
       read it instead of counting calls (a counter would count micro-batches, and a buffer
       would have to be checkpointed).
     - ``embed(inputs)`` returns ``(batch, embed_dim)`` representations for evaluation and export.
+    - ``embedder(space=None)`` returns the encoder as a module ``E`` of its own: ``E(inputs) ==
+      embed(inputs)`` (for ``space``), holding exactly the weights the embedding needs (the
+      method's own submodules, shared: no copy). ``encoder_spec(space=None)`` says how to build
+      ``E`` again without the method, its config or its data: ``{"build": "package.module:
+      callable", "kwargs": {...}}`` (JSON-serialisable; sizes read from the data, such as a
+      feature count, go into ``kwargs``) such that ``resolve(build)(**kwargs)`` is a fresh module
+      with ``E``'s ``state_dict`` keys and shapes. The safetensors export writes
+      ``E.state_dict()`` and the model card the spec, so :func:`sslkit.core.export.load_encoder`
+      rebuilds the encoder from the export folder alone; ONNX traces ``E``. A method that
+      overrides ``embedder`` may leave ``embed`` out (it defaults to ``embedder(space)(inputs)``);
+      an embedder built by a :func:`sslkit.core.nn.records_init` class gives its spec itself.
+      Without an override, ``embedder`` wraps ``embed`` and ``encoder_spec`` is None: the
+      export then falls back to guessing the weights ``embed`` uses (deprecated).
     - ``spaces``: the names of the method's embedding spaces, when it has several (a two-tower
       recommender: ``("user", "item")``); empty (the default) means one space. A method with
       spaces takes ``embed(inputs, space=None)``: ``None`` is its default space, the first of
@@ -62,7 +75,24 @@ class Method(nn.Module):
         raise NotImplementedError
 
     def embed(self, inputs: Any, space: str | None = None) -> torch.Tensor:
-        raise NotImplementedError
+        if type(self).embedder is Method.embedder:
+            raise NotImplementedError(
+                f"{type(self).__name__} implements neither embed nor embedder"
+            )
+        return (self.embedder() if space is None else self.embedder(space))(inputs)
+
+    def embedder(self, space: str | None = None) -> nn.Module:
+        """The module ``E`` with ``E(inputs) == embed(inputs)`` (of ``space``); default: a wrapper
+        calling ``embed`` (the whole method: override it to declare the encoder)."""
+        return MethodEmbedder(self, space)
+
+    def encoder_spec(self, space: str | None = None) -> dict[str, Any] | None:
+        """How to build ``embedder(space)`` again: ``{"build": "module:callable", "kwargs":
+        {...}}``, or None when the method declares no encoder. Default: the spec the embedder
+        recorded itself (:func:`sslkit.core.nn.records_init`), if any."""
+        from sslkit.core.nn.spec import recorded_spec
+
+        return recorded_spec(embedder_of(self, space))
 
     def space_dim(self, space: str | None = None) -> int:
         """The width of the embeddings of ``space`` (``None``: the default space)."""
@@ -78,28 +108,63 @@ class Method(nn.Module):
         return None
 
     def export_module(self, space: str | None = None) -> nn.Module:
-        return _EmbedModule(self, space)
+        return _EmbedModule(embedder_of(self, space))
 
 
-class _EmbedModule(nn.Module):
-    """``forward(*tensors)`` -> ``method.embed(inputs)`` (of ``space`` when given); a dict input
-    is rebuilt from sorted keys."""
+class MethodEmbedder(nn.Module):
+    """``forward(inputs)`` -> ``method.embed(inputs)`` (of ``space`` when given): the embedder
+    of a method that declares none (its ``state_dict`` is the whole method's)."""
 
     def __init__(self, method: Method, space: str | None = None):
         super().__init__()
         self.method = method
         self.space = space
+        self.training = method.training
+
+    def forward(self, inputs: Any) -> torch.Tensor:
+        return embed_in(self.method, inputs, self.space)
+
+
+class _EmbedModule(nn.Module):
+    """``forward(*tensors)`` -> ``embedder(inputs)``; a dict input is rebuilt from sorted keys
+    (``keys``, set by the ONNX export)."""
+
+    def __init__(self, embedder: nn.Module):
+        super().__init__()
+        self.embedder = embedder
         self.keys: list[str] | None = None
+        self.training = embedder.training
 
     def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
         inputs: Any = tensors[0] if self.keys is None else dict(zip(self.keys, tensors))
-        return embed_in(self.method, inputs, self.space)
+        return self.embedder(inputs)
 
 
 def embed_in(method: Any, inputs: Any, space: str | None = None) -> torch.Tensor:
     """``method.embed(inputs)`` for the default space (``None``), ``method.embed(inputs,
     space=space)`` for a named one: methods with a single space keep ``embed(inputs)``."""
     return method.embed(inputs) if space is None else method.embed(inputs, space=space)
+
+
+def embedder_of(method: Any, space: str | None = None) -> nn.Module:
+    """``method.embedder()`` for the default space (``None``), ``method.embedder(space)`` for a
+    named one; a wrapper of ``embed`` for an object without ``embedder``."""
+    fn = getattr(method, "embedder", None)
+    if not callable(fn):
+        return MethodEmbedder(method, space)
+    return fn() if space is None else fn(space)
+
+
+def encoder_spec_of(method: Any, space: str | None = None) -> dict[str, Any] | None:
+    """``method.encoder_spec(space)`` checked (:func:`sslkit.core.nn.check_spec`: plain JSON,
+    a ``TypeError`` otherwise), or None when the method declares no encoder."""
+    from sslkit.core.nn.spec import check_spec
+
+    fn = getattr(method, "encoder_spec", None)
+    if not callable(fn):
+        return None
+    spec = fn() if space is None else fn(space)
+    return None if spec is None else check_spec(spec)
 
 
 def method_spaces(method: Any) -> tuple[str, ...]:

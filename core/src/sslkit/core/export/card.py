@@ -1,6 +1,7 @@
 """The model card written with every export (``model_card.json``; Parquet schema metadata too).
 
 It says what produced the vectors and how to reproduce the inputs: the method (and its paper),
+the encoder's spec (``encoder_spec``: how :func:`sslkit.core.export.load_encoder` builds it),
 the preprocessing fitted in training (``data_state``), a fingerprint of the data schema and of
 the exported rows, the run's latest evaluation metrics, and the library versions.
 """
@@ -65,7 +66,7 @@ def model_card(
 ) -> dict[str, Any]:
     """The card of an export of ``loaded`` (an :class:`sslkit.core.runs.LoadedRun`); ``space``:
     the embedding space exported, for a method with several (``space`` and ``spaces``)."""
-    from sslkit.core.engine.method import dim_of, method_spaces
+    from sslkit.core.engine.method import dim_of, encoder_spec_of, method_spaces
     from sslkit.core.environment import environment
 
     method = loaded.method
@@ -85,6 +86,8 @@ def model_card(
         "nested_dims": [int(d) for d in getattr(method, "nested_dims", ())],
         "truncated": dim != full,
         **({"space": space, "spaces": list(method_spaces(method))} if space is not None else {}),
+        # how to build the encoder again (None: the method declares none)
+        "encoder_spec": encoder_spec_of(method, space),
         "preprocessing": loaded.data.state(),
         "data": {
             "config": _plain(loaded.config.data),

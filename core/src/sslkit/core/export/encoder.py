@@ -1,11 +1,19 @@
-"""Encoder exports: ONNX (checked against PyTorch with onnxruntime) and backbone-only
-safetensors (checked by loading them into a freshly built method).
+"""Encoder exports: ONNX (checked against PyTorch with onnxruntime) and the encoder's weights
+as safetensors (checked by loading them into the encoder rebuilt from its spec).
 
-Both take the encoder as ``Method.embed`` sees it: ``Method.export_module()`` is traced with the
-inputs flattened by :func:`sslkit.core.engine.method.flatten_inputs` (a tensor, or a dict of
-tensors in sorted key order); ``--dim d`` keeps the first ``d`` coordinates (Matryoshka). For a
-method with several embedding spaces, ``space`` picks one: ``export_module(space)`` is traced on
-that space's rows, and the backbone is what ``embed(inputs, space=space)`` uses.
+Both take the encoder the method declares, ``Method.embedder()`` (``E(inputs) ==
+embed(inputs)``): ``Method.export_module()`` (by default ``E`` itself) is traced with the inputs
+flattened by :func:`sslkit.core.engine.method.flatten_inputs` (a tensor, or a dict of tensors in
+sorted key order); ``--dim d`` keeps the first ``d`` coordinates (Matryoshka). The safetensors
+file is ``E.state_dict()`` and the model card holds ``Method.encoder_spec()``, so
+:func:`load_encoder` rebuilds the encoder from the export folder alone (no run folder, no
+data: only the plugin installed). For a method with several embedding spaces, ``space`` picks
+one: ``export_module(space)``, ``embedder(space)``, ``encoder_spec(space)``.
+
+A method without an ``encoder_spec`` (a third-party method written before it existed) still
+exports its weights the old way, deprecated: the weights ``embed`` was seen to use
+(:func:`backbone_state`), keys as in the method, loadable only into a method rebuilt from the
+run's config and data.
 """
 
 from __future__ import annotations
@@ -280,16 +288,72 @@ def backbone_state(
 def export_backbone(
     loaded: Any, folder: Path, dim: int, *, batch_size: int = 64, space: str | None = None
 ) -> dict[str, Any]:
-    """Write ``backbone.safetensors`` (the weights ``embed`` needs for ``space``, keys as in the
-    method) and check that a freshly built method with only these weights embeds exactly as
-    the trained one; returns facts for the model card."""
+    """Write ``backbone.safetensors``: the weights of the encoder the method declares
+    (``embedder(space).state_dict()``), and check that the encoder rebuilt from
+    ``encoder_spec(space)`` with only these weights embeds exactly as the trained method;
+    returns facts for the model card. A method without a spec: :func:`_export_guessed`."""
+    from safetensors.torch import load_file, save_file
+
+    from sslkit.core.engine.method import embedder_of, encoder_spec_of, move_to
+
+    cpu = copy.deepcopy(loaded.method).cpu().eval()
+    spec = encoder_spec_of(cpu, space)
+    samples = sample_inputs(loaded.data, batch_size, batches=1, space=space)
+    if spec is None:
+        return _export_guessed(loaded, cpu, samples, folder, dim, space)
+    encoder = embedder_of(cpu, space).eval()
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in encoder.state_dict().items()}
+    path = folder / WEIGHTS_FILE
+    meta = {"format": "pt", "embedding_dim": str(dim), **({"space": space} if space else {})}
+    save_file(state, str(path), metadata=meta)
+
+    fresh = build_encoder(spec, load_file(str(path)))
+    with torch.no_grad():
+        for s in samples:
+            s = move_to(s, torch.device("cpu"))
+            a = embed_in(cpu, s, space).float()[:, :dim]
+            b = fresh(s).float()[:, :dim]
+            if a.shape != b.shape:
+                diff = f"shape {tuple(b.shape)}, embed gives {tuple(a.shape)}"
+            elif not torch.allclose(a, b, atol=1e-5, rtol=1e-5):
+                diff = f"max diff {(a - b).abs().max():.3g}"
+            else:
+                continue
+            raise ExportError(
+                f"the encoder rebuilt from {spec['build']} does not reproduce the embeddings "
+                f"({diff}): the method's embedder() or encoder_spec() is not its embed()"
+            )
+    return {
+        "file": WEIGHTS_FILE,
+        "tensors": len(state),
+        "parameters": int(sum(v.numel() for v in state.values())),
+        "parameters_in_method": int(sum(v.numel() for v in cpu.state_dict().values())),
+        "encoder_spec": spec,
+        **({"space": space} if space is not None else {}),
+        "load": "sslkit.core.export.load_encoder(folder): the encoder of encoder_spec with "
+        "these weights (safetensors.torch.load_file, load_state_dict strict), in eval mode",
+    }
+
+
+def _export_guessed(
+    loaded: Any, cpu: Method, samples: list[Any], folder: Path, dim: int, space: str | None
+) -> dict[str, Any]:
+    """Deprecated: the export of a method that declares no encoder (no ``encoder_spec``). The
+    weights ``embed`` uses, found by running it (:func:`backbone_state`), keys as in the method;
+    checked by loading them into a method rebuilt from the run's config and data, which is
+    also the only way to load them."""
     from safetensors.torch import load_file, save_file
 
     from sslkit.core.engine.method import move_to
     from sslkit.core.plugin import resolve
 
-    cpu = copy.deepcopy(loaded.method).cpu().eval()
-    samples = sample_inputs(loaded.data, batch_size, batches=1, space=space)
+    warnings.warn(
+        f"{type(cpu).__name__} declares no encoder (Method.embedder/encoder_spec): its "
+        "safetensors export guesses the weights embed() uses and loads only into a method "
+        "rebuilt from the run; this fallback is deprecated",
+        DeprecationWarning,
+        stacklevel=3,
+    )
     state = backbone_state(cpu, samples[0], space)
     total = sum(v.numel() for v in cpu.state_dict().values())
     kept = sum(v.numel() for v in state.values())
@@ -317,7 +381,126 @@ def export_backbone(
         "parameters": int(kept),
         "parameters_in_method": int(total),
         "prefixes": sorted({k.split(".")[0] for k in state}),
+        "encoder_spec": None,
         **({"space": space} if space is not None else {}),
-        "load": "build the method from training.config, then "
-        "method.load_state_dict(safetensors.torch.load_file(file), strict=False)",
+        "load": "deprecated (the method declares no encoder_spec): build the method from "
+        "training.config, then method.load_state_dict(safetensors.torch.load_file(file), "
+        "strict=False)",
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# loading an exported encoder
+
+
+class Prefix(nn.Module):
+    """``encoder(inputs)[:, :dim]``: a Matryoshka export's encoder at its exported width."""
+
+    def __init__(self, encoder: nn.Module, dim: int):
+        super().__init__()
+        self.encoder, self.dim = encoder, dim
+
+    def forward(self, inputs: Any) -> torch.Tensor:
+        return self.encoder(inputs)[:, : self.dim]
+
+
+def _allowed_roots(domain: str) -> tuple[str, ...]:
+    """The packages an encoder spec of ``domain`` may name: the installed plugin's own (those of
+    its data loader and methods) and sslkit.core."""
+    from sslkit.core.plugin import get_plugin
+
+    plugin = get_plugin(domain)
+    refs = [plugin.load_data, *(m.build for m in plugin.methods.values())]
+    roots = {"sslkit.core"}
+    for ref in refs:
+        module = ref.partition(":")[0] if isinstance(ref, str) else getattr(ref, "__module__", "")
+        parts = module.split(".")
+        if parts and parts[0]:
+            roots.add(".".join(parts[:2]) if parts[0] == "sslkit" and len(parts) > 1 else parts[0])
+    return tuple(sorted(roots))
+
+
+def build_encoder(
+    spec: dict[str, Any],
+    state: dict[str, torch.Tensor] | None = None,
+    *,
+    allowed: tuple[str, ...] | None = None,
+) -> nn.Module:
+    """The module ``spec`` describes (``resolve(build)(**kwargs)``), with ``state`` loaded
+    (strict: every key, no other) when given, in eval mode. ``allowed``: the packages ``build``
+    may come from (a model card names a callable to run: only the plugin's own are)."""
+    from sslkit.core.nn.spec import check_spec
+    from sslkit.core.plugin import resolve
+
+    spec = check_spec(spec)
+    module_name = spec["build"].partition(":")[0]
+    if allowed is not None and not any(
+        module_name == root or module_name.startswith(root + ".") for root in allowed
+    ):
+        raise ExportError(
+            f"the encoder spec names {spec['build']!r}, outside the plugin's packages "
+            f"({', '.join(allowed)}); refusing to run it"
+        )
+    try:
+        builder = resolve(spec["build"])
+    except (ImportError, AttributeError) as exc:
+        raise ExportError(
+            f"cannot import the encoder builder {spec['build']!r} ({exc}): is the plugin that "
+            "exported it installed (at a version with this builder)?"
+        ) from None
+    module = builder(**spec["kwargs"])
+    if not isinstance(module, nn.Module):
+        raise ExportError(f"{spec['build']} built a {type(module).__name__}, not a torch module")
+    if state is not None:
+        try:
+            module.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise ExportError(
+                f"the weights do not fit the encoder {spec['build']} builds: {exc}"
+            ) from None
+    return module.eval()
+
+
+def load_encoder(
+    folder: str | Path, device: str | torch.device = "cpu", *, truncate: bool = True
+) -> nn.Module:
+    """The encoder of a safetensors export, from the export folder alone: ``model_card.json``'s
+    ``encoder_spec`` built by the installed plugin of the card's domain, ``backbone.safetensors``
+    loaded into it (strict), on ``device``, in eval mode. ``encoder(inputs)`` gives the
+    embeddings of the trained method's ``embed(inputs)`` (inputs preprocessed as the card's
+    ``preprocessing`` says); for an export made with ``--dim d`` the first ``d`` coordinates
+    (``truncate=False``: the full width)."""
+    import json
+
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    card_path = folder / "model_card.json"
+    if not card_path.is_file():
+        raise UsageError(f"{folder} is not an sslkit export (no model_card.json)")
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    section = card.get("safetensors")
+    if card.get("format") != "safetensors" or not isinstance(section, dict):
+        raise UsageError(
+            f"{folder} holds a {card.get('format')} export; load_encoder reads a safetensors one "
+            "(sslkit export RUN --to safetensors)"
+        )
+    spec = section.get("encoder_spec") or card.get("encoder_spec")
+    if not spec:
+        raise UsageError(
+            f"{folder} was exported from a method that declares no encoder_spec (deprecated): "
+            "its weights load only into the method rebuilt from the run's config "
+            f"({section.get('load', '')})"
+        )
+    state = load_file(str(folder / section.get("file", WEIGHTS_FILE)), device=str(device))
+    encoder = build_encoder(spec, allowed=_allowed_roots(str(card["domain"]))).to(device)
+    try:
+        encoder.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ExportError(
+            f"the weights do not fit the encoder {spec['build']} builds: {exc}"
+        ) from None
+    dim, full = int(card.get("embedding_dim", 0)), int(card.get("full_embedding_dim", 0))
+    if truncate and card.get("truncated") and 0 < dim < full:
+        return Prefix(encoder, dim).eval()
+    return encoder.eval()

@@ -140,7 +140,7 @@ FORMATS: Registry[ExportFormat] = Registry(
         ),
         ExportFormat(
             "safetensors",
-            "the backbone's weights (what embed() uses)",
+            "the encoder's weights (sslkit.core.export.load_encoder rebuilds it)",
             files=("backbone.safetensors",),
             finish=_safetensors,
             requires=("safetensors",),

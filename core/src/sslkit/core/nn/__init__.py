@@ -1,4 +1,4 @@
-"""Building blocks shared by SSL methods: heads, EMA teacher, masking, pooling."""
+"""Building blocks shared by SSL methods: heads, EMA teacher, masking, pooling, encoder specs."""
 
 from sslkit.core.nn.ema import EMATeacher, cosine_momentum
 from sslkit.core.nn.heads import MLPHead
@@ -11,6 +11,7 @@ from sslkit.core.nn.masking import (
     unmasked_indices,
 )
 from sslkit.core.nn.pooling import AttentionPool, LayerWeightedSum, masked_max, masked_mean
+from sslkit.core.nn.spec import check_spec, recorded_spec, records_init
 from sslkit.core.nn.tracing import tracing
 
 __all__ = [
@@ -19,12 +20,15 @@ __all__ = [
     "LayerWeightedSum",
     "MLPHead",
     "block_mask",
+    "check_spec",
     "corrupt_features",
     "cosine_momentum",
     "gather_tokens",
     "masked_max",
     "masked_mean",
     "random_mask",
+    "recorded_spec",
+    "records_init",
     "span_mask",
     "tracing",
     "unmasked_indices",

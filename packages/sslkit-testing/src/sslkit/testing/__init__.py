@@ -1,5 +1,6 @@
 """Conformance kit for sslkit plugins and shared pytest fixtures."""
 
 from sslkit.testing.conformance import check_plugin
+from sslkit.testing.encoder_spec import check_encoder_spec
 
-__all__ = ["check_plugin"]
+__all__ = ["check_encoder_spec", "check_plugin"]

@@ -21,8 +21,10 @@ def check_export(
     """Read an export back and compare it with ``ref``, the trained model's embeddings of the
     rows ``ids`` (in export order): Parquet/npy vectors and ids; the FAISS index size and that
     each sampled row finds itself; ONNX outputs through onnxruntime (1e-4) against ``trained``
-    (default: ``loaded.method``, the reloaded run); backbone weights loaded into a freshly
-    built method. ``loaded`` is the run as :func:`sslkit.core.api.load_run` rebuilds it."""
+    (default: ``loaded.method``, the reloaded run); the safetensors encoder rebuilt by
+    :func:`sslkit.core.export.load_encoder` from a copy of the export folder alone (elsewhere,
+    no run folder beside it), against ``ref``. ``loaded`` is the run as
+    :func:`sslkit.core.api.load_run` rebuilds it (only for its data's batches)."""
     import json
 
     import numpy as np
@@ -64,18 +66,24 @@ def check_export(
             want = (trained or loaded.method).embed(batch.inputs).float().numpy()
         np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
     elif fmt == "safetensors":
-        from safetensors.torch import load_file
+        import shutil
+        import tempfile
 
-        from sslkit.core.plugin import resolve
+        from sslkit.core.export import load_encoder
 
-        fresh = resolve(loaded.plugin.method(loaded.config.method).build)(
-            loaded.config.model, loaded.data
+        assert card.get("encoder_spec"), (
+            f"{card['method']} declares no encoder (Method.embedder and encoder_spec): its "
+            "safetensors export loads only into a method rebuilt from the run"
         )
-        fresh.load_state_dict(load_file(str(folder / card["safetensors"]["file"])), strict=False)
-        fresh.eval()
+        # the export folder alone, elsewhere: nothing of the run (config, data, checkpoint)
+        with tempfile.TemporaryDirectory(prefix="sslkit-encoder-") as away:
+            moved = shutil.copytree(folder, Path(away) / "export")
+            encoder = load_encoder(moved)
+        assert not encoder.training, "load_encoder returns the encoder in eval mode"
         batch = next(iter(loaded.data.export_batches(64)))
         with torch.no_grad():
-            got = fresh.embed(batch.inputs).float().numpy()
+            got = encoder(batch.inputs).float().numpy()
+        assert got.shape == ref[: len(got)].shape, f"safetensors: encoder gives {got.shape}"
         np.testing.assert_allclose(got, ref[: len(got)], atol=atol, rtol=1e-4)
     else:
         raise AssertionError(f"unknown export format {fmt!r}")

@@ -13,6 +13,7 @@ from torch import nn
 from sslkit.core.data import DomainData, EvalBatch
 from sslkit.core.engine.method import Method
 from sslkit.core.errors import DataError
+from sslkit.core.nn import records_init
 
 
 class DigitsDomain(DomainData):
@@ -96,8 +97,21 @@ class DigitsViews:
         return f"DigitsViews(noise={self.noise}, dropout={self.dropout}, n_views={self.n_views})"
 
 
+@records_init
+class DigitsEncoder(nn.Sequential):
+    """The encoder: ``Linear -> ReLU -> Linear``, features to ``embed_dim``. Its ``__init__``
+    arguments are its spec (:func:`sslkit.core.nn.records_init`): an export rebuilds it from
+    the model card alone."""
+
+    def __init__(self, features: int, hidden_dim: int, embed_dim: int):
+        super().__init__(
+            nn.Linear(features, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, embed_dim)
+        )
+
+
 class DigitsSimCLR(Method):
-    """SimCLR (Chen et al. 2020): two noisy views, MLP encoder, projector, NT-Xent.
+    """SimCLR (Chen et al. 2020): two noisy views, MLP encoder, projector, NT-Xent. It declares
+    its encoder (``embedder``); ``embed`` and ``encoder_spec`` follow from it.
 
     The views are made per example in the DataLoader workers (:class:`DigitsViews`, returned by
     ``train_transform``): ``training_step`` gets batches of shape ``(batch, 2, features)``."""
@@ -109,9 +123,7 @@ class DigitsSimCLR(Method):
         self.cfg = cfg
         self.embed_dim = cfg.embed_dim
         self.nested_dims = tuple(cfg.matryoshka_dims)
-        self.encoder = nn.Sequential(
-            nn.Linear(features, cfg.hidden_dim), nn.ReLU(), nn.Linear(cfg.hidden_dim, cfg.embed_dim)
-        )
+        self.encoder = DigitsEncoder(features, cfg.hidden_dim, cfg.embed_dim)
         self.projector = nn.Sequential(nn.ReLU(), nn.Linear(cfg.embed_dim, cfg.embed_dim))
         self.loss = InfoNCE(temperature=cfg.temperature)
 
@@ -129,8 +141,8 @@ class DigitsSimCLR(Method):
         z = self.projector(self.encoder(batch.reshape(b * v, f))).reshape(b, v, -1)
         return {"loss": self.loss(z)}
 
-    def embed(self, inputs: torch.Tensor) -> torch.Tensor:
-        return self.encoder(inputs)
+    def embedder(self, space: str | None = None) -> nn.Module:
+        return self.encoder
 
 
 def build_simclr(cfg: Any, data: DigitsDomain) -> DigitsSimCLR:

@@ -2,6 +2,10 @@
 
 Inputs are the padded batches of :mod:`sslkit.events.data`: ``cats`` (B, T, C) codes, ``nums``
 (B, T, F) scaled numeric and time fields, ``mask`` (B, T) True on real events (right padding).
+
+:class:`SequenceEmbedder` is the encoder an export holds (``Method.embedder``): the sequence
+encoder on the batch dict; :func:`sequence_embedder` builds it again from the
+:class:`SequenceEncoder`'s arguments, which it records (its encoder spec).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from sslkit.core.nn import masked_max, masked_mean, tracing
+from sslkit.core.nn import masked_max, masked_mean, recorded_spec, records_init, tracing
 
 
 class _Lookup(nn.Embedding):
@@ -65,6 +69,7 @@ class EventEmbedding(nn.Module):
         return torch.cat(parts, dim=-1)
 
 
+@records_init
 class SequenceEncoder(nn.Module):
     """Event embedding -> GRU or Transformer -> one vector per entity.
 
@@ -174,13 +179,40 @@ class SequenceEncoder(nn.Module):
         return self.pool_outputs(out, mask, last)
 
 
+class SequenceEmbedder(nn.Module):
+    """``encoder(inputs["cats"], inputs["nums"], inputs["mask"])``: a :class:`SequenceEncoder`
+    on the batch dict, as ``embed`` reads it (the state_dict keys are ``encoder.*``)."""
+
+    def __init__(self, encoder: SequenceEncoder):
+        super().__init__()
+        self.encoder = encoder
+        self.training = encoder.training
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.encoder(inputs["cats"], inputs["nums"], inputs["mask"])
+
+
+def sequence_embedder(**encoder_kwargs: Any) -> SequenceEmbedder:
+    """A fresh :class:`SequenceEmbedder` around ``SequenceEncoder(**encoder_kwargs)`` (what
+    ``sslkit.core.export.load_encoder`` calls with the kwargs of :func:`embedder_spec`)."""
+    return SequenceEmbedder(SequenceEncoder(**encoder_kwargs))
+
+
+def embedder_spec(encoder: SequenceEncoder) -> dict[str, Any]:
+    """The encoder spec of ``SequenceEmbedder(encoder)``: the arguments ``encoder`` was built
+    with (sizes from the data included)."""
+    spec = recorded_spec(encoder)
+    assert spec is not None, "a SequenceEncoder records its arguments"
+    return {"build": "sslkit.events.encoders:sequence_embedder", "kwargs": spec["kwargs"]}
+
+
 def build_encoder(
     config: Any, info: dict[str, Any], *, causal: bool = False, maskable: bool = False
 ) -> SequenceEncoder:
     """The encoder a method's config asks for, sized by the data's ``info``; ``maskable``
     adds the learned vectors that replace masked numeric fields (masked event modeling)."""
     return SequenceEncoder(
-        info["cat_sizes"],
+        [int(v) for v in info["cat_sizes"]],
         len(info["num_fields"]),
         encoder=config.encoder,
         hidden=config.hidden,

@@ -35,7 +35,7 @@ from torch_geometric.nn import (
 )
 from torch_geometric.utils import scatter, to_torch_csr_tensor
 
-from sslkit.core.nn import tracing
+from sslkit.core.nn import records_init, tracing
 from sslkit.graphs.configs import EncoderOptions
 
 __all__ = [
@@ -111,6 +111,7 @@ def gat_xavier_relu_init(module: nn.Module) -> None:
                 nn.init.zeros_(conv.bias)
 
 
+@records_init
 class GNNEncoder(nn.Module):
     """A stack of PyG convolutions, each followed by optional norm and an activation.
 
@@ -347,6 +348,7 @@ def unigcnii_degrees(hyperedge_index: Tensor, num_nodes: int, num_edges: int):
     return dv.view(-1, 1), de.view(-1, 1)
 
 
+@records_init
 class HypergraphEncoder(nn.Module):
     """Hypergraph encoder: ``"hgnn"`` (PyG ``HypergraphConv``, Feng et al. 2019), ``"set"``
     (:class:`SetConv`) or ``"unigcnii"`` (:class:`UniGCNIIConv` after an input linear layer).

@@ -10,11 +10,15 @@ All three read the batch dict ``{"num": (B, n_num) float, "cat": (B, n_cat) long
   optional extra tokens (T-JEPA's regularisation tokens) and returns tokens ``(B, T, d)``.
 - :class:`MLPEncoder` and :class:`ResNetEncoder` read the flat row (numeric values and
   categorical embeddings concatenated) and return a vector ``(B, out_dim)``.
+
+:func:`vector_encoder_spec` is the encoder spec of a vector encoder (``Method.encoder_spec``):
+:func:`vector_encoder` builds it again from the model card of an export alone.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import fields
 from typing import Any
 
 import torch
@@ -318,6 +322,53 @@ class CLSTransformer(nn.Module):
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.proj(self.body(inputs)[:, 0])
+
+
+def encoder_options(cfg: EncoderOptions) -> dict[str, Any]:
+    """The :class:`EncoderOptions` fields of a method's config, as JSON (an encoder spec's
+    ``options``; the method's other fields are not the encoder's)."""
+    out = {}
+    for f in fields(EncoderOptions):
+        value = getattr(cfg, f.name)
+        out[f.name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def options_from(options: dict[str, Any]) -> EncoderOptions:
+    """:class:`EncoderOptions` from :func:`encoder_options`' JSON."""
+    known = {f.name for f in fields(EncoderOptions)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise TypeError(f"unknown tabular encoder options {unknown}: a newer sslkit-tabular?")
+    values = dict(options)
+    if "matryoshka_dims" in values:
+        values["matryoshka_dims"] = tuple(values["matryoshka_dims"])
+    return EncoderOptions(**values)
+
+
+def vector_encoder(
+    n_num: int, cardinalities: list[int], options: dict[str, Any], visibility: bool = False
+) -> nn.Module:
+    """:func:`build_vector_encoder` from the kwargs of :func:`vector_encoder_spec` (what
+    ``sslkit.core.export.load_encoder`` calls)."""
+    info = {"n_num": int(n_num), "cardinalities": [int(c) for c in cardinalities]}
+    return build_vector_encoder(info, options_from(options), visibility)
+
+
+def vector_encoder_spec(
+    info: dict[str, Any], cfg: EncoderOptions, visibility: bool = False
+) -> dict[str, Any]:
+    """The encoder spec of ``build_vector_encoder(info, cfg, visibility)``: the data's sizes
+    (numeric features, categorical cardinalities) and the encoder options."""
+    return {
+        "build": "sslkit.tabular.encoders:vector_encoder",
+        "kwargs": {
+            "n_num": int(info["n_num"]),
+            "cardinalities": [int(c) for c in info["cardinalities"]],
+            "options": encoder_options(cfg),
+            "visibility": bool(visibility),
+        },
+    }
 
 
 def raw_width(info: dict[str, Any]) -> int:

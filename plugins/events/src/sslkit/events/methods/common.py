@@ -7,11 +7,13 @@ from typing import Any
 import torch
 
 from sslkit.core.engine.method import Method
-from sslkit.events.encoders import SequenceEncoder
+from sslkit.events.encoders import SequenceEmbedder, SequenceEncoder, embedder_spec
 
 
 class EventsMethod(Method):
-    """A method whose embedding is its sequence encoder's pooled output."""
+    """A method whose embedding is its sequence encoder's pooled output; the encoder it declares
+    (``embedder``) is that encoder on the batch dict, rebuilt from the arguments it was built
+    with (``encoder_spec``)."""
 
     def __init__(self, encoder: SequenceEncoder):
         super().__init__()
@@ -20,6 +22,12 @@ class EventsMethod(Method):
 
     def embed(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.encoder(inputs["cats"], inputs["nums"], inputs["mask"])
+
+    def embedder(self, space: str | None = None) -> SequenceEmbedder:
+        return SequenceEmbedder(self.encoder)
+
+    def encoder_spec(self, space: str | None = None) -> dict[str, Any]:
+        return embedder_spec(self.encoder)
 
 
 def sample_slices(

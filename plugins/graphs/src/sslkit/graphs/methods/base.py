@@ -97,6 +97,22 @@ class GraphMethod(Method):
             return pool(h, inputs["batch"], self.pooling)
         return h[inputs["nodes"]]
 
+    embed_layers: str = "last"
+    """What ``embedder()`` reads of the encoder: its output (``last``) or every layer's output
+    concatenated (``concat``), as ``node_embeddings`` does."""
+
+    def embedder(self, space: str | None = None) -> Any:
+        """The encoder ``embed`` reads, with its readout: a
+        :class:`~sslkit.graphs.embedders.GraphEmbedder` around ``self.encoder``."""
+        from sslkit.graphs.embedders import GraphEmbedder
+
+        return GraphEmbedder(self.encoder, layers=self.embed_layers, pooling=self.pooling)
+
+    def encoder_spec(self, space: str | None = None) -> dict[str, Any]:
+        from sslkit.graphs.embedders import graph_embedder_spec
+
+        return graph_embedder_spec(self.embedder(space))
+
     def l2_penalty(self) -> Tensor | float:
         """``l2 / 2 * ||theta||^2``: the gradient is Adam's coupled ``weight_decay`` of the
         papers' code (the engine's AdamW decay is decoupled, a different regulariser)."""

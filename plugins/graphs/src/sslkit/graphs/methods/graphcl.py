@@ -74,6 +74,8 @@ class GraphCL(GraphMethod):
             self.disc = Discriminator(d)
         self.embed_dim = d
 
+    embed_layers = "concat"  # the embedder reads what node_embeddings does
+
     def node_embeddings(self, x, edge_index):
         return torch.cat(self.encoder(x, edge_index, return_hidden=True)[1], dim=1)
 

@@ -13,6 +13,11 @@ embedding is the sum of both encoders' outputs on the full graph.
 The encoders' linear maps are applied once to all nodes per step and sliced per subgraph (the
 map is row-wise, so this equals applying it to each subgraph; shuffling rows commutes with it).
 Graphs larger than ``dense_limit`` nodes use a top-k sparsified diffusion (GDC-style).
+
+The encoder the method declares (``embedder``) is :class:`MVGRLEncoder`: both linear maps,
+biases and activations (shared with the method) and the views built from the inputs' graph;
+:func:`mvgrl_encoder` builds it again from the model card of an export alone, and ONNX traces
+it as :class:`TracedMVGRL`.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from torch import Tensor, nn
 
 from sslkit.graphs.augment import ppr_dense, ppr_topk
 from sslkit.graphs.configs import MVGRLConfig
+from sslkit.graphs.embedders import read_out
 from sslkit.graphs.methods.base import GraphMethod, graph_inputs, seed_count, unwrap
 from sslkit.graphs.methods.dgi import Discriminator, bce_pos_neg
 
@@ -57,6 +63,95 @@ def _mm(p: Tensor, h: Tensor) -> Tensor:
         return torch.sparse.mm(p, h.to(p.dtype))
 
 
+def _view_key(edge_index: Tensor, n: int) -> tuple[int, ...]:
+    return (n, edge_index.size(1), int(edge_index[:, :64].sum()), int(edge_index.sum()))
+
+
+def diffusion_views(
+    edge_index: Tensor, n: int, alpha: float, dense_limit: int, topk: int
+) -> tuple[Tensor, Tensor]:
+    """``(A, S)``: the GCN-normalised adjacency and the PPR diffusion (dense up to
+    ``dense_limit`` nodes unless ``topk``; else its ``topk`` largest entries per node)."""
+    ei = edge_index.cpu()
+    adj = _gcn_norm_sparse(ei, n)
+    if n <= dense_limit and not topk:
+        diff = ppr_dense(ei, n, alpha)
+    else:
+        pi, pw = ppr_topk(ei, n, alpha, k=topk or 128)
+        diff = torch.sparse_coo_tensor(pi, pw, (n, n)).coalesce()
+    dev = edge_index.device
+    return adj.to(dev), diff.to(dev)
+
+
+class MVGRLEncoder(nn.Module):
+    """MVGRL's embedding as a module: ``act_adj(A x W_adj + b_adj) + act_diff(S x W_diff +
+    b_diff)`` on the inputs' graph (views cached per graph), read out at ``inputs["nodes"]`` (or
+    pooled per graph). Built around the method's own layers (shared, not copied) by
+    ``MVGRL.embedder``, or fresh by :func:`mvgrl_encoder`."""
+
+    def __init__(
+        self,
+        lin_adj: nn.Linear,
+        lin_diff: nn.Linear,
+        bias_adj: nn.Parameter,
+        bias_diff: nn.Parameter,
+        act_adj: nn.Module,
+        act_diff: nn.Module,
+        *,
+        alpha: float,
+        dense_limit: int,
+        ppr_topk: int,
+        pooling: str = "mean",
+    ):
+        super().__init__()
+        self.lin_adj, self.lin_diff = lin_adj, lin_diff
+        self.bias_adj, self.bias_diff = bias_adj, bias_diff
+        self.act_adj, self.act_diff = act_adj, act_diff
+        self.alpha, self.dense_limit, self.ppr_topk = float(alpha), int(dense_limit), int(ppr_topk)
+        self.pooling = pooling
+        self.training = lin_adj.training
+        self._views: tuple[tuple, tuple[Tensor, Tensor]] | None = None
+
+    def views(self, edge_index: Tensor, n: int) -> tuple[Tensor, Tensor]:
+        key = _view_key(edge_index, n)
+        if self._views is None or self._views[0] != key:
+            views = diffusion_views(edge_index, n, self.alpha, self.dense_limit, self.ppr_topk)
+            self._views = (key, views)
+        return self._views[1]
+
+    def forward(self, inputs) -> Tensor:
+        x, ei = graph_inputs(inputs)
+        adj, diff = self.views(ei, x.size(0))
+        h_adj = self.act_adj(_mm(adj, self.lin_adj(x)) + self.bias_adj)
+        h_diff = self.act_diff(_mm(diff, self.lin_diff(x)) + self.bias_diff)
+        return read_out(h_adj + h_diff, inputs, self.pooling)
+
+
+def mvgrl_encoder(
+    in_dim: int,
+    hidden_dim: int,
+    alpha: float,
+    dense_limit: int,
+    ppr_topk: int,
+    pooling: str = "mean",
+) -> MVGRLEncoder:
+    """A fresh :class:`MVGRLEncoder` from the kwargs of ``MVGRL.encoder_spec()`` (what
+    ``sslkit.core.export.load_encoder`` calls)."""
+    h = int(hidden_dim)
+    return MVGRLEncoder(
+        nn.Linear(int(in_dim), h, bias=False),
+        nn.Linear(int(in_dim), h, bias=False),
+        nn.Parameter(torch.zeros(h)),
+        nn.Parameter(torch.zeros(h)),
+        nn.PReLU(),
+        nn.PReLU(),
+        alpha=alpha,
+        dense_limit=dense_limit,
+        ppr_topk=ppr_topk,
+        pooling=pooling,
+    )
+
+
 class MVGRL(GraphMethod):
     def __init__(self, cfg: MVGRLConfig, in_dim: int):
         super().__init__()
@@ -76,18 +171,11 @@ class MVGRL(GraphMethod):
 
     def views(self, edge_index: Tensor, n: int, cache: bool = True) -> tuple[Tensor, Tensor]:
         """``(A, S)``: normalised adjacency and PPR diffusion (cached per graph)."""
-        key = (n, edge_index.size(1), int(edge_index[:, :64].sum()), int(edge_index.sum()))
+        key = _view_key(edge_index, n)
         if cache and self._views is not None and self._views[0] == key:
             return self._views[1]
-        ei = edge_index.cpu()
-        adj = _gcn_norm_sparse(ei, n)
-        if n <= self.cfg.dense_limit and not self.cfg.ppr_topk:
-            diff = ppr_dense(ei, n, self.cfg.alpha)
-        else:
-            pi, pw = ppr_topk(ei, n, self.cfg.alpha, k=self.cfg.ppr_topk or 128)
-            diff = torch.sparse_coo_tensor(pi, pw, (n, n)).coalesce()
-        dev = edge_index.device
-        out = (adj.to(dev), diff.to(dev))
+        c = self.cfg
+        out = diffusion_views(edge_index, n, c.alpha, c.dense_limit, c.ppr_topk)
         if cache:
             self._views = (key, out)
         return out
@@ -126,7 +214,36 @@ class MVGRL(GraphMethod):
         loss = bce_pos_neg(torch.cat(pos), torch.cat(neg))
         return {"loss": loss + self.l2_penalty(), "bce": loss.detach()}
 
-    def export_module(self) -> nn.Module:
+    def embedder(self, space: str | None = None) -> MVGRLEncoder:
+        c = self.cfg
+        return MVGRLEncoder(
+            self.lin_adj,
+            self.lin_diff,
+            self.bias_adj,
+            self.bias_diff,
+            self.act_adj,
+            self.act_diff,
+            alpha=c.alpha,
+            dense_limit=c.dense_limit,
+            ppr_topk=c.ppr_topk,
+            pooling=self.pooling,
+        )
+
+    def encoder_spec(self, space: str | None = None) -> dict:
+        c = self.cfg
+        return {
+            "build": "sslkit.graphs.methods.mvgrl:mvgrl_encoder",
+            "kwargs": {
+                "in_dim": self.lin_adj.in_features,
+                "hidden_dim": c.hidden_dim,
+                "alpha": c.alpha,
+                "dense_limit": c.dense_limit,
+                "ppr_topk": c.ppr_topk,
+                "pooling": self.pooling,
+            },
+        }
+
+    def export_module(self, space: str | None = None) -> nn.Module:
         if self.cfg.ppr_topk:
             from sslkit.core.errors import UsageError
 
@@ -135,26 +252,26 @@ class MVGRL(GraphMethod):
                 "the sparsified diffusion is computed outside the model; export the embeddings "
                 "(--to parquet/npy/faiss) or the weights (--to safetensors)"
             )
-        return TracedMVGRL(self)
+        return TracedMVGRL(self.embedder())
 
 
 class TracedMVGRL(nn.Module):
-    """MVGRL's embedding as a graph ONNX can hold: the same normalised adjacency built with a
-    scatter (not ``bincount`` and sparse tensors), and the PPR diffusion ``alpha (I - (1 -
+    """:class:`MVGRLEncoder` as a graph ONNX can hold: the same normalised adjacency built with
+    a scatter (not ``bincount`` and sparse tensors), and the PPR diffusion ``alpha (I - (1 -
     alpha) T)^-1`` as its power series, summed until ``(1 - alpha)^k < 1e-7`` (the trained
     model inverts it exactly; the two agree far inside the export's 1e-4)."""
 
-    def __init__(self, method: MVGRL):
+    def __init__(self, encoder: MVGRLEncoder):
         super().__init__()
-        self.method = method
+        self.encoder = encoder
         self.keys: list[str] | None = None
-        alpha = method.cfg.alpha
+        alpha = encoder.alpha
         self.iters = max(1, math.ceil(math.log(1e-7) / math.log(1 - alpha)))
 
     def forward(self, *tensors: Tensor) -> Tensor:
         inputs = dict(zip(self.keys or [], tensors))
         x, edge_index = graph_inputs(inputs)
-        m, n, alpha = self.method, x.size(0), self.method.cfg.alpha
+        m, n, alpha = self.encoder, x.size(0), self.encoder.alpha
         loops = torch.arange(n, device=x.device)
         src, dst = torch.cat([edge_index, torch.stack([loops, loops])], 1)
         # scatter_add: ONNX ScatterElements(reduction="add") (index_add lost repeated indices)

@@ -9,7 +9,7 @@ import torch
 
 from sslkit.core.engine.method import Method
 from sslkit.core.errors import ConfigError
-from sslkit.tabular.encoders import build_vector_encoder
+from sslkit.tabular.encoders import build_vector_encoder, vector_encoder_spec
 
 
 def n_features(info: dict[str, Any]) -> int:
@@ -74,9 +74,17 @@ class RowEncoderMethod(Method):
         self.n_num = int(info["n_num"])
         self.n = n_features(info)
         self.encoder = build_vector_encoder(info, cfg)
+        self.spec = vector_encoder_spec(info, cfg)
         self.embed_dim = self.encoder.out_dim
         self.nested_dims = check_nested(cfg.matryoshka_dims, self.embed_dim)
         self.sizes = self.nested_dims or (self.embed_dim,)
 
     def embed(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.encoder(inputs)
+
+    def embedder(self, space: str | None = None) -> torch.nn.Module:
+        """The encoder: ``embed`` is its output."""
+        return self.encoder
+
+    def encoder_spec(self, space: str | None = None) -> dict[str, Any]:
+        return self.spec

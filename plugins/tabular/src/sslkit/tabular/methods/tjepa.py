@@ -20,12 +20,14 @@ reference code gives its downstream models: every output token, the regularisati
 included unless ``embed_reg_tokens = false``), or its feature tokens averaged (``pooling =
 "mean"``). Matryoshka: the loss is also taken on the first ``m`` coordinates of every token, and
 the flattened embedding is laid out coordinate-major, so its first ``m x T`` values (``T``
-tokens) are exactly those prefixes.
+tokens) are exactly those prefixes. The encoder a T-JEPA export holds (``embedder``) is the
+target encoder and this readout, :class:`TokenEmbedder`.
 
 With an MLP or ResNet encoder (no tokens), an extension of the paper's idea: the encoder reads
 the row with only the context features visible (the others zeroed, visibility bits appended);
 the target is the EMA encoder's vector of the row with only the target subset visible; an MLP
-predictor reads the context vector and the target subset's indicator.
+predictor reads the context vector and the target subset's indicator. The embedding, and the
+encoder an export holds, is the target encoder with every feature visible.
 """
 
 from __future__ import annotations
@@ -39,7 +41,14 @@ from torch import nn
 from sslkit.core.engine.method import Method
 from sslkit.core.nn import EMATeacher
 from sslkit.tabular.configs import TJEPAConfig
-from sslkit.tabular.encoders import FTTransformer, TransformerStack, build_vector_encoder
+from sslkit.tabular.encoders import (
+    FTTransformer,
+    TransformerStack,
+    build_vector_encoder,
+    encoder_options,
+    options_from,
+    vector_encoder_spec,
+)
 from sslkit.tabular.methods.common import batch_size_of, check_nested, device_of, n_features
 
 
@@ -123,6 +132,45 @@ class Predictor(nn.Module):
         return self.out(h[:, -n_tgt:])
 
 
+class TokenEmbedder(nn.Module):
+    """The embedding of a row from an FT-Transformer's output tokens ``(B, R + F, d)`` (``R``
+    regularisation tokens first): the feature tokens averaged (``pooling = "mean"``), or every
+    token flattened coordinate-major (the regularisation tokens left out unless
+    ``embed_reg_tokens``; see the module docstring)."""
+
+    def __init__(
+        self, encoder: FTTransformer, n_reg_tokens: int, pooling: str, embed_reg_tokens: bool
+    ):
+        super().__init__()
+        self.encoder = encoder
+        self.n_reg_tokens, self.pooling = int(n_reg_tokens), pooling
+        self.embed_reg_tokens = bool(embed_reg_tokens)
+        self.training = encoder.training
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        h = self.encoder(inputs)  # (B, R + F, d): regularisation tokens first
+        if self.pooling == "mean":
+            return h[:, self.n_reg_tokens :].mean(dim=1)
+        if not self.embed_reg_tokens:
+            h = h[:, self.n_reg_tokens :]
+        return h.transpose(1, 2).reshape(h.shape[0], -1)  # coordinate-major: see module doc
+
+
+def token_embedder(
+    n_num: int,
+    cardinalities: list[int],
+    options: dict[str, Any],
+    n_reg_tokens: int,
+    pooling: str,
+    embed_reg_tokens: bool,
+) -> TokenEmbedder:
+    """A fresh :class:`TokenEmbedder` from the kwargs of ``TJEPA.encoder_spec()`` (what
+    ``sslkit.core.export.load_encoder`` calls)."""
+    cfg = options_from(options)
+    encoder = FTTransformer(int(n_num), [int(c) for c in cardinalities], cfg, int(n_reg_tokens))
+    return TokenEmbedder(encoder, n_reg_tokens, pooling, embed_reg_tokens)
+
+
 class TJEPA(Method):
     """T-JEPA with an FT-Transformer encoder (Thimonier et al., ICLR 2025)."""
 
@@ -130,6 +178,8 @@ class TJEPA(Method):
         super().__init__()
         self.cfg = cfg
         self.n = n_features(info)
+        cards = [int(c) for c in info["cardinalities"]]
+        self.data_sizes = {"n_num": int(info["n_num"]), "cardinalities": cards}
         self.encoder = FTTransformer(
             info["n_num"], list(info["cardinalities"]), cfg, cfg.n_reg_tokens
         )
@@ -166,13 +216,23 @@ class TJEPA(Method):
         """The target encoder's feature tokens ``(B, F, d)``."""
         return self.target.module(inputs)[:, self.cfg.n_reg_tokens :]
 
-    def embed(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        if self.cfg.pooling == "mean":
-            return self.tokens(inputs).mean(dim=1)
-        h = self.target.module(inputs)  # (B, R + F, d): regularisation tokens first
-        if not self.cfg.embed_reg_tokens:
-            h = h[:, self.cfg.n_reg_tokens :]
-        return h.transpose(1, 2).reshape(h.shape[0], -1)  # coordinate-major: see module doc
+    def embedder(self, space: str | None = None) -> TokenEmbedder:
+        """The target (EMA) encoder and the readout: ``embed`` is this module's output."""
+        c = self.cfg
+        return TokenEmbedder(self.target.module, c.n_reg_tokens, c.pooling, c.embed_reg_tokens)
+
+    def encoder_spec(self, space: str | None = None) -> dict[str, Any]:
+        c = self.cfg
+        return {
+            "build": "sslkit.tabular.methods.tjepa:token_embedder",
+            "kwargs": {
+                **self.data_sizes,
+                "options": encoder_options(c),
+                "n_reg_tokens": c.n_reg_tokens,
+                "pooling": c.pooling,
+                "embed_reg_tokens": c.embed_reg_tokens,
+            },
+        }
 
 
 def latent_l2(pred: torch.Tensor, target: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
@@ -190,6 +250,7 @@ class VectorTJEPA(Method):
         self.cfg = cfg
         self.n = n_features(info)
         self.encoder = build_vector_encoder(info, cfg, visibility=True)
+        self.spec = vector_encoder_spec(info, cfg, visibility=True)
         self.target = EMATeacher(self.encoder, cfg.ema_start, cfg.ema_end)
         d = cfg.out_dim
         self.predictor = nn.Sequential(
@@ -219,8 +280,12 @@ class VectorTJEPA(Method):
     def on_train_step_end(self, step: int, total_steps: int) -> None:
         self.target.update(step, total_steps, self.encoder)
 
-    def embed(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.target.module(inputs)
+    def embedder(self, space: str | None = None) -> nn.Module:
+        """The target (EMA) encoder, every feature visible: ``embed`` is its output."""
+        return self.target.module
+
+    def encoder_spec(self, space: str | None = None) -> dict[str, Any]:
+        return self.spec
 
 
 def build(cfg: TJEPAConfig, data: Any) -> Method:

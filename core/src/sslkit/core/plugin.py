@@ -130,6 +130,17 @@ class Registry(Mapping[str, T], Generic[T]):
         return f"Registry({self.kind}: {', '.join(self._items)})"
 
 
+def distribution_version(distribution: str) -> str:
+    """The installed version of ``distribution`` (a plugin's ``version``), from its metadata:
+    one number, the one its wheel was built with; ``0+unknown`` when it is not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
 @dataclass(frozen=True)
 class Plugin:
     """What a domain plugin registers under the ``sslkit.plugins`` entry-point group.
@@ -139,7 +150,6 @@ class Plugin:
     - ``load_data(data_config, state=None) -> DomainData``: ``state`` is the fitted
       preprocessing saved with a run (JSON); when given, reuse it instead of fitting.
     - ``presets``: the package holding ``<method>/<preset>.toml`` files.
-    - ``commands``: optional ``"module:attr"`` of a ``typer.Typer`` with domain-only commands.
     - ``from_memory``: optional ``from_memory(obj, data_config, state=None) -> DomainData`` for
       data already in memory (a DataFrame, a graph): ``api.pretrain(domain, data=obj)``,
       ``api.evaluate(run, data=obj)`` and ``api.export(run, data=obj)`` load through it instead of
@@ -158,7 +168,6 @@ class Plugin:
     default_method: str = ""
     default_task: str = ""
     presets: str = ""
-    commands: str = ""
     from_memory: Ref | None = None
     api_version: int = API_VERSION
 

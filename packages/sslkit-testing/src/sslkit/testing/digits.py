@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sslkit.core.plugin import DatasetSpec, MethodSpec, Plugin, Registry, TaskSpec
+from sslkit.core.plugin import (
+    DatasetSpec,
+    MethodSpec,
+    Plugin,
+    Registry,
+    TaskSpec,
+    distribution_version,
+)
 
 
 @dataclass
@@ -34,7 +41,7 @@ class DigitsSimCLR:
 
 plugin = Plugin(
     name="digits",
-    version="0.1.0",
+    version=distribution_version("sslkit-testing"),
     summary="UCI handwritten digits (8x8) with SimCLR: the reference plugin of sslkit-testing",
     data_config=DigitsData,
     load_data="sslkit.testing.digits_impl:load_data",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sslkit.core.plugin import MethodSpec, Plugin, Registry, TaskSpec
+from sslkit.core.plugin import MethodSpec, Plugin, Registry, TaskSpec, distribution_version
 
 
 @dataclass
@@ -42,7 +42,7 @@ class TwoTowerMF:
 
 plugin = Plugin(
     name="twotower",
-    version="0.1.0",
+    version=distribution_version("sslkit-testing"),
     summary="synthetic user-item interactions with BPR matrix factorisation (two spaces)",
     data_config=TwoTowerData,
     load_data="sslkit.testing.twotower_impl:load_data",

@@ -3,5 +3,3 @@
 Importing this package stays light (no torch); the heavy modules are ``sslkit.events.data``,
 ``sslkit.events.encoders``, ``sslkit.events.methods`` and ``sslkit.events.tasks``.
 """
-
-__version__ = "0.1.0"

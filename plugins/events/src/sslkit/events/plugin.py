@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from sslkit.core.plugin import DatasetSpec, MethodSpec, Plugin, Registry, TaskSpec
-from sslkit.events import __version__
+from sslkit.core.plugin import (
+    DatasetSpec,
+    MethodSpec,
+    Plugin,
+    Registry,
+    TaskSpec,
+    distribution_version,
+)
 from sslkit.events.configs import CoLESConfig, CPCConfig, EventsData, MEMConfig
 
 plugin = Plugin(
     name="events",
-    version=__version__,
+    version=distribution_version("sslkit-events"),
     summary="Event sequences (transactions, purchases, logs): CoLES, masked event modeling, CPC",
     data_config=EventsData,
     load_data="sslkit.events.data:load_data",

@@ -5,7 +5,14 @@ Light on purpose: no torch, no torch_geometric here; everything heavy is a ``"mo
 
 from __future__ import annotations
 
-from sslkit.core.plugin import DatasetSpec, MethodSpec, Plugin, Registry, TaskSpec
+from sslkit.core.plugin import (
+    DatasetSpec,
+    MethodSpec,
+    Plugin,
+    Registry,
+    TaskSpec,
+    distribution_version,
+)
 from sslkit.graphs.configs import (
     BGRLConfig,
     DGIConfig,
@@ -18,18 +25,11 @@ from sslkit.graphs.configs import (
     TriCLConfig,
 )
 
-try:
-    from importlib.metadata import version as _version
-
-    __version__ = _version("sslkit-graphs")
-except Exception:  # not installed (source tree)
-    __version__ = "0.1.0"
-
 M = "sslkit.graphs.methods"
 
 plugin = Plugin(
     name="graphs",
-    version=__version__,
+    version=distribution_version("sslkit-graphs"),
     summary="Graphs and hypergraphs on PyTorch Geometric: GRACE, DGI, MVGRL, BGRL, GraphMAE, "
     "GraphCL, HypeBoy, TriCL",
     data_config=GraphData,

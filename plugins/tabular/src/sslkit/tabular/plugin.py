@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from sslkit.core.plugin import DatasetSpec, MethodSpec, Plugin, Registry, TaskSpec
+from sslkit.core.plugin import (
+    DatasetSpec,
+    MethodSpec,
+    Plugin,
+    Registry,
+    TaskSpec,
+    distribution_version,
+)
 from sslkit.tabular.configs import SCARFConfig, TabularData, TJEPAConfig, VIMEConfig
 
 plugin = Plugin(
     name="tabular",
-    version="0.1.0",
+    version=distribution_version("sslkit-tabular"),
     summary="Tables (CSV, Parquet, DataFrames): T-JEPA, SCARF, VIME",
     data_config=TabularData,
     load_data="sslkit.tabular.data:load_data",

@@ -7,39 +7,21 @@ from __future__ import annotations
 import os
 import signal
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
-from torch.utils.data import TensorDataset
 
 from sslkit.core.config import RunConfig, TrainConfig
-from sslkit.core.data import DomainData, EvalBatch
 from sslkit.core.engine import Method, RunInterrupted, fit, no_decay_groups
 from sslkit.core.engine import trainer as trainer_module
 from sslkit.core.engine.optim import build_optimizer
 from sslkit.core.engine.rundir import RunDir
+from sslkit.testing.rows import RandomRows
 
 
-class Rows(DomainData):
+def Rows() -> RandomRows:
     """128 random rows of 8 features."""
-
-    def __init__(self):
-        self.x = torch.randn(128, 8, generator=torch.Generator().manual_seed(1))
-        self.info = {"features": 8}
-
-    def train_dataset(self):
-        return TensorDataset(self.x)
-
-    def collate(self, items):
-        return torch.stack([i[0] for i in items])
-
-    def split_names(self):
-        return ["train"]
-
-    def eval_batches(self, split, batch_size):
-        for s in range(0, len(self.x), batch_size):
-            yield EvalBatch(np.arange(s, min(s + batch_size, 128)), self.x[s : s + batch_size])
+    return RandomRows(n=128)
 
 
 class Recorder(Method):

@@ -18,7 +18,6 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
 from sslkit.core.config import RunConfig, TrainConfig
-from sslkit.core.data import DomainData, EvalBatch
 from sslkit.core.engine import Method, RunInterrupted, fit
 from sslkit.core.engine.callbacks import CollapseMonitor, Context, ProgressBar, default_callbacks
 from sslkit.core.engine.checkpoint import (
@@ -31,32 +30,9 @@ from sslkit.core.engine.checkpoint import (
 from sslkit.core.engine.loader import ParquetStream, ResumableSampler
 from sslkit.core.engine.optim import LRPlan
 from sslkit.core.engine.rundir import RunDir
+from sslkit.testing.rows import RandomRows
 
-
-class Toy(DomainData):
-    """256 random rows of 8 features; map-style, or streamed from Parquet row groups."""
-
-    def __init__(self, parquet=None, n: int = 256):
-        self.x = torch.randn(n, 8, generator=torch.Generator().manual_seed(1))
-        self.parquet = parquet
-        self.info = {"features": 8}
-
-    def train_dataset(self):
-        if self.parquet is None:
-            return TensorDataset(self.x)
-        return ParquetStream(self.parquet, lambda b: [torch.tensor(r) for r in b.column("x").to_pylist()], seed=3)  # fmt: skip
-
-    def collate(self, items):
-        return torch.stack([i[0] if isinstance(i, tuple | list) else i for i in items]).float()
-
-    def split_names(self):
-        return ["train"]
-
-    def eval_batches(self, split, batch_size):
-        for s in range(0, len(self.x), batch_size):
-            yield EvalBatch(
-                np.arange(s, min(s + batch_size, len(self.x))), self.x[s : s + batch_size]
-            )
+Toy = RandomRows  # 256 random rows of 8 features; map-style, or streamed from Parquet row groups
 
 
 class AE(Method):

@@ -9,7 +9,6 @@ import pickle
 import signal
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -18,12 +17,13 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from sslkit.core.config import RunConfig, TrainConfig
-from sslkit.core.data import DomainData, EvalBatch
+from sslkit.core.data import DomainData
 from sslkit.core.engine import Method, RunInterrupted, fit
 from sslkit.core.engine.ddp import Env
-from sslkit.core.engine.loader import ParquetStream, TrainData
+from sslkit.core.engine.loader import TrainData
 from sslkit.core.engine.rundir import RunDir
 from sslkit.core.engine.views import MapViews, StreamViews, train_transform_of, with_views
+from sslkit.testing.rows import RandomRows
 
 
 class Jitter:
@@ -40,32 +40,11 @@ class Jitter:
         return torch.stack([a, b])
 
 
-def _rows(batch: pa.RecordBatch) -> list[torch.Tensor]:
-    return [torch.tensor(r) for r in batch.column("x").to_pylist()]
-
-
-class Toy(DomainData):
+class Toy(RandomRows):
     """192 random rows of 8 features, map-style or streamed from Parquet row groups."""
 
     def __init__(self, parquet: str | None = None, n: int = 192):
-        self.x = torch.randn(n, 8, generator=torch.Generator().manual_seed(1))
-        self.parquet = parquet
-        self.info = {"features": 8}
-
-    def train_dataset(self):
-        if self.parquet is None:
-            return TensorDataset(self.x)
-        return ParquetStream(self.parquet, _rows, seed=3)
-
-    def collate(self, items):
-        return torch.stack(items).float()
-
-    def split_names(self):
-        return ["train"]
-
-    def eval_batches(self, split, batch_size):
-        for s in range(0, len(self.x), batch_size):
-            yield EvalBatch(np.arange(s, min(s + batch_size, len(self.x))), self.x[s : s + batch_size])  # fmt: skip
+        super().__init__(parquet, n)
 
 
 class Siamese(Method):
@@ -246,5 +225,5 @@ def test_transforms_that_would_carry_the_model_or_not_pickle_are_refused(cls, ma
 def test_with_views_leaves_data_without_a_transform_alone(tmp_path):
     data = TensorDataset(torch.zeros(3))
     assert with_views(data, None, 0) is data
-    stream = ParquetStream(write_parquet(tmp_path / "r.parquet"), _rows)
+    stream = RandomRows(write_parquet(tmp_path / "r.parquet")).train_dataset()  # a ParquetStream
     assert isinstance(with_views(stream, Jitter(), 0), StreamViews)

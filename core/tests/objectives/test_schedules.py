@@ -7,17 +7,15 @@ from __future__ import annotations
 import importlib.util
 import pathlib
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
-from torch.utils.data import TensorDataset
 
 from sslkit.core import objectives as O
 from sslkit.core.config import RunConfig, TrainConfig
-from sslkit.core.data import DomainData, EvalBatch
 from sslkit.core.engine import Method, fit
 from sslkit.core.engine.rundir import RunDir
+from sslkit.testing.rows import RandomRows
 
 _spec = importlib.util.spec_from_file_location(
     "objrefs", pathlib.Path(__file__).with_name("refs.py")
@@ -28,24 +26,7 @@ _spec.loader.exec_module(refs)
 WARMUP, T0, T1 = 6, 0.04, 0.07
 
 
-class Rows(DomainData):
-    """256 random rows of 8 features."""
-
-    def __init__(self):
-        self.x = torch.randn(256, 8, generator=torch.Generator().manual_seed(1))
-
-    def train_dataset(self):
-        return TensorDataset(self.x)
-
-    def collate(self, items):
-        return torch.stack([i[0] for i in items])
-
-    def split_names(self):
-        return ["train"]
-
-    def eval_batches(self, split, batch_size):
-        for s in range(0, len(self.x), batch_size):
-            yield EvalBatch(np.arange(s, min(s + batch_size, 256)), self.x[s : s + batch_size])
+Rows = RandomRows  # 256 random rows of 8 features
 
 
 class TinyDINO(Method):

@@ -11,6 +11,7 @@ import pytest
 from sslkit.core.errors import ConfigError, DataError, UsageError
 from sslkit.events.configs import EventsData
 from sslkit.events.plugin import plugin
+from sslkit.testing.memory import pretrain_in_memory
 
 
 def events_frame(users: int = 40, seed: int = 0) -> pd.DataFrame:
@@ -34,32 +35,27 @@ def events_frame(users: int = 40, seed: int = 0) -> pd.DataFrame:
 
 def test_pretrain_and_evaluate_an_events_frame(tmp_path: Path) -> None:
     from sslkit.core import api
-    from sslkit.core.config import load_toml
     from sslkit.core.plugin import register, unregister
 
     frame = events_frame()
     n_rows, n_cols = frame.shape
     register(plugin)
     try:
-        result = api.pretrain(
+        described = f"<in-memory DataFrame {n_rows}x{n_cols}>"
+        result = pretrain_in_memory(
             "events",
             "coles",
-            data=frame,
-            overrides=[
+            frame,
+            tmp_path,
+            [
                 "data.labels=segment",
                 "data.min_freq=1",
                 "train.max_steps=2",
                 "train.batch_size=8",
                 "method.hidden=16",
-                "train.quiet=true",
-                f"train.out={tmp_path}",
             ],
-            evaluate_default_task=False,
-            log=lambda *_: None,
+            described=described,
         )
-        assert result.steps == 2 and np.isfinite(result.losses).all()
-        described = f"<in-memory DataFrame {n_rows}x{n_cols}>"
-        assert load_toml(result.run_dir / "config.toml")["data"]["path"] == described
         report = api.evaluate(result.run_dir, task="linear-probe", data=frame)
         assert report["data"] == described and report["labels"].startswith("yes")
         assert "linear-probe" in report["tasks"]

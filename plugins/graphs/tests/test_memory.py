@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from torch_geometric.data import Data
 
 from sslkit.core.errors import DataError, UsageError
+from sslkit.testing.memory import pretrain_in_memory
 
 
 def _graph(make_sbm, **kw) -> Data:
@@ -19,26 +19,17 @@ def _graph(make_sbm, **kw) -> Data:
 
 def test_pretrain_and_evaluate_a_pyg_graph(tmp_path, make_sbm):
     from sslkit.core import api
-    from sslkit.core.config import load_toml
 
     graph = _graph(make_sbm)
-    result = api.pretrain(
+    described = f"<in-memory Data {graph.num_nodes} nodes, {graph.num_edges} edges>"
+    result = pretrain_in_memory(
         "graphs",
         "grace",
-        data=graph,
-        overrides=[
-            "data.normalize=none",
-            "method.hidden_dim=16",
-            "train.max_steps=2",
-            "train.quiet=true",
-            f"train.out={tmp_path}",
-        ],
-        evaluate_default_task=False,
-        log=lambda *_: None,
+        graph,
+        tmp_path,
+        ["data.normalize=none", "method.hidden_dim=16", "train.max_steps=2"],
+        described=described,
     )
-    assert result.steps == 2 and np.isfinite(result.losses).all()
-    described = f"<in-memory Data {graph.num_nodes} nodes, {graph.num_edges} edges>"
-    assert load_toml(result.run_dir / "config.toml")["data"]["path"] == described
     assert result.data.info["name"] == "in-memory"
 
     report = api.evaluate(result.run_dir, task="node_classification", data=graph)

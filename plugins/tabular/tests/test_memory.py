@@ -7,9 +7,9 @@ import warnings
 import numpy as np
 import pytest
 
-from sslkit.core.config import load_toml
 from sslkit.core.errors import UsageError
 from sslkit.tabular.schema import SchemaWarning
+from sslkit.testing.memory import pretrain_in_memory
 
 FAST = [
     "train.max_steps=2",
@@ -27,21 +27,14 @@ def test_pretrain_evaluate_export_a_dataframe(table, tmp_path, capsys):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SchemaWarning)
-        result = api.pretrain(
+        result = pretrain_in_memory(
             "tabular",
-            data=table,
-            overrides=[
-                "data.target=churn",
-                "data.id_column=customer_id",
-                f"train.out={tmp_path}",
-                *FAST,
-            ],
-            evaluate_default_task=False,
-            log=lambda *_: None,
+            None,
+            table,
+            tmp_path,
+            ["data.target=churn", "data.id_column=customer_id", *FAST],
+            described="<in-memory DataFrame 240x8>",
         )
-        assert result.steps == 2 and np.isfinite(result.losses).all()
-        saved = load_toml(result.run_dir / "config.toml")
-        assert saved["data"]["path"] == "<in-memory DataFrame 240x8>"
 
         report = api.evaluate(result.run_dir, task="probe", data=table)
         assert report["data"] == "<in-memory DataFrame 240x8>"

@@ -71,9 +71,9 @@ def apply_transform(transform: Transform, example: Any, seed: int) -> Any:
         torch.default_generator.set_state(state)
 
 
-class MapViews(Dataset):
-    """A map-style dataset whose item ``i`` is ``transform(dataset[i], rng)``, ``rng`` seeded
-    with ``(seed, epoch, i)``."""
+class _Views:
+    """What :class:`MapViews` and :class:`StreamViews` share: the wrapped dataset, the transform,
+    the seed and the epoch (passed on to the dataset when it has ``set_epoch``)."""
 
     def __init__(self, dataset: Any, transform: Transform, seed: int, epoch: int = 0):
         self.dataset, self.transform, self.seed, self.epoch = dataset, transform, seed, epoch
@@ -82,6 +82,11 @@ class MapViews(Dataset):
         self.epoch = int(epoch)
         if hasattr(self.dataset, "set_epoch"):
             self.dataset.set_epoch(epoch)
+
+
+class MapViews(_Views, Dataset):
+    """A map-style dataset whose item ``i`` is ``transform(dataset[i], rng)``, ``rng`` seeded
+    with ``(seed, epoch, i)``."""
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -91,18 +96,10 @@ class MapViews(Dataset):
         return apply_transform(self.transform, self.dataset[index], seed)
 
 
-class StreamViews(IterableDataset):
+class StreamViews(_Views, IterableDataset):
     """A stream whose k-th example of shard ``s`` (of ``n``, from
     :func:`~sslkit.core.distributed.shard_info`) in an epoch goes through ``transform`` with
     ``rng`` seeded with ``(seed, epoch, s, n, k)``."""
-
-    def __init__(self, dataset: Any, transform: Transform, seed: int, epoch: int = 0):
-        self.dataset, self.transform, self.seed, self.epoch = dataset, transform, seed, epoch
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-        if hasattr(self.dataset, "set_epoch"):
-            self.dataset.set_epoch(epoch)
 
     def __iter__(self) -> Iterator[Any]:
         from sslkit.core.distributed import shard_info

@@ -24,7 +24,7 @@ from torch import nn
 from sslkit.core import distributed as D
 from sslkit.core.objectives._base import Collective
 from sslkit.core.objectives._kernel import logsumexp_logits, positive_mean_logit, upcast
-from sslkit.core.objectives.queue import FeatureQueue, rename_legacy_keys
+from sslkit.core.objectives.queue import FeatureQueue, QueuedLoss
 
 __all__ = [
     "DCL",
@@ -119,6 +119,19 @@ class _Layout:
 
         return fn
 
+    def negatives_lse(self, t: float, chunk_size=None) -> torch.Tensor:
+        """``(B * V,)`` log-sum-exp of each anchor's logits over the keys that are not its
+        positives (DCL: neither itself nor the other views of its sample)."""
+        return logsumexp_logits(
+            self.anchors,
+            self.keys,
+            t,
+            self_index=self.self_index,
+            positives=self.positives_fn(None, None),
+            exclude_positives=True,
+            chunk_size=chunk_size,
+        )
+
     def same_row_positive_logit(self, zn: torch.Tensor, temperature: float) -> torch.Tensor:
         """Mean logit with the other views of the same row, ``(B * V,)``; cheap, no B x B."""
         sim = torch.einsum("bvd,bwd->bvw", zn, zn)
@@ -126,7 +139,21 @@ class _Layout:
         return ((sim.sum(-1) - diag) / (self.v - 1) / temperature).reshape(-1)
 
 
-class InfoNCE(Collective, nn.Module):
+class _BatchContrastive(Collective, nn.Module):
+    """What the batch contrastive losses (InfoNCE, DCL, DebiasedInfoNCE) share: the
+    temperature, the chunk size of the logits kernel and the process group of the global
+    batch."""
+
+    distributed_kind = "gather"
+
+    def __init__(self, temperature: float = 0.1, chunk_size: int | None = None, group=None):
+        super().__init__()
+        self.temperature = temperature
+        self.chunk_size = chunk_size
+        self.group = group
+
+
+class InfoNCE(_BatchContrastive):
     """InfoNCE / NT-Xent (SimCLR; Chen et al. 2020, "A Simple Framework for Contrastive
     Learning of Visual Representations"; Oord et al. 2018).
 
@@ -141,14 +168,6 @@ class InfoNCE(Collective, nn.Module):
     bounds memory to ``chunk_size x (views * global batch)``. ``group``: the process group whose
     batch is the global batch (None: the world; see ``sslkit.core.distributed``).
     """
-
-    distributed_kind = "gather"
-
-    def __init__(self, temperature: float = 0.1, chunk_size: int | None = None, group=None):
-        super().__init__()
-        self.temperature = temperature
-        self.chunk_size = chunk_size
-        self.group = group
 
     def forward(
         self,
@@ -250,7 +269,7 @@ class AMInfoNCE(InfoNCE):
         return D.globalize_loss(loss, n, self.group)
 
 
-class DCL(Collective, nn.Module):
+class DCL(_BatchContrastive):
     """Decoupled contrastive loss (Yeh et al. 2022, "Decoupled Contrastive Learning"), Eq. 6:
     the positive is removed from the denominator,
     ``loss_ip = -w_ip s_ip / t + log sum_{n not in P(i) u {i}} exp(s_in / t)``,
@@ -260,14 +279,6 @@ class DCL(Collective, nn.Module):
     views >= 2, dim)`` alone.
     """
 
-    distributed_kind = "gather"
-
-    def __init__(self, temperature: float = 0.1, chunk_size: int | None = None, group=None):
-        super().__init__()
-        self.temperature = temperature
-        self.chunk_size = chunk_size
-        self.group = group
-
     def pair_weights(self, zn: torch.Tensor) -> torch.Tensor | None:
         """Weights ``(B, V, V)`` for positive pairs, or None for 1."""
         return None
@@ -276,15 +287,7 @@ class DCL(Collective, nn.Module):
         zn = _normalize(as_views(view_a, view_b))
         lay = _Layout(zn, self.group)
         t, v = self.temperature, lay.v
-        lse = logsumexp_logits(
-            lay.anchors,
-            lay.keys,
-            t,
-            self_index=lay.self_index,
-            positives=lay.positives_fn(None, None),
-            exclude_positives=True,
-            chunk_size=self.chunk_size,
-        )
+        lse = lay.negatives_lse(t, self.chunk_size)
         sim = torch.einsum("bvd,bwd->bvw", zn, zn) / t
         w = self.pair_weights(zn)
         if w is not None:
@@ -313,7 +316,7 @@ class DCLW(DCL):
             return w[start : start + zn.shape[0]]
 
 
-class DebiasedInfoNCE(Collective, nn.Module):
+class DebiasedInfoNCE(_BatchContrastive):
     """Debiased contrastive loss (Chuang et al. 2020, "Debiased Contrastive Learning"), Eq. 7:
     ``-log e^{s_p/t} / (e^{s_p/t} + N g)`` with
     ``g = max((1/N sum_n e^{s_n/t} - tau_plus e^{s_p/t}) / (1 - tau_plus), e^{-1/t})``, where
@@ -325,30 +328,17 @@ class DebiasedInfoNCE(Collective, nn.Module):
     views >= 2, dim)`` alone.
     """
 
-    distributed_kind = "gather"
-
     def __init__(
         self, temperature: float = 0.1, tau_plus: float = 0.1, chunk_size=None, group=None
     ):
-        super().__init__()
-        self.temperature = temperature
+        super().__init__(temperature, chunk_size, group)
         self.tau_plus = tau_plus
-        self.chunk_size = chunk_size
-        self.group = group
 
     def forward(self, view_a, view_b=None):
         zn = _normalize(as_views(view_a, view_b))
         lay = _Layout(zn, self.group)
         t, v, tp = self.temperature, lay.v, self.tau_plus
-        lse_neg = logsumexp_logits(
-            lay.anchors,
-            lay.keys,
-            t,
-            self_index=lay.self_index,
-            positives=lay.positives_fn(None, None),
-            exclude_positives=True,
-            chunk_size=self.chunk_size,
-        ).reshape(lay.b, v, 1)
+        lse_neg = lay.negatives_lse(t, self.chunk_size).reshape(lay.b, v, 1)
         n_neg = lay.keys.shape[0] - v
         sp = torch.einsum("bvd,bwd->bvw", zn, zn) / t  # positive logits (diagonal unused)
         # log(N g) in log-space, shifted by c for stability at small t
@@ -362,7 +352,7 @@ class DebiasedInfoNCE(Collective, nn.Module):
         return D.globalize_loss(loss.mean(), loss.shape[0], self.group)
 
 
-class MoCoQueue(Collective, nn.Module):
+class MoCoQueue(QueuedLoss):
     """MoCo contrastive loss with a memory bank (He et al. 2020, "Momentum Contrast for
     Unsupervised Visual Representation Learning"):
     ``-log e^{q.k+/t} / (e^{q.k+/t} + sum_{n in queue} e^{q.n/t})``.
@@ -374,23 +364,12 @@ class MoCoQueue(Collective, nn.Module):
     loss is computed, so a key is never its own negative.
     """
 
-    distributed_kind = "gather"
+    bank = "queue"
+    queue: FeatureQueue
+    queue_size: int
 
     def __init__(self, dim: int, queue_size: int = 65536, temperature: float = 0.2, group=None):
-        super().__init__()
-        self.temperature = temperature
-        self.queue_size = queue_size
-        self.group = group
-        self.queue = FeatureQueue(queue_size, dim, group)
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        # before the FeatureQueue the buffers were queue / ptr / filled on this module
-        rename_legacy_keys(
-            state_dict,
-            prefix,
-            {"queue": "queue.features", "ptr": "queue.ptr", "filled": "queue.filled"},
-        )
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        super().__init__(dim, queue_size, temperature, group)
 
     def forward(self, query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
         if query.dim() != 2 or key.shape != query.shape:
@@ -412,7 +391,7 @@ class MoCoQueue(Collective, nn.Module):
         return out
 
 
-class NNCLR(Collective, nn.Module):
+class NNCLR(QueuedLoss):
     """NNCLR (Dwibedi et al. 2021, "With a Little Help from My Friends: Nearest-Neighbor
     Contrastive Learning of Visual Representations"): the positive of view 1 is its nearest
     neighbour in a support set (a FIFO queue of past embeddings), contrasted with the predictor
@@ -425,23 +404,12 @@ class NNCLR(Collective, nn.Module):
     dim)`` views).
     """
 
-    distributed_kind = "gather"
+    bank = "support"
+    support: FeatureQueue
+    support_size: int
 
     def __init__(self, dim: int, support_size: int = 98304, temperature: float = 0.1, group=None):
-        super().__init__()
-        self.temperature = temperature
-        self.support_size = support_size
-        self.group = group
-        self.support = FeatureQueue(support_size, dim, group)
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        # before the FeatureQueue the buffers were support / ptr / filled on this module
-        rename_legacy_keys(
-            state_dict,
-            prefix,
-            {"support": "support.features", "ptr": "support.ptr", "filled": "support.filled"},
-        )
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        super().__init__(dim, support_size, temperature, group)
 
     @torch.no_grad()
     def nearest(self, z: torch.Tensor) -> torch.Tensor:

@@ -60,6 +60,31 @@ class FeatureQueue(Collective, nn.Module):
         self.filled.fill_(min(size, int(self.filled) + n))
 
 
+class QueuedLoss(Collective, nn.Module):
+    """What MoCo's and NNCLR's losses share: ``temperature``, ``group`` and a
+    :class:`FeatureQueue` of ``size`` features of width ``dim``, held as the attribute named by
+    the class's ``bank`` (its size as ``<bank>_size``); checkpoints from before the
+    :class:`FeatureQueue`, whose buffers were ``<bank>`` / ``ptr`` / ``filled`` on the loss, still
+    load."""
+
+    distributed_kind = "gather"
+    bank = "queue"
+
+    def __init__(self, dim: int, size: int, temperature: float, group=None):
+        super().__init__()
+        self.temperature = temperature
+        setattr(self, f"{self.bank}_size", size)
+        self.group = group
+        self.add_module(self.bank, FeatureQueue(size, dim, group))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        b = self.bank
+        rename_legacy_keys(
+            state_dict, prefix, {b: f"{b}.features", "ptr": f"{b}.ptr", "filled": f"{b}.filled"}
+        )
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
 def rename_legacy_keys(state_dict: dict, prefix: str, renames: dict[str, str | None]) -> None:
     """Map state-dict keys of an earlier layout (``old -> new``, or ``old -> None`` to drop)
     in place, so checkpoints written before a buffer moved still load."""

@@ -30,6 +30,14 @@ def _count(n: int, device, group=None) -> int:
     return int(D.all_reduce_sum(torch.tensor(float(n), device=device), group).item())
 
 
+def _views(
+    view_a: torch.Tensor | Sequence[torch.Tensor], view_b: torch.Tensor | None, group=None
+) -> tuple[torch.Tensor, int]:
+    """The views as one upcast ``(batch, views, dim)`` tensor, and the global batch size."""
+    z = upcast(as_views(view_a, view_b))
+    return z, _count(z.shape[0], z.device, group)
+
+
 def _global_mean(x: torch.Tensor, n: int, group=None) -> torch.Tensor:
     return D.all_reduce_sum(x.sum(0), group) / n
 
@@ -70,9 +78,8 @@ class BarlowTwins(Collective, nn.Module):
     def forward(
         self, view_a: torch.Tensor | Sequence[torch.Tensor], view_b: torch.Tensor | None = None
     ) -> torch.Tensor:
-        z = upcast(as_views(view_a, view_b))
-        b, v, _d = z.shape
-        n = _count(b, z.device, self.group)
+        z, n = _views(view_a, view_b, self.group)
+        v = z.shape[1]
         zs = [self._standardize(z[:, i], n) for i in range(v)]
         loss = z.new_zeros(())
         for i, j in _pairs(v):
@@ -116,10 +123,9 @@ class VICReg(Collective, nn.Module):
     def forward(
         self, view_a: torch.Tensor | Sequence[torch.Tensor], view_b: torch.Tensor | None = None
     ) -> torch.Tensor:
-        z = upcast(as_views(view_a, view_b))
-        b, v, d = z.shape
         g = self.group
-        n = _count(b, z.device, g)
+        z, n = _views(view_a, view_b, g)
+        _b, v, d = z.shape
         if n < 2:
             raise ValueError("VICReg needs a global batch of at least 2")
         var_terms, cov_terms = [], []
@@ -169,9 +175,8 @@ class WMSE(Collective, nn.Module):
     def forward(
         self, view_a: torch.Tensor | Sequence[torch.Tensor], view_b: torch.Tensor | None = None
     ) -> torch.Tensor:
-        z = upcast(as_views(view_a, view_b))
-        b, v, _d = z.shape
-        n = _count(b, z.device, self.group)
+        z, n = _views(view_a, view_b, self.group)
+        v = z.shape[1]
         w = [F.normalize(self._whiten(z[:, i], n), dim=-1) for i in range(v)]
         loss = z.new_zeros(())
         for i, j in _pairs(v):

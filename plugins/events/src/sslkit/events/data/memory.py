@@ -32,7 +32,23 @@ from sslkit.events.data.schema import Schema, build_schema
 from sslkit.events.data.times import guess_time_format, parse_cutoff
 
 
-class EventsDomainData(DomainData):
+class EventsDataBase(DomainData):
+    """What the in-memory and streamed event logs share: the task kind and the fitted ``state``
+    (the preprocessing's, with the label spec under ``labels``)."""
+
+    pre: Preprocessor
+    label_info: dict[str, Any] | None
+
+    def task_kind(self) -> str:
+        return self.label_info["kind"] if self.label_info else "none"
+
+    def state(self) -> dict[str, Any]:
+        state = dict(self.pre.state)
+        state["labels"] = self.label_info
+        return state
+
+
+class EventsDomainData(EventsDataBase):
     """An event log held in memory as flat arrays, with its preprocessing fitted or reused."""
 
     def __init__(
@@ -150,14 +166,6 @@ class EventsDomainData(DomainData):
 
     def has_labels(self) -> bool:
         return self.labels is not None
-
-    def task_kind(self) -> str:
-        return self.label_info["kind"] if self.label_info else "none"
-
-    def state(self) -> dict[str, Any]:
-        state = dict(self.pre.state)
-        state["labels"] = self.label_info
-        return state
 
 
 def from_memory(

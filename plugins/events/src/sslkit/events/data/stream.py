@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sslkit.core.data import DomainData, EvalBatch
+from sslkit.core.data import EvalBatch
 from sslkit.core.errors import DataError
 from sslkit.events.configs import EventsData
 from sslkit.events.data.batches import pad_batch, train_window
@@ -30,6 +30,7 @@ from sslkit.events.data.chunks import (
     select_entities,
 )
 from sslkit.events.data.labels import encode_labels, label_spec, read_label_file
+from sslkit.events.data.memory import EventsDataBase
 from sslkit.events.data.preprocess import FitAccumulator, Preprocessor, schema_info
 from sslkit.events.data.reading import iter_frames, parquet_columns, parquet_head
 from sslkit.events.data.schema import Schema, build_schema
@@ -38,7 +39,7 @@ from sslkit.events.data.times import guess_time_format, parse_cutoff
 SHUFFLE_BUFFER = 1024
 
 
-class StreamingEventsData(DomainData):
+class StreamingEventsData(EventsDataBase):
     """An event log streamed from Parquet; the same batches as the in-memory loader."""
 
     def __init__(self, config: EventsData, dataset: str | None, state: dict[str, Any] | None):
@@ -243,14 +244,6 @@ class StreamingEventsData(DomainData):
 
     def has_labels(self) -> bool:
         return self.label_info is not None
-
-    def task_kind(self) -> str:
-        return self.label_info["kind"] if self.label_info else "none"
-
-    def state(self) -> dict[str, Any]:
-        state = dict(self.pre.state)
-        state["labels"] = self.label_info
-        return state
 
 
 def load_stream(

@@ -38,8 +38,13 @@ def test_pretrain_evaluate_export_a_dataframe(table, tmp_path, capsys):
 
         report = api.evaluate(result.run_dir, task="probe", data=table)
         assert report["data"] == "<in-memory DataFrame 240x8>"
-        assert 0.0 <= report["tasks"]["probe"]["accuracy"] <= 1.0
         assert (result.run_dir / "report" / "report.json").is_file()
+        # the same rows from a file give the same probe: memory and files are one path
+        csv = tmp_path / "same.csv"
+        table.to_csv(csv, index=False)
+        from_file = api.evaluate(result.run_dir, task="probe", data=str(csv), out=tmp_path / "r")
+        assert from_file["tasks"]["probe"]["accuracy"] == report["tasks"]["probe"]["accuracy"]
+        assert report["tasks"]["probe"]["n_test"] == from_file["tasks"]["probe"]["n_test"] > 0
 
         out = api.export(result.run_dir, to="npy", data=table.iloc[:50], out=tmp_path / "npy")
         assert np.load(out / "embeddings.npy").shape[0] == 50

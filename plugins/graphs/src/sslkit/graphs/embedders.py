@@ -18,7 +18,8 @@ from torch import Tensor, nn
 
 from sslkit.core.nn import recorded_spec
 from sslkit.graphs.encoders import GNNEncoder, HypergraphEncoder
-from sslkit.graphs.methods.base import graph_inputs, hypergraph_inputs, pool
+from sslkit.graphs.encoders import pool_graphs as pool
+from sslkit.graphs.inputs import graph_inputs, hypergraph_inputs
 
 
 def read_out(h: Tensor, inputs: Any, pooling: str = "mean") -> Tensor:

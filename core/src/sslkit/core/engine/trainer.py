@@ -97,7 +97,7 @@ def fit(
         optimizer = build_optimizer(method, tc.optimizer, plan.lr, tc.weight_decay)
         step_fn = ddp.wrap(method, env, sync_batchnorm=tc.sync_batchnorm, compile=tc.compile,
                            find_unused=tc.find_unused_parameters
-                           or getattr(method, "find_unused_parameters", False))  # fmt: skip
+                           or method.find_unused_parameters)  # fmt: skip
         if tc.sync_batchnorm and env.distributed and not ddp.sync_batchnorm_applies(env):
             if env.is_main:
                 log("warning: train.sync_batchnorm needs CUDA (torch's SyncBatchNorm); on "

@@ -153,9 +153,9 @@ def test_hypergraph_out_of_range(tmp_path):
 
 
 def test_user_planetoid_needs_trust(tmp_path):
-    from sslkit.graphs.data.io import asset
+    from sslkit.graphs.data.io import embedded_path
 
-    for p in asset("planetoid-cora").iterdir():
+    for p in embedded_path("planetoid-cora").iterdir():
         (tmp_path / p.name).write_bytes(p.read_bytes())
     with pytest.raises(DataError, match="pickles"):
         load_data(GraphData(path=str(tmp_path)))

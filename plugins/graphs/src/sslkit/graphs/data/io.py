@@ -70,8 +70,9 @@ def cache_dir() -> Path:
     return Path(root) / "graphs"
 
 
-def asset(*parts: str) -> Path:
-    return Path(str(resources.files("sslkit.graphs").joinpath("assets", *parts)))
+def embedded_path(*parts: str) -> Path:
+    """A file or folder of the sample data shipped in ``sslkit/graphs/datasets/``."""
+    return Path(str(resources.files("sslkit.graphs.datasets").joinpath(*parts)))
 
 
 def _sha256(path: Path) -> str:
@@ -98,7 +99,7 @@ def read_planetoid(folder: Path | None = None, *, trust_pickle: bool = False) ->
     from torch_geometric.datasets import Planetoid
 
     embedded = folder is None
-    src = asset("planetoid-cora") if embedded else Path(folder)
+    src = embedded_path("planetoid-cora") if embedded else Path(folder)
     if not embedded and (src / "raw").is_dir():
         src = src / "raw"
     prefix = planetoid_prefix(src)
@@ -404,7 +405,7 @@ def read_hypergraph(folder: Path | None = None) -> RawHypergraph:
     optional ``labels.txt`` and optional ``splits/<k>.train.txt`` / ``<k>.test.txt``.
     ``None`` reads the embedded co-citation Cora."""
     embedded = folder is None
-    root = asset("cocitation-cora") if embedded else Path(folder)
+    root = embedded_path("cocitation-cora") if embedded else Path(folder)
     hpath = root / "hyperedges.txt"
     if not hpath.is_file():
         raise DataError("no hyperedges.txt in this folder", path=root)

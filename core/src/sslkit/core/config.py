@@ -11,6 +11,8 @@ A run's configuration has four parts, saved together as ``config.toml`` in the r
 
 Layers, each overriding the one before: dataclass defaults, the method's ``default`` preset (if
 it ships one), ``--preset``, ``--config FILE.toml``, named CLI options, ``--set key=value``.
+One rule across layers: an explicit ``train.epochs`` without an explicit ``train.steps`` or
+``train.min_steps`` replaces the default preset's step budget (``--epochs 100`` is 100 passes).
 A key is ``section.field`` or a bare field name that only one section has.
 
 No torch here: the CLI builds its options from these dataclasses before importing anything heavy.
@@ -183,7 +185,23 @@ def build_run_config(
     if overrides:
         cfg = apply_overrides(cfg, overrides)
         explicit |= {".".join(locate_key(cfg, _split_override(o)[0])) for o in overrides}
-    return replace(cfg, explicit=frozenset(explicit))
+    return replace(cfg, train=_epochs_win(cfg.train, explicit), explicit=frozenset(explicit))
+
+
+def _epochs_win(train: TrainConfig, explicit: set[str]) -> TrainConfig:
+    """An explicit ``train.epochs`` (``--epochs``, ``--set``, ``--config``, ``--preset``) without
+    an explicit ``train.steps`` or ``train.min_steps`` means that many passes: the default
+    preset's step budget is dropped, and its floor only warns (``train.warn_below_steps``).
+    Not on ``--resume``, which keeps the run's saved budget (``--epochs`` extends its passes)."""
+    if (
+        train.resume
+        or "train.epochs" not in explicit
+        or explicit & {"train.steps", "train.min_steps"}
+        or not (train.steps or train.min_steps)
+    ):
+        return train
+    floor = max(train.steps, train.min_steps, train.warn_below_steps)
+    return replace(train, steps=0, min_steps=0, warn_below_steps=floor)
 
 
 def _layer_keys(layer: dict[str, Any]) -> set[str]:

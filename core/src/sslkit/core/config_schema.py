@@ -19,8 +19,17 @@ class TrainConfig:
     """Options of the training engine (``[train]``), the same for every domain."""
 
     epochs: int = 10
+    """Passes over the training data (raised by ``min_steps``; unused when ``steps`` is set)."""
+    steps: int = 0
+    """Train this many optimizer steps whatever the data's size (0: ``epochs`` passes)."""
+    min_steps: int = 0
+    """At least this many optimizer steps: when ``epochs`` passes give fewer (small data), the
+    run trains ``min_steps`` (0: no floor). An explicit ``--epochs`` without it drops a preset's."""
+    warn_below_steps: int = 0
+    """Warn when the planned steps are below this (besides ``min_steps``); set to a preset's
+    floor when an explicit ``--epochs`` replaces its budget."""
     max_steps: int = 0
-    """Stop after this many optimizer steps (0: run all epochs)."""
+    """Stop after this many optimizer steps (0: the whole budget); caps the budget."""
     batch_size: int = 256
     """Per-device batch size; the global batch is this x devices x accumulate."""
     lr: float = 1e-3
@@ -30,6 +39,8 @@ class TrainConfig:
     optimizer: Literal["adamw", "lars", "sgd"] = "adamw"
     weight_decay: float = 0.05
     warmup_epochs: float = 0.0
+    warmup_fraction: float = 0.0
+    """Linear warmup over this fraction of the steps trained (0: ``warmup_epochs`` passes)."""
     min_lr_ratio: float = 0.0
     grad_clip: float = 0.0
     accumulate: int = 1
@@ -43,8 +54,9 @@ class TrainConfig:
     log_every: int = 10
     checkpoint_every: int = 0
     """Write a checkpoint every N optimizer steps (0: at the end of each epoch only)."""
-    monitor_every: int = 0
-    """Compute RankMe and embedding std on a held batch every N steps (0: off)."""
+    monitor_every: int = -1
+    """Compute RankMe and embedding std on a held batch every N steps (-1: about 20 times a
+    run, from the budget; 0: off)."""
     sync_batchnorm: bool = False
     """Convert BatchNorm layers to SyncBatchNorm under torchrun (statistics over the global batch)."""
     quiet: bool = False
@@ -64,6 +76,17 @@ class TrainConfig:
     """Rows of the held batch the collapse monitor embeds."""
     find_unused_parameters: bool = False
     """DDP option for methods whose training_step leaves some trainable parameters unused."""
+    early_stop: Literal["off", "val_loss", "rankme"] = "off"
+    """Stop when a self-supervised validation signal stops improving, checked every
+    ``monitor_every`` steps: ``val_loss`` (the method's loss on a held-out slice of the training
+    data, ``val_fraction``) or ``rankme`` (RankMe of the monitor's held batch)."""
+    patience: int = 5
+    """Early stopping: checks without improvement before the run stops."""
+    min_delta: float = 0.0
+    """Early stopping: the least relative improvement that counts (0.01: 1%)."""
+    val_fraction: float = 0.05
+    """``early_stop = "val_loss"``: the fraction of the training examples held out (a fixed,
+    seeded cut; they are not trained on)."""
 
     def __post_init__(self) -> None:
         for name, (low, high, strict_low) in _TRAIN_RANGES.items():
@@ -79,22 +102,29 @@ class TrainConfig:
 # (lowest, highest or None, lowest excluded) of TrainConfig's numeric fields
 _TRAIN_RANGES: dict[str, tuple[float, float | None, bool]] = {
     "epochs": (1, None, False),
+    "steps": (0, None, False),
+    "min_steps": (0, None, False),
+    "warn_below_steps": (0, None, False),
     "max_steps": (0, None, False),
     "batch_size": (1, None, False),
     "lr": (0, None, True),
     "base_batch_size": (1, None, False),
     "weight_decay": (0, None, False),
     "warmup_epochs": (0, None, False),
+    "warmup_fraction": (0, 1, False),
     "min_lr_ratio": (0, 1, False),
     "grad_clip": (0, None, False),
     "accumulate": (1, None, False),
     "num_workers": (0, None, False),
     "log_every": (0, None, False),
     "checkpoint_every": (0, None, False),
-    "monitor_every": (0, None, False),
+    "monitor_every": (-1, None, False),
     "keep_checkpoints": (1, None, False),
     "checkpoint_minutes": (0, None, False),
     "monitor_batch": (1, None, False),
+    "patience": (1, None, False),
+    "min_delta": (0, None, False),
+    "val_fraction": (0, 0.5, True),
 }
 
 

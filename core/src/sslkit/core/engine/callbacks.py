@@ -30,6 +30,8 @@ class Context:
     start_step: int
     global_batch: int
     log: Callable[[str], Any]
+    stop_reason: str = ""
+    """Set by a callback (early stopping) to end the run after this step, saying why."""
 
 
 class Callback:
@@ -159,7 +161,11 @@ class MetricsLog(Callback):
         self.rate.last = (ctx.start_step, time.perf_counter())
 
     def on_step_end(self, ctx: Context, record: dict[str, Any]) -> None:
-        if record["step"] % self.every and record["step"] < ctx.total_steps:
+        if (
+            record["step"] % self.every
+            and record["step"] < ctx.total_steps
+            and "stop" not in record
+        ):
             return
         out = {**record, "samples_per_s": self.rate.window(record["step"], ctx.global_batch)}
         self.fh.write(json.dumps(out) + "\n")
@@ -251,11 +257,104 @@ class CollapseMonitor(Callback):
             record.update(self.measure(ctx, record["step"]))
 
 
-def default_callbacks(tc: Any, *, has_eval: bool) -> list[Callback]:
-    """The callbacks a run gets from its ``[train]`` options (call on rank 0 only)."""
+class EarlyStop(Callback):
+    """Stops the run when a self-supervised validation signal has not improved for
+    ``patience`` checks (one every ``every`` steps): ``val_loss``, the method's own loss on
+    fixed held-out batches (lower is better), or ``rankme``, read from the record the
+    :class:`CollapseMonitor` filled (higher is better). Sets ``ctx.stop_reason`` and the
+    record's ``stop``; the loop ends at this step (on every rank).
+
+    The validation loss is ``method.training_step(batch, step)`` in train mode (the loss the
+    run optimises), without gradients, on an RNG forked and seeded the same at every check (the
+    same masks and views each time); the method's buffers (BatchNorm statistics, queues,
+    centres) are restored afterwards, so training is not perturbed.
+    """
+
+    def __init__(self, signal: str, every: int, patience: int, min_delta: float = 0.0,
+                 batches: list[Any] | None = None, precision: str = "fp32",
+                 seed: int = 0):  # fmt: skip
+        self.signal, self.every, self.patience, self.min_delta = signal, every, patience, min_delta
+        self.batches, self.precision, self.seed = batches or [], precision, seed
+        self.best: float | None = None
+        self.best_step = 0
+        self.bad = 0
+
+    def on_train_start(self, ctx: Context) -> None:
+        self.batches = [move_to(b, ctx.device) for b in self.batches]
+        if self.signal == "val_loss":
+            self.update(ctx, self.val_loss(ctx, ctx.start_step), ctx.start_step)
+
+    @torch.no_grad()
+    def val_loss(self, ctx: Context, step: int) -> float:
+        from sslkit.core.distributed import replicated
+        from sslkit.core.engine.device import autocast
+
+        method = ctx.method
+        saved = {name: b.detach().clone() for name, b in method.named_buffers()}
+        devices = [ctx.device] if ctx.device.type == "cuda" else []
+        was_training = method.training
+        losses = []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(self.seed)
+            method.train()
+            try:
+                # rank 0 alone: objectives must not gather from ranks that are not here
+                with autocast(ctx.device, self.precision), replicated():
+                    for batch in self.batches:
+                        out = method.training_step(batch, step)
+                        loss = out if isinstance(out, torch.Tensor) else out["loss"]
+                        losses.append(float(loss.detach().float()))
+            finally:
+                method.train(was_training)
+                live = dict(method.named_buffers())
+                for name, value in saved.items():
+                    live[name].copy_(value)
+        return sum(losses) / max(1, len(losses))
+
+    def update(self, ctx: Context, value: float, step: int) -> bool:
+        """Take one check's value; True when the run should stop."""
+        sign = 1.0 if self.signal == "val_loss" else -1.0  # lower loss, higher RankMe
+        margin = self.min_delta * abs(self.best) if self.best is not None else 0.0
+        if self.best is None or sign * (value - self.best) < -margin:
+            self.best, self.best_step, self.bad = value, step, 0
+            return False
+        self.bad += 1
+        if self.bad < self.patience:
+            return False
+        ctx.stop_reason = (
+            f"early stop: {self.signal} did not improve for {self.patience} checks "
+            f"({self.patience * self.every:,} steps); best {self.best:.4g} at step {self.best_step}"
+        )
+        return True
+
+    def on_step_end(self, ctx: Context, record: dict[str, Any]) -> None:
+        step = record["step"]
+        if step % self.every or ctx.stop_reason:
+            return
+        if self.signal == "val_loss":
+            record["val_loss"] = value = self.val_loss(ctx, step)
+        elif "rankme" in record:
+            value = record["rankme"]
+        else:
+            return
+        if self.update(ctx, value, step):
+            record["stop"] = ctx.stop_reason
+
+
+def default_callbacks(tc: Any, *, has_eval: bool, monitor_every: int | None = None,
+                      held: list[Any] | None = None) -> list[Callback]:  # fmt: skip
+    """The callbacks a run gets from its ``[train]`` options (call on rank 0 only).
+
+    ``monitor_every``: the monitor's interval resolved from the budget (default
+    ``tc.monitor_every``); ``held``: the held-out batches of ``early_stop = "val_loss"``."""
     out: list[Callback] = []
-    if tc.monitor_every > 0 and has_eval:
-        out.append(CollapseMonitor(tc.monitor_every, tc.monitor_batch))
+    every = tc.monitor_every if monitor_every is None else monitor_every
+    if every > 0 and has_eval:
+        out.append(CollapseMonitor(every, tc.monitor_batch))
+    early = getattr(tc, "early_stop", "off")
+    if early != "off" and every > 0:
+        out.append(EarlyStop(early, every, tc.patience, tc.min_delta, held, tc.precision,
+                             tc.seed))  # fmt: skip
     out.append(MetricsLog(tc.log_every))
     if tc.tensorboard and TensorBoardLog.available():
         out.append(TensorBoardLog(tc.log_every))

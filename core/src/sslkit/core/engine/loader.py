@@ -58,6 +58,33 @@ class ResumableSampler(DistributedSampler):
         return math.ceil(max(0, len(self.dataset) - self.start) / self.num_replicas)
 
 
+class HeldOut(torch.utils.data.Dataset):
+    """The examples ``indices`` of a map-style ``dataset`` (``set_epoch`` passed on)."""
+
+    def __init__(self, dataset: Any, indices: list[int]):
+        self.dataset, self.indices = dataset, indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> Any:
+        return self.dataset[self.indices[i]]
+
+    def set_epoch(self, epoch: int) -> None:
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
+
+
+def holdout_split(dataset: Any, fraction: float, seed: int) -> tuple[HeldOut, HeldOut]:
+    """(kept, held): a fixed cut of ``fraction`` of a map-style dataset's examples (at least
+    one, at most all but one), chosen by a permutation seeded with ``seed`` only, the same on
+    every rank and every resume."""
+    n = len(dataset)
+    k = min(max(1, round(fraction * n)), n - 1)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed + 104_729)).tolist()
+    return HeldOut(dataset, sorted(order[k:])), HeldOut(dataset, sorted(order[:k]))
+
+
 class TrainData:
     """The training stream of one run: ``epoch(e, skip)`` yields this rank's micro-batches.
 
@@ -74,12 +101,28 @@ class TrainData:
         env: Env,
         workers: int,
         transform: Transform | None = None,
+        holdout: float = 0.0,
     ):
         self.data, self.env, self.seed = data, env, seed
         self.batch_size, self.accumulate = batch_size, accumulate
         dataset = data.train_dataset()
         self.full_batch = bool(getattr(data, "full_batch", False))
         self.streamed = not self.full_batch and isinstance(dataset, IterableDataset)
+        self.held = None  # the held-out examples (early stopping on the validation loss)
+        if holdout > 0:
+            if self.full_batch or self.streamed:
+                from sslkit.core.errors import ConfigError
+
+                kind = "a whole graph per step" if self.full_batch else "a stream"
+                raise ConfigError(
+                    f'train.early_stop = "val_loss" needs examples to hold out, and this data '
+                    f'is {kind}: use train.early_stop = "rankme"'
+                )
+            if len(dataset) < 2:
+                from sslkit.core.errors import DataError
+
+                raise DataError('train.early_stop = "val_loss" needs at least 2 examples')
+            dataset, self.held = holdout_split(dataset, holdout, seed)
         self.dataset = dataset
         self.sampler = None
         self.generator = torch.Generator().manual_seed(seed + 7919 * env.rank)
@@ -111,6 +154,33 @@ class TrainData:
         self.steps_per_epoch = 0 if self.streamed else max(1, len(self.loader) // accumulate)
 
     @property
+    def rows(self) -> int | None:
+        """Training examples in one pass (None: a stream; 1: a whole graph)."""
+        if self.full_batch:
+            return 1
+        return None if self.streamed else len(self.dataset)
+
+    def held_batches(self, transform: Transform | None, max_rows: int) -> list[Any]:
+        """The held-out examples as fixed batches of ``batch_size`` (views drawn once, with a
+        seed of their own; at most ``max_rows`` rows; a last partial batch is dropped when
+        there is a full one, so that every batch has as many negatives as in training)."""
+        if self.held is None:
+            return []
+        held = with_views(self.held, transform, self.seed + 15_485_863)
+        loader = DataLoader(held, batch_size=self.batch_size, shuffle=False,
+                            collate_fn=self.data.collate, num_workers=0)  # fmt: skip
+        out, rows = [], 0
+        for batch in loader:
+            n = _rows(batch)
+            if out and n < self.batch_size:
+                break
+            out.append(batch)
+            rows += n
+            if rows >= max_rows:
+                break
+        return out
+
+    @property
     def micro_per_epoch(self) -> int:
         """Micro-batches used per epoch: a multiple of ``accumulate`` (the rest is dropped)."""
         return self.steps_per_epoch * (1 if self.full_batch else self.accumulate)
@@ -128,6 +198,20 @@ class TrainData:
         # the global position: ``skip`` micro-batches of every rank were consumed
         self.sampler.set_position(epoch, skip * self.batch_size * self.env.world_size)
         return itertools.islice(iter(self.loader), self.micro_per_epoch - skip)
+
+
+def _rows(batch: Any) -> int:
+    """The leading size of a collated batch's first tensor (0 when it holds none)."""
+    if isinstance(batch, torch.Tensor):
+        return batch.shape[0] if batch.ndim else 1
+    values = batch.values() if isinstance(batch, dict) else (
+        batch if isinstance(batch, list | tuple) else vars(batch).values()
+        if hasattr(batch, "__dict__") else [])  # fmt: skip
+    for v in values:
+        n = _rows(v)
+        if n:
+            return n
+    return 0
 
 
 class ParquetStream(IterableDataset):

@@ -21,6 +21,7 @@ from sslkit.core import distributed as D
 from sslkit.core.config import RunConfig
 from sslkit.core.data import DomainData
 from sslkit.core.engine import ddp
+from sslkit.core.engine.budget import Budget, budget_source, plan_budget
 from sslkit.core.engine.callbacks import Callback, Context, default_callbacks
 from sslkit.core.engine.checkpoint import Position, load_checkpoint, save_checkpoint
 from sslkit.core.engine.device import autocast
@@ -51,6 +52,9 @@ class FitResult:
     seconds: float = 0.0
     samples: int = 0
     start_step: int = 0
+    stop_reason: str = ""
+    """Why training ended before its budget ("early stop: ..."); "" when it ran to the end."""
+    budget: Budget | None = None
 
     @property
     def samples_per_second(self) -> float:
@@ -85,14 +89,18 @@ def fit(
         method.to(env.device)
         # views per example, in the DataLoader workers (full-batch data: none, see views.py)
         transform = None if getattr(data, "full_batch", False) else train_transform_of(method)
+        holdout = tc.val_fraction if tc.early_stop == "val_loss" else 0.0
         train = TrainData(data, tc.batch_size, tc.accumulate, tc.seed, env, tc.num_workers,
-                          transform)  # fmt: skip
-        total = _total_steps(tc, train.steps_per_epoch)
+                          transform, holdout=holdout)  # fmt: skip
+        global_batch = tc.batch_size * env.world_size * tc.accumulate
+        budget = plan_budget(tc, train.steps_per_epoch, rows=train.rows, global_batch=global_batch)
+        total = budget.total
+        has_eval = bool(data.split_names())
+        _check_early_stop(tc, budget, has_eval)
         plan = LRPlan(
-            tc.lr, scaled_lr(tc.lr, tc.batch_size * env.world_size * tc.accumulate,
-                             tc.base_batch_size, tc.lr_scaling),
+            tc.lr, scaled_lr(tc.lr, global_batch, tc.base_batch_size, tc.lr_scaling),
             tc.lr_scaling, tc.base_batch_size, tc.batch_size, env.local_world_size, env.nodes,
-            tc.accumulate, total, round(tc.warmup_epochs * train.steps_per_epoch), tc.min_lr_ratio,
+            tc.accumulate, total, budget.warmup_steps, tc.min_lr_ratio,
         )  # fmt: skip
         optimizer = build_optimizer(method, tc.optimizer, plan.lr, tc.weight_decay)
         step_fn = ddp.wrap(method, env, sync_batchnorm=tc.sync_batchnorm, compile=tc.compile,
@@ -105,13 +113,20 @@ def fit(
         restored = load_checkpoint(run.path, method, optimizer, env.device) if tc.resume else None
         pos = restored[0] if restored else Position()
         if env.is_main:
-            run.write_json("engine.json", _engine_info(env, tc, plan, train, pos))
+            run.write_json("engine.json", _engine_info(env, tc, plan, train, pos, budget))
             if not tc.quiet:
+                log(budget.describe(_source(cfg)))
                 log(plan.describe() + (f"; resuming at step {pos.step}" if pos.step else ""))
+            for line in budget.warnings():  # even with quiet: the run may be wasted
+                log(line)
+        held = train.held_batches(transform, tc.monitor_batch) if env.is_main else []
         cbs = [] if not env.is_main else callbacks if callbacks is not None else (
-            default_callbacks(tc, has_eval=bool(data.split_names())))  # fmt: skip
+            default_callbacks(tc, has_eval=has_eval, monitor_every=budget.monitor_every,
+                              held=held))  # fmt: skip
         ctx = Context(run, method, data, env.device, total, pos.step, plan.global_batch, log)
-        result = _loop(step_fn, method, optimizer, train, plan, pos, cbs, ctx, run, env, tc)
+        checks = budget.monitor_every if tc.early_stop != "off" else 0
+        result = _loop(step_fn, method, optimizer, train, plan, pos, cbs, ctx, run, env, tc, checks)
+        result.budget = budget
         agreed = True
         return result
     except (NonFiniteLossError, RunInterrupted):
@@ -125,7 +140,9 @@ def fit(
         ddp.teardown(created, agreed)
 
 
-def _loop(step_fn, method, optimizer, train, plan, pos, cbs, ctx, run, env, tc) -> FitResult:
+def _loop(step_fn, method, optimizer, train, plan, pos, cbs, ctx, run, env, tc,
+          checks: int = 0) -> FitResult:  # fmt: skip
+    """The loop; ``checks``: early stopping's interval (rank 0 decides, every rank stops)."""
     result = FitResult(steps=pos.step, start_step=pos.step)
     start = last_save_time = time.perf_counter()
     # a full-graph data set is on every rank: its losses must not gather it from each rank
@@ -143,7 +160,8 @@ def _loop(step_fn, method, optimizer, train, plan, pos, cbs, ctx, run, env, tc) 
     try:
         with StopSignals() as signals:
             method.train()
-            while pos.step < ctx.total_steps:
+            stopped = False
+            while pos.step < ctx.total_steps and not stopped:
                 micro: list[tuple[torch.Tensor, Any]] = []
                 steps_before, resumed_within = pos.step, pos.batch_in_epoch > 0
                 for batch in _agreed(
@@ -180,6 +198,8 @@ def _loop(step_fn, method, optimizer, train, plan, pos, cbs, ctx, run, env, tc) 
                     result.losses.append(record["loss"])
                     for cb in cbs:
                         cb.on_step_end(ctx, record)
+                    if checks and pos.step % checks == 0:  # the same steps on every rank
+                        stopped = ddp.agree([float(bool(ctx.stop_reason))], env.device)[0] > 0
                     if stop or due or (tc.checkpoint_every and pos.step % tc.checkpoint_every == 0):
                         save()
                     if stop:
@@ -188,7 +208,7 @@ def _loop(step_fn, method, optimizer, train, plan, pos, cbs, ctx, run, env, tc) 
                             f"checkpoint is in {run.checkpoints}; continue with --resume",
                             signals.received or 15,
                         )
-                    if pos.step >= ctx.total_steps:
+                    if pos.step >= ctx.total_steps or stopped:
                         break
                 else:  # the epoch is complete
                     # (a run resumed at the very end of an epoch finds it empty: not an error)
@@ -198,7 +218,7 @@ def _loop(step_fn, method, optimizer, train, plan, pos, cbs, ctx, run, env, tc) 
                     optimizer.zero_grad(set_to_none=True)  # a stream's leftover micro-batches
                     pos.epoch, pos.batch_in_epoch = pos.epoch + 1, 0
                     # a full-graph "epoch" is one step: checkpoint ~10 times a run, not every step
-                    if not train.full_batch or pos.epoch % max(1, tc.epochs // 10) == 0:
+                    if not train.full_batch or pos.epoch % max(1, ctx.total_steps // 10) == 0:
                         save()
             if saved_at != pos.step:
                 save()
@@ -207,6 +227,7 @@ def _loop(step_fn, method, optimizer, train, plan, pos, cbs, ctx, run, env, tc) 
             cb.on_train_end(ctx)
     result.steps, result.seconds = pos.step, time.perf_counter() - start
     result.samples = (pos.step - result.start_step) * plan.global_batch
+    result.stop_reason = ctx.stop_reason if pos.step < ctx.total_steps else ""
     _finish(method, result, ctx, env, tc)
     return result
 
@@ -220,14 +241,46 @@ def _finish(method, result: FitResult, ctx: Context, env: ddp.Env, tc) -> None:
         ctx.log(
             f"trained {result.steps - result.start_step} steps in {result.seconds:.1f}s "
             f"({result.samples_per_second:,.0f} samples/s), last loss {result.losses[-1]:.4f}"
+            + (
+                f"; {result.stop_reason} (planned {ctx.total_steps:,})"
+                if result.stop_reason
+                else ""
+            )
         )
 
 
-def _total_steps(tc, steps_per_epoch: int) -> int:
-    if steps_per_epoch == 0 and not tc.max_steps:
-        raise DataError("streamed data has no length: set train.max_steps (--max-steps N)")
-    by_epochs = tc.epochs * steps_per_epoch if steps_per_epoch else tc.max_steps
-    return min(tc.max_steps, by_epochs) if tc.max_steps else by_epochs
+def _check_early_stop(tc, budget: Budget, has_eval: bool) -> None:
+    from sslkit.core.errors import ConfigError
+
+    if tc.early_stop == "off":
+        return
+    if budget.monitor_every == 0:
+        raise ConfigError(
+            f"train.early_stop = {tc.early_stop!r} checks every train.monitor_every steps, and "
+            "train.monitor_every = 0 (off): set it to N > 0, or -1 (about 20 checks a run)"
+        )
+    if tc.early_stop == "rankme" and not has_eval:
+        raise ConfigError(
+            "train.early_stop = \"rankme\" needs the data's evaluation split (the monitor's held "
+            'batch), and this data has none: use train.early_stop = "val_loss"'
+        )
+
+
+def _source(cfg: RunConfig) -> str:
+    """Where the budget came from, for its log line."""
+    if cfg.train.resume:
+        return "the run's config.toml"
+    source = budget_source(cfg)
+    if source.startswith("preset"):
+        try:
+            from sslkit.core.plugin import get_plugin
+
+            if "default" in get_plugin(cfg.domain).preset_names(cfg.method):
+                return source
+        except Exception:  # a domain that is no installed plugin (tests, benchmarks)
+            pass
+        return "defaults"
+    return source
 
 
 def _agreed(batches: Iterable[Any], streamed: bool, env: ddp.Env) -> Iterator[Any]:
@@ -251,7 +304,8 @@ def _loss_and_logs(out: Any) -> tuple[torch.Tensor, dict[str, float]]:
     return out["loss"], logs
 
 
-def _engine_info(env: ddp.Env, tc, plan: LRPlan, train: TrainData, pos: Position) -> dict:
+def _engine_info(env: ddp.Env, tc, plan: LRPlan, train: TrainData, pos: Position,
+                 budget: Budget) -> dict:  # fmt: skip
     return {
         "device": str(env.device),
         "world_size": env.world_size,
@@ -264,6 +318,7 @@ def _engine_info(env: ddp.Env, tc, plan: LRPlan, train: TrainData, pos: Position
         "streamed": train.streamed,
         "steps_per_epoch": train.steps_per_epoch,
         "lr_plan": plan.to_dict(),
+        "budget": budget.to_dict(),
         "started_at_step": pos.step,
     }
 

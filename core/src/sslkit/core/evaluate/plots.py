@@ -1,7 +1,7 @@
 """PNG plots for the report (matplotlib, Agg backend: no display needed).
 
 - ``training.png``: loss over optimizer steps from the run's ``metrics.jsonl`` and, when the
-  collapse monitor logged it (``train.monitor_every``), RankMe on a second axis.
+  collapse monitor logged it (``train.monitor_every``, on by default), RankMe on a second axis.
 - ``embedding_map.png``: a 2-D map of the embeddings (PCA, or t-SNE), coloured by label.
 - ``spectrum.png``: the normalised singular values of the embeddings (what RankMe summarises).
 """
@@ -73,7 +73,8 @@ def training_curves(records: list[dict[str, Any]], path: Path) -> dict[str, Any]
         summary["rankme_first"], summary["rankme_last"] = pts[0][1], pts[-1][1]
         ax.set_title("training loss and RankMe")
     else:
-        ax.set_title("training loss (RankMe not logged: set train.monitor_every)")
+        # the monitor is on by default (train.monitor_every = -1, ~20 points a run)
+        ax.set_title("training loss (RankMe not logged: train.monitor_every = 0)")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

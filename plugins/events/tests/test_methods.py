@@ -8,11 +8,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from sslkit.events.augment import sample_slices
 from sslkit.events.configs import CoLESConfig, CPCConfig, EventsData, MEMConfig
 from sslkit.events.data import from_frame, pad_batch
 from sslkit.events.encoders import SequenceEncoder
 from sslkit.events.methods import coles, cpc, mem
-from sslkit.events.methods.common import sample_slices
 
 
 def _batch(lengths: list[int], n_cat: int = 2, n_num: int = 3, seed: int = 0) -> dict:

@@ -11,9 +11,10 @@ from pytorch_metric_learning.miners import BaseMiner
 from pytorch_metric_learning.utils import loss_and_miner_utils as lmu
 
 from sslkit.core.objectives import InfoNCE, MetricLoss
+from sslkit.events.augment import sample_slices
 from sslkit.events.configs import CoLESConfig
 from sslkit.events.encoders import build_encoder
-from sslkit.events.methods.common import EventsMethod, check_lengths, sample_slices
+from sslkit.events.methods.base import EventsMethod, check_lengths
 
 
 class HardNegativePairMiner(BaseMiner):

@@ -9,9 +9,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from sslkit.core import distributed as D
+from sslkit.events.augment import crop
 from sslkit.events.configs import CPCConfig
 from sslkit.events.encoders import build_encoder
-from sslkit.events.methods.common import EventsMethod, check_lengths, crop
+from sslkit.events.methods.base import EventsMethod, check_lengths
 
 
 class CPC(EventsMethod):

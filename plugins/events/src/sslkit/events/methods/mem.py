@@ -10,9 +10,10 @@ from torch import nn
 
 from sslkit.core import distributed as D
 from sslkit.core.objectives import MaskedPrediction
+from sslkit.events.augment import crop
 from sslkit.events.configs import MEMConfig
 from sslkit.events.encoders import build_encoder
-from sslkit.events.methods.common import EventsMethod, check_lengths, crop
+from sslkit.events.methods.base import EventsMethod, check_lengths
 
 
 class MEM(EventsMethod):

@@ -159,7 +159,7 @@ def quality(
                     "public_test_acc_std": float(np.std(accs)),
                     "seeds": len(accs),
                     "accs": accs,
-                    "epochs": res.config.train.epochs,
+                    "epochs": res.steps,  # full-graph steps (presets state train.steps)
                     "paper": paper,
                     "paper_source": source,
                     "gap_to_paper": float(np.mean(accs) - paper),

@@ -3,6 +3,8 @@
 Inputs are the padded batches of :mod:`sslkit.events.data`: ``cats`` (B, T, C) codes, ``nums``
 (B, T, F) scaled numeric and time fields, ``mask`` (B, T) True on real events (right padding).
 
+:func:`build_encoder` builds the :class:`SequenceEncoder` an
+:class:`~sslkit.events.configs.EncoderOptions` (the base of every method's config) describes.
 :class:`SequenceEmbedder` is the encoder an export holds (``Method.embedder``): the sequence
 encoder on the batch dict; :func:`sequence_embedder` builds it again from the
 :class:`SequenceEncoder`'s arguments, which it records (its encoder spec).
@@ -17,6 +19,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from sslkit.core.nn import masked_max, masked_mean, recorded_spec, records_init, tracing
+from sslkit.events.configs import EncoderOptions
 
 
 class _Lookup(nn.Embedding):
@@ -207,7 +210,7 @@ def embedder_spec(encoder: SequenceEncoder) -> dict[str, Any]:
 
 
 def build_encoder(
-    config: Any, info: dict[str, Any], *, causal: bool = False, maskable: bool = False
+    config: EncoderOptions, info: dict[str, Any], *, causal: bool = False, maskable: bool = False
 ) -> SequenceEncoder:
     """The encoder a method's config asks for, sized by the data's ``info``; ``maskable``
     adds the learned vectors that replace masked numeric fields (masked event modeling)."""

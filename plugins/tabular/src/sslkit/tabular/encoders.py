@@ -11,8 +11,10 @@ All three read the batch dict ``{"num": (B, n_num) float, "cat": (B, n_cat) long
 - :class:`MLPEncoder` and :class:`ResNetEncoder` read the flat row (numeric values and
   categorical embeddings concatenated) and return a vector ``(B, out_dim)``.
 
-:func:`vector_encoder_spec` is the encoder spec of a vector encoder (``Method.encoder_spec``):
-:func:`vector_encoder` builds it again from the model card of an export alone.
+:func:`build_encoder` builds the encoder an :class:`~sslkit.tabular.configs.EncoderOptions`
+(the base of every method's config) describes. :func:`vector_encoder_spec` is the encoder spec
+of a vector encoder (``Method.encoder_spec``): :func:`vector_encoder` builds it again from the
+model card of an export alone.
 """
 
 from __future__ import annotations
@@ -298,17 +300,39 @@ class ResNetEncoder(nn.Module):
         return self.head(self.blocks(self.stem(self.inp(inputs, visible))))
 
 
-def build_vector_encoder(
-    info: dict[str, Any], cfg: EncoderOptions, visibility: bool = False
+def build_encoder(
+    cfg: EncoderOptions,
+    info: dict[str, Any],
+    *,
+    visibility: bool = False,
+    tokens: int | None = None,
 ) -> nn.Module:
-    """An encoder with a vector output ``(B, out_dim)``; the FT-Transformer is read out by its
-    [CLS] token (a projection to ``out_dim`` keeps the sizes of every encoder comparable)."""
+    """The encoder ``cfg`` (an :class:`EncoderOptions`, usually a method's config) describes,
+    sized by the data's ``info`` (``n_num``, ``cardinalities``).
+
+    By default an encoder with a vector output ``(B, out_dim)``: :class:`MLPEncoder`,
+    :class:`ResNetEncoder` (``visibility`` adds the visible-feature indicator to their input), or
+    the FT-Transformer read out by its [CLS] token (:class:`CLSTransformer`; a projection to
+    ``out_dim`` keeps the sizes of every encoder comparable). ``tokens=n`` asks for the
+    :class:`FTTransformer` itself, with ``n`` extra tokens and the token output ``(B, T, d)``
+    (T-JEPA's encoder).
+    """
     n_num, cards = info["n_num"], list(info["cardinalities"])
+    if tokens is not None:
+        return FTTransformer(n_num, cards, cfg, tokens)
     if cfg.encoder == "mlp":
         return MLPEncoder(n_num, cards, cfg, visibility)
     if cfg.encoder == "resnet":
         return ResNetEncoder(n_num, cards, cfg, visibility)
     return CLSTransformer(n_num, cards, cfg)
+
+
+def build_vector_encoder(
+    info: dict[str, Any], cfg: EncoderOptions, visibility: bool = False
+) -> nn.Module:
+    """An encoder with a vector output ``(B, out_dim)``: ``build_encoder(cfg, info,
+    visibility=visibility)``."""
+    return build_encoder(cfg, info, visibility=visibility)
 
 
 class CLSTransformer(nn.Module):

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import pytest
 
@@ -15,9 +15,11 @@ from sslkit.core.config import (
     coerce,
     config_diff,
     field_docs,
+    field_types,
     parse_toml,
     run_config_from_dict,
 )
+from sslkit.core.config_help import field_order
 from sslkit.core.errors import ConfigError, UsageError
 from sslkit.testing.digits import plugin as digits
 
@@ -102,6 +104,26 @@ class Wider(Model):
 def test_field_docs_read_attribute_docstrings_including_inherited():
     assert field_docs(Model)["width"] == "Hidden width."
     assert field_docs(Wider) == {"width": "Hidden width.", "depth": "Layers."}
+
+
+@dataclass
+class Retyped(Model):
+    kind: Literal["mlp", "resnet", "gru"] = "gru"  # at the top: keeps the base's place
+    heads: int = 4
+    dims: tuple[int, ...] = (8,)  # below a new option: listed after it
+    scale: ClassVar[float] = 2.0  # fixed by this config: no option
+    norm: ClassVar = property(lambda self: self.heads > 1)  # read from options: no option
+
+
+def test_help_order_follows_where_a_subclass_declares_a_field_again():
+    assert field_order(Wider) == ["width", "kind", "dims", "scale", "norm", "depth"]
+    assert field_order(Retyped) == ["width", "kind", "heads", "dims"]
+    assert list(field_types(Retyped)) == ["width", "kind", "heads", "dims"]
+    cfg = Retyped()
+    assert (cfg.kind, cfg.dims, cfg.scale, cfg.norm) == ("gru", (8,), 2.0, True)
+    with pytest.raises(ConfigError, match="unknown key 'method.scale'"):
+        apply_overrides(RunConfig("d", "m", Data(), TrainConfig(), Retyped()), ["method.scale=3"])
+    assert "scale" not in RunConfig("d", "m", Data(), TrainConfig(), Retyped()).to_dict()["method"]
 
 
 def test_build_run_config_layers_in_order(tmp_path):

@@ -64,27 +64,27 @@ OPTIONS = {
     },
 }  # fmt: skip
 
-# configs that declare the encoder fields themselves, and why (see EncoderOptions)
-OWN_FIELDS = {
-    "bgrl": ("encoder", "hidden_dims"),  # per-layer widths
-    "tricl": ("encoder", "hidden_dim", "num_layers"),  # proj_dim stands before num_layers
-    "mvgrl": ("hidden_dim",),  # two fixed one-layer GCN views
+# encoder fields that a config fixes or reads from its other options (ClassVar: not options)
+NOT_OPTIONS = {
+    "bgrl": {"hidden_dim": 256, "num_layers": 2},  # read from the per-layer hidden_dims
+    "mvgrl": {"encoder": "gcn", "num_layers": 1},  # two fixed one-layer GCN views
 }
 
 
-def test_every_method_config_has_the_encoder_options():
+def test_every_method_config_is_built_on_the_encoder_options():
+    from sslkit.core.config import build_run_config
+
     base = [f.name for f in dataclasses.fields(EncoderOptions)]
     assert base == ["encoder", "hidden_dim", "num_layers"]
     assert set(plugin.methods) == set(OPTIONS)
     for name in plugin.methods:
         cls = plugin.method(name).config
+        assert issubclass(cls, EncoderOptions), name
         names = [f.name for f in dataclasses.fields(cls)]
-        if name in OWN_FIELDS:
-            assert not issubclass(cls, EncoderOptions), name
-            assert set(OWN_FIELDS[name]) <= set(names), name
-        else:
-            assert issubclass(cls, EncoderOptions), name
-            assert names[:3] == base, name  # the base's fields lead, as before
+        fixed = NOT_OPTIONS.get(name, {})
+        assert names[: 3 - len(fixed)] == [b for b in base if b not in fixed], name  # base first
+        cfg = build_run_config(plugin, name).model
+        assert {k: getattr(cfg, k) for k in fixed} == fixed, name
 
 
 def test_encoder_defaults_of_the_configs_are_the_papers():
@@ -95,6 +95,9 @@ def test_encoder_defaults_of_the_configs_are_the_papers():
         configs.GraphMAEConfig: ("gat", 512, 2),
         configs.GraphCLConfig: ("gin", 32, 3),
         configs.HypeBoyConfig: ("unigcnii", 128, 2),
+        configs.TriCLConfig: ("set", 512, 1),
+        configs.MVGRLConfig: ("gcn", 512, 1),
+        configs.BGRLConfig: ("gcn", 256, 2),
     }
     for cls, values in expected.items():
         cfg = cls()

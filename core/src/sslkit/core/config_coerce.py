@@ -10,12 +10,17 @@ import typing
 from dataclasses import fields, is_dataclass, replace
 from typing import Any, Literal
 
+from sslkit.core.config_help import field_order
 from sslkit.core.errors import ConfigError
 
 
 def field_types(cls: type) -> dict[str, Any]:
+    """The options of config dataclass ``cls`` and their types, in ``--help`` order
+    (:func:`~sslkit.core.config_help.field_order`). A ``ClassVar`` (which also takes an
+    inherited field out of a subclass) or an ``init=False`` field is no option."""
     hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in fields(cls) if f.init}
+    options = {f.name for f in fields(cls) if f.init}
+    return {name: hints[name] for name in field_order(cls) if name in options}
 
 
 class CommandLineText(str):

@@ -1,11 +1,38 @@
-"""Help text for config options: the attribute docstrings written under dataclass fields.
+"""Help text for config options: the attribute docstrings written under dataclass fields, and
+the order ``--help`` lists the options in.
 
 Re-exported by :mod:`sslkit.core.config`; import from there.
 """
 
 from __future__ import annotations
 
-from dataclasses import is_dataclass
+from dataclasses import fields, is_dataclass
+
+
+def field_order(cls: type) -> list[str]:
+    """The fields of dataclass ``cls`` in the order ``--help`` lists them: the dataclass order
+    (a base's fields first, then each subclass's new ones), except that a field a subclass
+    declares again *below one of its new fields* is listed there, after the field above it.
+
+    A config can so inherit a base's options and still show one of them among its own: TriCL's
+    config, built on the graphs ``EncoderOptions`` (``encoder``, ``hidden_dim``,
+    ``num_layers``), declares ``num_layers`` again under its new ``proj_dim``, and ``--help``
+    lists ``encoder, hidden_dim, proj_dim, num_layers``. A field declared again at the top of
+    a subclass (only to change its default or type) keeps the base's place.
+    """
+    order: list[str] = []
+    for klass in reversed([k for k in cls.__mro__ if is_dataclass(k)]):
+        new_seen, above = False, ""
+        for name in vars(klass).get("__annotations__", {}):
+            if name not in order:
+                order.append(name)
+                new_seen = True
+            elif new_seen:
+                order.remove(name)
+                order.insert(order.index(above) + 1, name)
+            above = name
+    names = {f.name for f in fields(cls)}  # ClassVar and InitVar annotations are not fields
+    return [n for n in order if n in names]
 
 
 def field_docs(cls: type) -> dict[str, str]:

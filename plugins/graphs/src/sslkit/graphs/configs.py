@@ -3,14 +3,14 @@
 Plain dataclasses, no torch: ``sslkit plugins`` and ``--help`` read them without importing any
 heavy library. The attribute docstring under a field is its ``--help`` text. Defaults are the
 settings of each paper for Cora; the shipped ``presets/<method>/default.toml`` also sets the
-paper's ``[train]`` values (epochs, learning rate). The methods' encoder options start from
+paper's ``[train]`` values (epochs, learning rate). Every method's config is built on
 :class:`EncoderOptions` (``sslkit.graphs.encoders.build_encoder`` reads them).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 Encoder = Literal["gcn", "gat", "gin", "sage"]
 Activation = Literal["relu", "prelu", "elu"]
@@ -57,15 +57,17 @@ class GraphData:
 @dataclass
 class EncoderOptions:
     """The encoder of a method: its kind (``encoder``), embedding size (``hidden_dim``) and
-    depth (``num_layers``), the first options of every config built on it (a method's config
-    redefines a field to change its default, or its type: hypergraph kinds). Public: another
-    plugin's config may extend it and pass it to ``sslkit.graphs.encoders.build_encoder``,
-    which also reads the optional fields ``activation``, ``num_heads``, ``in_drop``,
-    ``attn_drop``, ``dropout`` and ``edge_dim`` where a config has them. Two configs declare
-    these fields themselves, since a base class's fields come first in ``--help``: BGRL (per-layer
-    widths ``hidden_dims`` instead of ``hidden_dim`` and ``num_layers``) and TriCL (its options
-    list ``proj_dim`` before ``num_layers``). MVGRL's two fixed GCN views take only
-    ``hidden_dim``."""
+    depth (``num_layers``), the first options of every method's config, each built on it.
+
+    A method's config declares a field again to change its default or its type (hypergraph
+    kinds); declared again below one of its own options, the field is listed there in
+    ``--help`` (TriCL: ``proj_dim``, then ``num_layers``; see
+    ``sslkit.core.config_help.field_order``). Declared as a ``ClassVar``, it is no option of that
+    method but a value the method fixes (MVGRL's views are one-layer GCNs) or derives from its
+    options (BGRL's per-layer widths ``hidden_dims``). Public: another plugin's config may
+    extend it and pass it to ``sslkit.graphs.encoders.build_encoder``, which also reads the
+    optional fields ``activation``, ``num_heads``, ``in_drop``, ``attn_drop``, ``dropout`` and
+    ``edge_dim`` where a config has them."""
 
     encoder: Encoder = "gcn"
     hidden_dim: int = 512
@@ -99,11 +101,13 @@ class DGIConfig(EncoderOptions):
 
 
 @dataclass
-class MVGRLConfig:
+class MVGRLConfig(EncoderOptions):
     """MVGRL (Hassani & Khasahmadi 2020, "Contrastive Multi-View Representation Learning on
     Graphs"), node-level, Cora values."""
 
-    hidden_dim: int = 512
+    encoder: ClassVar[Encoder] = "gcn"
+    num_layers: ClassVar[int] = 1
+    """Fixed, not options: both views (adjacency, diffusion) are one GCN layer."""
     alpha: float = 0.2
     """Teleport probability of the personalized-PageRank diffusion."""
     sample_size: int = 2000
@@ -118,13 +122,15 @@ class MVGRLConfig:
 
 
 @dataclass
-class BGRLConfig:
+class BGRLConfig(EncoderOptions):
     """BGRL (Thakoor et al. 2022, "Large-Scale Representation Learning on Graphs via
     Bootstrapping")."""
 
-    encoder: Encoder = "gcn"
     hidden_dims: tuple[int, ...] = (512, 256)
     """Widths of the encoder's layers (the last is the embedding size)."""
+    hidden_dim: ClassVar = property(lambda self: self.hidden_dims[-1])
+    num_layers: ClassVar = property(lambda self: len(self.hidden_dims))
+    """Read from ``hidden_dims``, not options."""
     predictor_dim: int = 512
     drop_edge_1: float = 0.2
     drop_edge_2: float = 0.3
@@ -195,12 +201,11 @@ class HypeBoyConfig(EncoderOptions):
 
 
 @dataclass
-class TriCLConfig:
+class TriCLConfig(EncoderOptions):
     """TriCL (Lee & Shin 2023, "I'm Me, We're Us, and I'm Us: Tri-directional Contrastive
     Learning on Hypergraphs"): node, group and membership contrast; Cora co-citation values."""
 
     encoder: HyperEncoderName = "set"
-    hidden_dim: int = 512
     proj_dim: int = 512
     num_layers: int = 1
     drop_feature: float = 0.4

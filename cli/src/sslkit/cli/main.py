@@ -179,12 +179,24 @@ def evaluate(
     projection: Annotated[
         str, typer.Option("--map", help="2-D map of the embeddings: pca or tsne.")
     ] = "pca",
+    control: Annotated[
+        bool,
+        typer.Option(
+            "--control/--no-control",
+            help="Also score the untrained control (same encoder, same seed) and the domain's "
+            "no-pretraining baseline on the default task, with a label-efficiency curve and a "
+            "verdict (on by default).",
+        ),
+    ] = True,
 ) -> None:
     """Evaluate a run's frozen embeddings: report.json, report.md and PNG plots."""
     from sslkit.cli.output import metrics_line
     from sslkit.core import api
 
     def show(name: str, metrics: dict) -> None:
+        if "verdict" in metrics:
+            typer.echo(metrics["verdict"])
+            return
         typer.echo(metrics_line(name, metrics))
 
     report = api.evaluate(
@@ -195,6 +207,7 @@ def evaluate(
         device=device,
         batch_size=batch_size,
         projection=projection,
+        control=control,
         log=show,
     )
     typer.echo(f"report written to {report['folder']}/report.md")

@@ -38,6 +38,7 @@ from sslkit.core.memory import (
     load_memory,
     missing_data_error,
 )
+from sslkit.core.method_config import build_method
 from sslkit.core.plugin import get_plugin, resolve
 from sslkit.core.quiet import quiet
 from sslkit.core.runs import LoadedRun, load_run  # noqa: F401
@@ -58,6 +59,10 @@ class RunResult:
     (unless the default task changed it)."""
     data: Any = field(default=None, repr=False)
     """The data it was trained on (the domain's ``DomainData``)."""
+    verdict: str = ""
+    """Did pretraining pay? The default task's probe at 100% of the labels on the embeddings,
+    the untrained control and the no-pretraining baseline, in one sentence ("" when not
+    assessed: no labels, or ``evaluate_default_task=False``)."""
 
 
 def resolve_config(
@@ -134,6 +139,7 @@ def pretrain(
                 log(f"run folder: {run.path}")
         result = fit(model, data, cfg, run, log=log)
         metrics: dict[str, Any] = {}
+        verdict = ""
         if evaluate_default_task and plugin.default_task and env.is_main:
             from sslkit.core.evaluate.embeddings import TaskContext
             from sslkit.core.evaluate.report import run_task
@@ -141,12 +147,16 @@ def pretrain(
             device = str(next(model.parameters()).device)
             ctx = TaskContext(run.path, cfg, data, model, device=device)
             metrics = run_task(plugin, ctx, plugin.default_task)
-            run.write_json("default_task.json", {"task": plugin.default_task, "metrics": metrics})
+            record: dict[str, Any] = {"task": plugin.default_task, "metrics": metrics}
+            if "skipped" not in metrics:
+                record.update(_assess(plugin, ctx, quick=True))
+                verdict = record["payoff"].get("verdict", {}).get("line", "")
+            run.write_json("default_task.json", record)
     finally:
         ddp.teardown(created)
     model.eval()
     return RunResult(
-        run.path, cfg, result.steps, result.losses, metrics, result.seconds, model, data
+        run.path, cfg, result.steps, result.losses, metrics, result.seconds, model, data, verdict
     )
 
 
@@ -174,7 +184,7 @@ def initial_method(
         loaded = load_memory(plugin, data, cfg.data, state)
     else:
         loaded = resolve(plugin.load_data)(cfg.data, state=state)
-    return loaded, resolve(plugin.method(cfg.method).build)(cfg.model, loaded)
+    return loaded, build_method(plugin, cfg.method, cfg.model, loaded)
 
 
 def _with_data(plugin: Any, cfg: RunConfig, data: Any) -> RunConfig:
@@ -317,10 +327,17 @@ def evaluate(
     device: str = "cpu",
     projection: str = "pca",
     batch_size: int = 1024,
+    control: bool = True,
     log=None,
 ) -> dict[str, Any]:
     """Evaluate a run's frozen embeddings: every generic and plugin task (or ``task``), then
     ``report.json``, ``report.md`` and PNG plots in ``out`` (default ``<run>/report``).
+
+    ``control`` (when the plugin's default task is evaluated and the data has labels): also
+    evaluate the default task on the untrained control (the same encoder, same seed), score the
+    task's no-pretraining baseline, draw the label-efficiency curve (1%, 10%, 100% of the
+    training labels) and put the verdict at the top of the report
+    (:mod:`sslkit.core.evaluate.payoff`).
 
     ``data``: other data than the run's (a path, or an in-memory object as ``pretrain`` takes),
     preprocessed as in training; required for a run pretrained on in-memory data.
@@ -341,6 +358,12 @@ def evaluate(
     loaded = load_run(run_dir, data=data, device=device, _opened=opened)
     ctx = TaskContext(loaded.run_dir, loaded.config, loaded.data, loaded.method, device, batch_size)
     results = evaluate_tasks(loaded.plugin, ctx, tasks, log=log)
+    default = loaded.plugin.default_task
+    assessed = (
+        _assess(loaded.plugin, ctx, log)
+        if control and default in results and "skipped" not in results[default]
+        else {}
+    )
     report: dict[str, Any] = {
         "run": str(loaded.run_dir),
         "domain": loaded.config.domain,
@@ -352,21 +375,51 @@ def evaluate(
         "labels": (f"yes ({loaded.data.task_kind()})" if loaded.data.has_labels() else "none"),
         "embedding_dim": int(loaded.method.embed_dim),
         **_spaces_fact(loaded.method),
+        **assessed,
         "tasks": results,
     }
     folder = Path(out) if out else loaded.run_dir / "report"
 
     def plots(tmp: Path):
-        made = make_plots(
+        names, training = make_plots(
             ctx, tmp, projection=projection, metrics_path=loaded.run_dir / "metrics.jsonl"
         )
         report["splits"] = {k: len(v.X) for k, v in ctx._cache.items()}
-        return made
+        if "payoff" in assessed:
+            from sslkit.core.evaluate.control import write_curve
+
+            names = [*names, *write_curve(assessed["payoff"], tmp)]
+        return names, training
 
     descriptions = {n: s.summary for n, s in loaded.plugin.tasks.items() if s.summary}
     write_report(folder, report, plot_fn=plots, descriptions=descriptions)
     report["folder"] = str(folder)
     return report
+
+
+def _assess(plugin: Any, ctx: Any, log=None, *, quick: bool = False) -> dict[str, Any]:
+    """``{"control": default task on the untrained control, "payoff": assessment}``; ``quick``
+    (the end of ``pretrain``): only the assessment at 100% of the labels."""
+    import time
+
+    from sslkit.core.evaluate.control import assess, control_context
+    from sslkit.core.evaluate.report import run_task
+
+    start = time.perf_counter()
+    control = control_context(ctx)
+    if quick:
+        return {"payoff": assess(plugin, ctx, control, fractions=(1.0,), seeds=1)}
+    metrics = dict(run_task(plugin, control, plugin.default_task))
+    metrics.setdefault("seconds", round(time.perf_counter() - start, 3))
+    if log is not None:
+        log(f"{plugin.default_task} (untrained control)", metrics)
+    section = assess(plugin, ctx, control)
+    if log is not None and "verdict" in section:
+        log(
+            "did pretraining pay",
+            {"verdict": section["verdict"]["line"], "seconds": section["seconds"]},
+        )
+    return {"control": metrics, "payoff": section}
 
 
 def _spaces_fact(method: Any) -> dict[str, Any]:

@@ -77,18 +77,40 @@ class DatasetSpec:
 
 
 @dataclass(frozen=True)
+class Baseline:
+    """What the field gets without pretraining: features computed from the raw input.
+
+    ``features(ctx, split)`` returns :class:`sslkit.core.evaluate.Embeddings` whose rows are
+    the rows of ``ctx.embeddings(split)`` in the same order (same ids, same labels). Core scores
+    them with the task's probe and, with ``boosting``, with gradient boosting too (the usual
+    baseline on raw columns and aggregates)."""
+
+    name: str
+    """How the report names it: "the raw columns", "the hand-crafted aggregates", ..."""
+    features: Ref
+    boosting: bool = False
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """A downstream evaluation run on frozen embeddings.
 
     ``run(ctx: sslkit.core.evaluate.TaskContext) -> dict`` returns metrics (JSON-serialisable;
     floats for numbers). ``needs_labels`` tasks are skipped with one line when the data has
     none.
+
+    The plugin's default task also answers "did pretraining pay?" (``sslkit.core.evaluate.
+    payoff``): ``probe`` names the task's logistic-probe protocol (a ``"module:CONSTANT"``
+    :class:`sslkit.core.evaluate.logistic.ProbeProtocol`; core's default when empty) and
+    ``baseline`` the no-pretraining features it is compared with.
     """
 
     name: str
     run: Ref
     summary: str = ""
     needs_labels: bool = True
+    probe: Ref | None = None
+    baseline: Baseline | None = None
 
 
 T = TypeVar("T")

@@ -216,6 +216,9 @@ def headline(metrics: dict[str, Any], limit: int = 4) -> str:
 def render_markdown(report: dict[str, Any], descriptions: dict[str, str]) -> str:
     run = Path(str(report.get("run", ""))).name
     lines = [f"# Evaluation report: {run}", ""]
+    paid = report.get("payoff") or {}
+    if "verdict" in paid:
+        lines += [f"**{paid['verdict']['line']}**", ""]
     facts = [
         ("domain", report.get("domain")),
         ("method", report.get("method")),
@@ -231,6 +234,10 @@ def render_markdown(report: dict[str, Any], descriptions: dict[str, str]) -> str
     lines += ["## Summary", "", "| task | result |", "|---|---|"]
     lines += [f"| {name} | {headline(m)} |" for name, m in tasks.items()]
     lines.append("")
+    if paid:
+        from sslkit.core.evaluate.control import render
+
+        lines += render(paid, report.get("control"))
     training = report.get("training") or {}
     if training:
         text = (
@@ -263,7 +270,8 @@ def render_markdown(report: dict[str, Any], descriptions: dict[str, str]) -> str
             "spectrum.png": "Normalised singular values of the embeddings",
         }
         for plot in plots:
-            lines += [f"![{captions.get(plot, plot)}]({plot})", ""]
+            if plot != "label_efficiency.png":  # shown in "Did pretraining pay?"
+                lines += [f"![{captions.get(plot, plot)}]({plot})", ""]
     return "\n".join(lines)
 
 

@@ -1,0 +1,202 @@
+"""The untrained control of a run and the "did pretraining pay?" assessment of its default task.
+
+:func:`untrained_method` builds the method as pretraining built it before its first step (same
+config, same seed); :func:`assess` gathers the pretrained, control and baseline features of the
+default task's splits and scores them with :mod:`sslkit.core.evaluate.payoff`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sslkit.core.evaluate import payoff
+from sslkit.core.evaluate.embeddings import Embeddings, TaskContext
+from sslkit.core.plugin import Plugin, resolve
+
+
+def untrained_method(cfg: Any, data: Any, device: str = "cpu") -> Any:
+    """The method as pretraining started it: built from ``cfg`` with ``cfg.train.seed`` (the
+    plugins build their weights from the global torch generator only, so these are the initial
+    weights of the run; the conformance kit checks it)."""
+    import torch
+
+    from sslkit.core.engine.trainer import seed_everything
+
+    plugin = _plugin(cfg)
+    seed_everything(cfg.train.seed)
+    method = resolve(plugin.method(cfg.method).build)(cfg.model, data)
+    return method.to(torch.device(device)).eval()
+
+
+def _plugin(cfg: Any) -> Plugin:
+    from sslkit.core.plugin import get_plugin
+
+    return get_plugin(cfg.domain)
+
+
+def control_context(ctx: TaskContext) -> TaskContext:
+    """A task context like ``ctx`` whose method is the untrained control."""
+    return TaskContext(
+        ctx.run_dir,
+        ctx.config,
+        ctx.data,
+        untrained_method(ctx.config, ctx.data, ctx.device),
+        ctx.device,
+        ctx.batch_size,
+    )
+
+
+def default_protocol() -> Any:
+    """Core's logistic-probe protocol (the generic ``linear-probe`` task's)."""
+    from sslkit.core.evaluate import logistic
+
+    return logistic.DEFAULT_PROBE
+
+
+def _holdout_rows(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.random.default_rng(seed).permutation(n)
+    cut = int(0.8 * n)
+    return np.sort(order[:cut]), np.sort(order[cut:])
+
+
+def _aligned(name: str, split: str, emb: Embeddings, reference: Embeddings) -> Embeddings:
+    if len(emb.ids) != len(reference.ids) or not np.array_equal(
+        np.asarray(emb.ids), np.asarray(reference.ids)
+    ):
+        raise RuntimeError(
+            f"{name} of the {split} split lists other rows than the embeddings; a baseline's "
+            "features(ctx, split) must return the rows of ctx.embeddings(split) in order"
+        )
+    return Embeddings(reference.ids, np.asarray(emb.X, dtype=np.float32), reference.y)
+
+
+def feature_sets(
+    plugin: Plugin, ctx: TaskContext, control: TaskContext | None
+) -> tuple[dict[str, tuple], dict[str, tuple[str, ...]], Any, str | None]:
+    """``(sets, models, protocol, baseline name)`` of the default task: each set is
+    ``(train, test, val or None)`` with the labelled rows only, aligned across sets."""
+    from sslkit.core.evaluate.report import split_roles
+
+    spec = plugin.tasks[plugin.default_task] if plugin.default_task in plugin.tasks else None
+    protocol = resolve(spec.probe) if spec is not None and spec.probe else default_protocol()
+    splits = ctx.data.split_names()
+    train_name, test_name = split_roles(splits)
+    val_name = "val" if getattr(protocol, "select", "") == "val" and "val" in splits else None
+    getters: dict[str, Any] = {payoff.PRETRAINED: ctx.embeddings}
+    models: dict[str, tuple[str, ...]] = {payoff.PRETRAINED: ("probe",)}
+    if control is not None:
+        getters[payoff.CONTROL] = control.embeddings
+        models[payoff.CONTROL] = ("probe",)
+    baseline = spec.baseline if spec is not None else None
+    if baseline is not None:
+        raw = resolve(baseline.features)
+        getters[baseline.name] = lambda split: raw(ctx, split)
+        models[baseline.name] = ("probe", "boosting") if baseline.boosting else ("probe",)
+
+    def rows_of(split: str) -> tuple[Embeddings, np.ndarray]:
+        ref = ctx.embeddings(split)
+        return ref, payoff.labelled_rows(ref)
+
+    sets: dict[str, tuple] = {}
+    for name, get in getters.items():
+        parts = []
+        for split in (train_name, test_name, val_name):
+            if split is None:
+                parts.append(None)
+                continue
+            ref, keep = rows_of(split)
+            parts.append(payoff.take(_aligned(name, split, get(split), ref), keep))
+        if test_name is None:  # one labelled split: the same seeded 80/20 hold-out in every set
+            fit, held = _holdout_rows(len(parts[0].X), ctx.seed)
+            parts = [payoff.take(parts[0], fit), payoff.take(parts[0], held), parts[2]]
+        sets[name] = tuple(parts)
+    return sets, models, protocol, None if baseline is None else baseline.name
+
+
+def assess(
+    plugin: Plugin,
+    ctx: TaskContext,
+    control: TaskContext | None,
+    *,
+    fractions: tuple[float, ...] = payoff.FRACTIONS,
+    seeds: int = payoff.SEEDS,
+) -> dict[str, Any]:
+    """The default task's label-efficiency rows and verdict (see :mod:`payoff`)."""
+    start = time.perf_counter()
+    data = ctx.data
+    if not data.has_labels():
+        return {"skipped": "no labels: the untrained control and the baselines need a task"}
+    sets, models, protocol, baseline = feature_sets(plugin, ctx, control)
+    train = sets[payoff.PRETRAINED][0]
+    kind = data.task_kind()
+    if len(train.X) < 2 or (kind != "regression" and len(np.unique(train.y)) < 2):
+        return {"skipped": "too few labelled training rows to compare (need two classes)"}
+    metric, rows = payoff.label_curve(
+        sets, models, kind, protocol, fractions=fractions, seeds=seeds, seed=ctx.seed
+    )
+    out: dict[str, Any] = {
+        "task": plugin.default_task,
+        "metric": metric,
+        "baseline": baseline,
+        "probe": repr(protocol),
+        "rows": rows,
+        "verdict": payoff.verdict(metric, rows),
+        "low_labels": payoff.low_label_lines(metric, rows),
+    }
+    out["seconds"] = round(time.perf_counter() - start, 3)
+    return out
+
+
+def render(section: dict[str, Any], control_metrics: dict[str, Any] | None) -> list[str]:
+    """The report.md section "Did pretraining pay?"."""
+    from sslkit.core.evaluate.report import headline
+
+    lines = ["## Did pretraining pay?", ""]
+    if "skipped" in section:
+        return [*lines, f"skipped: {section['skipped']}", ""]
+    metric = payoff.METRIC_NAMES.get(section["metric"], section["metric"])
+    lines += [section["verdict"]["line"], ""]
+    rows = section["rows"]
+    fractions = sorted({r["fraction"] for r in rows})
+    head = " | ".join(f"{f:.0%} labels" for f in fractions)
+    lines += [
+        f"{metric} on the test split of the default task's probe ({section['task']}), mean ± std "
+        "over seeded subsamples of the training labels:",
+        "",
+        f"| features | model | {head} |",
+        "|---|---|" + "---:|" * len(fractions),
+    ]
+    for key in dict.fromkeys((r["features"], r["model"]) for r in rows):
+        cells = []
+        for f in fractions:
+            row = next(
+                (r for r in rows if (r["features"], r["model"], r["fraction"]) == (*key, f)), None
+            )
+            cells.append("" if row is None else f"{row['mean']:.4f} ± {row['std']:.4f}")
+        lines.append(f"| {key[0]} | {key[1]} | {' | '.join(cells)} |")
+    lines.append("")
+    lines += [f"- {text}" for text in section.get("low_labels", [])]
+    if section.get("low_labels"):
+        lines.append("")
+    if control_metrics is not None:
+        lines += [
+            f"The default task ({section['task']}) on the untrained encoder: "
+            f"{headline(control_metrics)}.",
+            "",
+        ]
+    lines += [f"![Label efficiency]({CURVE_PNG})", ""]
+    return lines
+
+
+CURVE_PNG = "label_efficiency.png"
+
+
+def write_curve(section: dict[str, Any], folder: Path) -> list[str]:
+    if "rows" not in section:
+        return []
+    payoff.plot_curve(section["metric"], section["rows"], folder / CURVE_PNG)
+    return [CURVE_PNG]

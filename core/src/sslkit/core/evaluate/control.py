@@ -151,52 +151,8 @@ def assess(
     return out
 
 
-def render(section: dict[str, Any], control_metrics: dict[str, Any] | None) -> list[str]:
-    """The report.md section "Did pretraining pay?"."""
-    from sslkit.core.evaluate.report import headline
-
-    lines = ["## Did pretraining pay?", ""]
-    if "skipped" in section:
-        return [*lines, f"skipped: {section['skipped']}", ""]
-    metric = payoff.METRIC_NAMES.get(section["metric"], section["metric"])
-    lines += [section["verdict"]["line"], ""]
-    rows = section["rows"]
-    fractions = sorted({r["fraction"] for r in rows})
-    head = " | ".join(f"{f:.0%} labels" for f in fractions)
-    lines += [
-        f"{metric} on the test split of the default task's probe ({section['task']}), mean ± std "
-        "over seeded subsamples of the training labels:",
-        "",
-        f"| features | model | {head} |",
-        "|---|---|" + "---:|" * len(fractions),
-    ]
-    for key in dict.fromkeys((r["features"], r["model"]) for r in rows):
-        cells = []
-        for f in fractions:
-            row = next(
-                (r for r in rows if (r["features"], r["model"], r["fraction"]) == (*key, f)), None
-            )
-            cells.append("" if row is None else f"{row['mean']:.4f} ± {row['std']:.4f}")
-        lines.append(f"| {key[0]} | {key[1]} | {' | '.join(cells)} |")
-    lines.append("")
-    lines += [f"- {text}" for text in section.get("low_labels", [])]
-    if section.get("low_labels"):
-        lines.append("")
-    if control_metrics is not None:
-        lines += [
-            f"The default task ({section['task']}) on the untrained encoder: "
-            f"{headline(control_metrics)}.",
-            "",
-        ]
-    lines += [f"![Label efficiency]({CURVE_PNG})", ""]
-    return lines
-
-
-CURVE_PNG = "label_efficiency.png"
-
-
 def write_curve(section: dict[str, Any], folder: Path) -> list[str]:
     if "rows" not in section:
         return []
-    payoff.plot_curve(section["metric"], section["rows"], folder / CURVE_PNG)
-    return [CURVE_PNG]
+    payoff.plot_curve(section["metric"], section["rows"], folder / payoff.CURVE_PNG)
+    return [payoff.CURVE_PNG]

@@ -29,6 +29,7 @@ import numpy as np
 from sslkit.core.evaluate.embeddings import Embeddings
 
 FRACTIONS = (0.01, 0.1, 1.0)
+CURVE_PNG = "label_efficiency.png"
 SEEDS = 5
 PRETRAINED, CONTROL = "pretrained", "untrained control"
 METRIC_NAMES = {"roc_auc": "ROC-AUC", "accuracy": "accuracy", "r2": "R²"}

@@ -235,9 +235,7 @@ def render_markdown(report: dict[str, Any], descriptions: dict[str, str]) -> str
     lines += [f"| {name} | {headline(m)} |" for name, m in tasks.items()]
     lines.append("")
     if paid:
-        from sslkit.core.evaluate.control import render
-
-        lines += render(paid, report.get("control"))
+        lines += payoff_section(paid, report.get("control"))
     training = report.get("training") or {}
     if training:
         text = (
@@ -270,9 +268,50 @@ def render_markdown(report: dict[str, Any], descriptions: dict[str, str]) -> str
             "spectrum.png": "Normalised singular values of the embeddings",
         }
         for plot in plots:
-            if plot != "label_efficiency.png":  # shown in "Did pretraining pay?"
+            if plot != "label_efficiency.png":  # shown in payoff_section
                 lines += [f"![{captions.get(plot, plot)}]({plot})", ""]
     return "\n".join(lines)
+
+
+def payoff_section(section: dict[str, Any], control_metrics: dict[str, Any] | None) -> list[str]:
+    """The report.md section "Did pretraining pay?"."""
+    from sslkit.core.evaluate import payoff
+
+    lines = ["## Did pretraining pay?", ""]
+    if "skipped" in section:
+        return [*lines, f"skipped: {section['skipped']}", ""]
+    metric = payoff.METRIC_NAMES.get(section["metric"], section["metric"])
+    lines += [section["verdict"]["line"], ""]
+    rows = section["rows"]
+    fractions = sorted({r["fraction"] for r in rows})
+    head = " | ".join(f"{f:.0%} labels" for f in fractions)
+    lines += [
+        f"{metric} on the test split of the default task's probe ({section['task']}), mean ± std "
+        "over seeded subsamples of the training labels:",
+        "",
+        f"| features | model | {head} |",
+        "|---|---|" + "---:|" * len(fractions),
+    ]
+    for key in dict.fromkeys((r["features"], r["model"]) for r in rows):
+        cells = []
+        for f in fractions:
+            row = next(
+                (r for r in rows if (r["features"], r["model"], r["fraction"]) == (*key, f)), None
+            )
+            cells.append("" if row is None else f"{row['mean']:.4f} ± {row['std']:.4f}")
+        lines.append(f"| {key[0]} | {key[1]} | {' | '.join(cells)} |")
+    lines.append("")
+    lines += [f"- {text}" for text in section.get("low_labels", [])]
+    if section.get("low_labels"):
+        lines.append("")
+    if control_metrics is not None:
+        lines += [
+            f"The default task ({section['task']}) on the untrained encoder: "
+            f"{headline(control_metrics)}.",
+            "",
+        ]
+    lines += [f"![Label efficiency]({payoff.CURVE_PNG})", ""]
+    return lines
 
 
 def write_report(

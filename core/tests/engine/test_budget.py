@@ -82,6 +82,11 @@ def test_the_budget_line_and_the_warnings():
     assert "the floor raised 5 passes (30 steps)" in line and "preset tjepa/default" in line
     assert "3,256 rows, 6 steps of 512 per pass" in line
     assert plan_budget(tc, 6, rows=3_256, global_batch=512).warnings() == []
+    graph = plan_budget(TrainConfig(steps=500, max_steps=2), 1, rows=1, global_batch=256)
+    assert graph.describe("preset grace/default") == (
+        "budget: 500 steps (train.steps 500; preset grace/default); one step is one pass over "
+        "the whole graph; capped at 2 by train.max_steps"
+    )
     # an explicit --epochs 2 under a preset floor of 315 steps: one warning saying how to raise it
     low = plan_budget(TrainConfig(epochs=2, warn_below_steps=315), 6, rows=3_256, global_batch=512)
     [warning] = low.warnings()

@@ -20,8 +20,8 @@ ARGS_KEY = "sslkit.pretrain.args"
 
 # named options that map onto config keys; everything else goes through --set
 TRAIN_OPTIONS: dict[str, tuple[str, Any, str]] = {
-    "epochs": ("train.epochs", int, "Passes over the data."),
-    "max_steps": ("train.max_steps", int, "Stop after this many optimizer steps (0: all epochs)."),
+    "epochs": ("train.epochs", int, "Passes over the data (replaces the preset's step budget)."),
+    "max_steps": ("train.max_steps", int, "Cap the run at this many optimizer steps (0: none)."),
     "batch_size": ("train.batch_size", int, "Per-device batch size."),
     "lr": ("train.lr", float, "Learning rate."),
     "seed": ("train.seed", int, "Random seed."),

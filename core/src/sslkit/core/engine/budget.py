@@ -64,6 +64,8 @@ class Budget:
         spe = self.steps_per_epoch
         rows = f"{self.rows:,} rows, " if self.rows and self.rows > 1 else ""
         per = f"{rows}{spe:,} steps of {self.global_batch:,} per pass" if spe else "a stream"
+        if self.rows == 1 and spe == 1:
+            per = "one step is one pass over the whole graph"
         if self.rule == "steps":
             head = f"{self.planned:,} steps"
             why = f"train.steps {self.steps:,}"
@@ -158,9 +160,10 @@ def plan_budget(tc: Any, steps_per_epoch: int, *, rows: int | None = None,
 
 def budget_source(cfg: Any) -> str:
     """Where the budget's keys came from: ``preset tjepa/default`` when none of them was given
-    (the method's default preset or the defaults), else the keys a user gave."""
-    keys = ("train.epochs", "train.steps", "train.min_steps", "train.max_steps")
-    given = [k.removeprefix("train.") for k in keys if k in getattr(cfg, "explicit", ())]
+    (the method's default preset or the defaults), else the keys a user gave (a cap by
+    ``train.max_steps`` is said apart)."""
+    keys = ("train.epochs", "train.steps", "train.min_steps")
+    given = [k for k in keys if k in getattr(cfg, "explicit", ())]
     if given:
         return "given: " + ", ".join(given)
     return f"preset {cfg.method}/default"

@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 import torch
 
+from sslkit.core.method_config import apply_nested
 from sslkit.tabular.configs import SCARFConfig, TJEPAConfig, VIMEConfig
 from sslkit.tabular.data import from_dataframe
 from sslkit.tabular.methods import scarf, tjepa, vime
@@ -48,7 +49,7 @@ def batch_of(data, n=16):
 )
 def test_the_spec_rebuilds_the_encoder(data, module, cfg):
     torch.manual_seed(0)
-    method = module.build(cfg, data)
+    method = apply_nested(module.build(cfg, data), cfg.matryoshka_dims)
     for p in method.parameters():  # trained-looking weights: not the fresh build's init
         p.data.add_(0.1 * torch.randn_like(p))
     if hasattr(method, "target"):  # the EMA target moves apart from the online encoder

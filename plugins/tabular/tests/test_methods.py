@@ -9,11 +9,12 @@ from dataclasses import replace
 import pytest
 import torch
 
+from sslkit.core.method_config import apply_nested
+from sslkit.tabular.augment import exact_mask, resample_marginals
 from sslkit.tabular.configs import SCARFConfig, TJEPAConfig, VIMEConfig
 from sslkit.tabular.data import from_dataframe
 from sslkit.tabular.encoders import PeriodicEmbedding
 from sslkit.tabular.methods import scarf, tjepa, vime
-from sslkit.tabular.methods.common import exact_mask, resample_marginals
 from sslkit.tabular.schema import SchemaWarning
 
 
@@ -128,7 +129,7 @@ def test_tjepa_ema_target_moves_toward_the_encoder(data):
 
 def test_tjepa_matryoshka_layout(data):
     cfg = TJEPAConfig(d_token=16, n_heads=2, matryoshka_dims=(4, 8))
-    method = tjepa.build(cfg, data).eval()
+    method = apply_nested(tjepa.build(cfg, data), cfg.matryoshka_dims).eval()
     t = method.n + cfg.n_reg_tokens  # feature tokens and regularisation tokens
     assert method.nested_dims == (4 * t, 8 * t, 16 * t)
     batch = batch_of(data, 4)
@@ -176,7 +177,7 @@ def test_every_method_trains_with_every_encoder(data, module, cfg_cls, encoder, 
         matryoshka_dims=(8,),
         num_embedding=num_embedding,
     )
-    method = module.build(cfg, data)
+    method = apply_nested(module.build(cfg, data), cfg.matryoshka_dims)
     opt = torch.optim.AdamW(method.parameters(), lr=1e-3)
     batch = batch_of(data, 32)
     out = method.training_step(batch, 0)

@@ -16,6 +16,7 @@ from sslkit.core.memory import (
     load_memory,
     missing_data_error,
 )
+from sslkit.core.method_config import build_method
 from sslkit.core.plugin import get_plugin, resolve
 
 
@@ -57,7 +58,7 @@ def load_run(
         domain_data = resolve(plugin.load_data)(data_cfg, state=state)
         shown = None if data is None else str(data)
     check_info(run.path, info, domain_data.info, shown)
-    method = resolve(plugin.method(cfg.method).build)(cfg.model, domain_data)
+    method = build_method(plugin, cfg.method, cfg.model, domain_data)
     checkpoint = load_weights(method, run.path)
     method.to(device).eval()
     return LoadedRun(run.path, plugin, cfg, domain_data, method, checkpoint)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -56,8 +57,17 @@ class Method(nn.Module):
       "weight_decay": ...}`` (``weight_decay`` left out: ``train.weight_decay``) that together
       hold every trainable parameter once; the learning rate of every group follows the run's
       schedule.
+    - Matryoshka (``method.matryoshka_dims``, applied by core to any method): ``matryoshka`` is
+      True for a method whose embedding-level loss goes through :meth:`nested` (a string: why
+      Matryoshka makes no sense for it; core quotes it when it refuses the key). Core builds
+      the method, checks the sizes against ``nested_width()`` (default ``embed_dim``) and calls
+      ``set_nested(sizes)``, which sets ``nested_sizes``, ``nested_dims`` and gives every
+      :class:`NestedHeads` (heads reading the embedding, made with :meth:`nested_heads`) one
+      head per size. ``nested(z, loss_of)`` is then the mean over sizes ``m`` of
+      ``loss_of(z[..., :m], m)``, and exactly ``loss_of(z, nested_width())`` without sizes.
     - ``nested_dims``: the Matryoshka sizes the embedding was trained at (empty if none); export
-      with ``--dim d`` keeps the first ``d`` coordinates.
+      with ``--dim d`` keeps the first ``d`` coordinates. ``nested_export_dims(sizes)`` maps
+      the trained sizes to them (default: the same; T-JEPA's per-token sizes times its tokens).
     - ``export_module()`` returns the module traced for ONNX: ``forward(*tensors)`` with the
       tensors of ``inputs`` in the order of ``input_names()``; a method with spaces takes
       ``export_module(space)`` (called with a space name only when one is exported).
@@ -68,6 +78,8 @@ class Method(nn.Module):
 
     embed_dim: int = 0
     nested_dims: tuple[int, ...] = ()
+    nested_sizes: tuple[int, ...] = ()
+    matryoshka: bool | str = False
     find_unused_parameters: bool = False
     spaces: tuple[str, ...] = ()
 
@@ -109,6 +121,74 @@ class Method(nn.Module):
 
     def export_module(self, space: str | None = None) -> nn.Module:
         return _EmbedModule(embedder_of(self, space))
+
+    # -- Matryoshka (method.matryoshka_dims; applied by core: sslkit.core.method_config) ------
+
+    def nested_width(self) -> int:
+        """The width Matryoshka sizes are prefixes of (``embed_dim``; T-JEPA: ``d_token``)."""
+        return int(self.embed_dim)
+
+    def nested_export_dims(self, sizes: tuple[int, ...]) -> tuple[int, ...]:
+        """The embedding widths (``nested_dims``) the trained sizes give (default: the same)."""
+        return tuple(sizes)
+
+    def set_nested(self, sizes: tuple[int, ...]) -> None:
+        """Train at the (checked, sorted, full width last) ``sizes``: called by core after the
+        method is built, before the optimizer is."""
+        self.nested_sizes = tuple(int(m) for m in sizes)
+        self.nested_dims = tuple(int(d) for d in self.nested_export_dims(self.nested_sizes))
+        for module in self.modules():
+            if isinstance(module, NestedHeads):
+                module.resize(self.nested_sizes)
+
+    def nested_heads(self, make: Callable[[int], nn.Module]) -> NestedHeads:
+        """A head reading the embedding, ``make(m)`` for a ``m``-wide input: one for the full
+        width now, one per size once core sets sizes (``heads.at(m)``)."""
+        return NestedHeads(make, (self.nested_width(),))
+
+    def nested(self, z: Any, loss_of: Callable[[Any, int], Any]) -> Any:
+        """The embedding-level loss under Matryoshka: ``z`` is a tensor ``(..., nested_width())``
+        or a tuple or list of them (views, targets); ``loss_of(z_m, m)`` the loss (or a dict of
+        named terms with ``"loss"``) of their prefixes ``z[..., :m]``. The mean over
+        ``nested_sizes`` (:class:`sslkit.core.objectives.Matryoshka`), or exactly
+        ``loss_of(z, nested_width())`` when no sizes are set."""
+        width = self.nested_width()
+        tensors = z if isinstance(z, (tuple, list)) else (z,)
+        for t in tensors:
+            if t.shape[-1] != width:
+                raise ValueError(
+                    f"{type(self).__name__}.nested: a tensor of width {t.shape[-1]}, expected "
+                    f"the nested width {width}"
+                )
+        if not self.nested_sizes:
+            return loss_of(z, width)
+        from sslkit.core.objectives.matryoshka import Matryoshka
+
+        per_size = [lambda z_m, m=m: loss_of(z_m, m) for m in self.nested_sizes]
+        return Matryoshka(per_size, self.nested_sizes, reduction="mean")(z)
+
+
+class NestedHeads(nn.ModuleList):
+    """Heads reading the embedding, one per Matryoshka size in ascending order (``make(m)``
+    takes an ``m``-wide input); ``at(m)`` is the head of size ``m``. Made by
+    :meth:`Method.nested_heads`, resized by :meth:`Method.set_nested` (the head already made
+    for a size is kept)."""
+
+    def __init__(self, make: Callable[[int], nn.Module], sizes: tuple[int, ...]):
+        super().__init__(make(m) for m in sizes)
+        self.make = make
+        self.sizes = tuple(sizes)
+
+    def resize(self, sizes: tuple[int, ...]) -> None:
+        have = dict(zip(self.sizes, self))
+        heads = [have[m] if m in have else self.make(m) for m in sizes]
+        for i in range(len(self) - 1, -1, -1):
+            del self[i]
+        self.extend(heads)
+        self.sizes = tuple(sizes)
+
+    def at(self, m: int) -> nn.Module:
+        return self[self.sizes.index(m)]
 
 
 class MethodEmbedder(nn.Module):

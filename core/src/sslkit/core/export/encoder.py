@@ -345,7 +345,7 @@ def _export_guessed(
     from safetensors.torch import load_file, save_file
 
     from sslkit.core.engine.method import move_to
-    from sslkit.core.plugin import resolve
+    from sslkit.core.method_config import build_method
 
     warnings.warn(
         f"{type(cpu).__name__} declares no encoder (Method.embedder/encoder_spec): its "
@@ -361,9 +361,7 @@ def _export_guessed(
     meta = {"format": "pt", "embedding_dim": str(dim), **({"space": space} if space else {})}
     save_file(state, str(path), metadata=meta)
 
-    fresh = resolve(loaded.plugin.method(loaded.config.method).build)(
-        loaded.config.model, loaded.data
-    )
+    fresh = build_method(loaded.plugin, loaded.config.method, loaded.config.model, loaded.data)
     fresh.eval()
     fresh.load_state_dict(load_file(str(path)), strict=False)
     with torch.no_grad():

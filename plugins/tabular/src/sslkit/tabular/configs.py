@@ -2,13 +2,16 @@
 
 ``TabularData`` is the ``[data]`` section; ``TJEPAConfig``, ``SCARFConfig`` and ``VIMEConfig``
 are the ``[method]`` sections. Every method shares the encoder options of :class:`EncoderOptions`
-(``--set encoder=ft_transformer|mlp|resnet``).
+(``--set encoder=ft_transformer|mlp|resnet``), and core's method options
+(:class:`sslkit.core.method_config.MethodOptions`: ``matryoshka_dims``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+
+from sslkit.core.method_config import MethodOptions
 
 
 @dataclass
@@ -55,8 +58,9 @@ class TabularData:
 
 
 @dataclass
-class EncoderOptions:
-    """Backbone options shared by every tabular method (Gorishniy et al. 2021)."""
+class EncoderOptions(MethodOptions):
+    """Backbone options shared by every tabular method (Gorishniy et al. 2021), on core's
+    method options (``matryoshka_dims``, applied by core to every method)."""
 
     encoder: Literal["ft_transformer", "mlp", "resnet"] = "ft_transformer"
     """Backbone: ft_transformer (feature tokenizer + Transformer), mlp or resnet."""
@@ -84,8 +88,10 @@ class EncoderOptions:
     """Standard deviation of the periodic embedding's initial frequencies (the scale of
     variation it starts with, in units of the scaled numeric value)."""
     matryoshka_dims: tuple[int, ...] = ()
-    """Also train nested prefixes of the embedding (Matryoshka); for the FT-Transformer these
-    are per-token widths (each <= d_token), otherwise embedding sizes (each <= out_dim)."""
+    """Also train nested prefixes of the embedding (Matryoshka, core's option: every head
+    reading the embedding gets one copy per size, the losses are averaged); for T-JEPA's
+    FT-Transformer these are per-token widths (each <= d_token), otherwise embedding sizes
+    (each <= out_dim)."""
 
 
 @dataclass

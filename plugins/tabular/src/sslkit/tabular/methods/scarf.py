@@ -7,7 +7,9 @@ the batch). The encoder ``f`` and a pretraining head ``g`` map the row and its c
 ``g(f(x))`` and ``g(f(x~))``; InfoNCE (:class:`sslkit.core.objectives.InfoNCE`, temperature 1 as
 in the paper) pulls the pair together against the other rows. The embedding is ``f(x)``.
 
-Matryoshka: one head per nested size ``m`` reads ``f(x)[:, :m]``; the losses are averaged.
+Matryoshka (``method.matryoshka_dims``, applied by core): the InfoNCE loss goes through
+``Method.nested``, so each nested size ``m`` gets its own projection head reading ``f(x)[:, :m]``
+and the losses are averaged.
 """
 
 from __future__ import annotations
@@ -15,18 +17,12 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import nn
 
 from sslkit.core.nn import MLPHead
 from sslkit.core.objectives import InfoNCE
+from sslkit.tabular.augment import exact_mask, resample_marginals
 from sslkit.tabular.configs import SCARFConfig
-from sslkit.tabular.methods.common import (
-    RowEncoderMethod,
-    batch_size_of,
-    device_of,
-    exact_mask,
-    resample_marginals,
-)
+from sslkit.tabular.methods.base import RowEncoderMethod, batch_size_of, device_of
 
 
 def n_corrupted(rate: float, features: int) -> int:
@@ -40,9 +36,10 @@ class SCARF(RowEncoderMethod):
     def __init__(self, cfg: SCARFConfig, info: dict[str, Any]):
         super().__init__(cfg, info)
         self.k = n_corrupted(cfg.corruption_rate, self.n)
-        self.heads = nn.ModuleList(
-            MLPHead(m, cfg.head_dim, cfg.head_dim, num_layers=cfg.head_layers, batchnorm=False)
-            for m in self.sizes
+        self.heads = self.nested_heads(
+            lambda m: MLPHead(
+                m, cfg.head_dim, cfg.head_dim, num_layers=cfg.head_layers, batchnorm=False
+            )
         )
         self.loss_fn = InfoNCE(temperature=cfg.temperature)
 
@@ -56,11 +53,12 @@ class SCARF(RowEncoderMethod):
         corrupted, _ = self.corrupt(batch)
         h = self.encoder(batch)
         h_tilde = self.encoder(corrupted)
-        losses = [
-            self.loss_fn(torch.stack([head(h[:, :m]), head(h_tilde[:, :m])], dim=1))
-            for m, head in zip(self.sizes, self.heads)
-        ]
-        return {"loss": torch.stack(losses).mean()}
+        return {"loss": self.nested((h, h_tilde), self.contrast)}
+
+    def contrast(self, views: tuple[torch.Tensor, torch.Tensor], m: int) -> torch.Tensor:
+        """InfoNCE between the size-``m`` head's projections of a row and its corruption."""
+        head = self.heads.at(m)
+        return self.loss_fn(torch.stack([head(views[0]), head(views[1])], dim=1))
 
 
 def build(cfg: SCARFConfig, data: Any) -> SCARF:

@@ -18,9 +18,11 @@ target subsets are drawn (disjoint from the context unless ``allow_overlap``).
 The embedding of a row is the target encoder's output tokens flattened (the input the
 reference code gives its downstream models: every output token, the regularisation tokens
 included unless ``embed_reg_tokens = false``), or its feature tokens averaged (``pooling =
-"mean"``). Matryoshka: the loss is also taken on the first ``m`` coordinates of every token, and
-the flattened embedding is laid out coordinate-major, so its first ``m x T`` values (``T``
-tokens) are exactly those prefixes. The encoder a T-JEPA export holds (``embedder``) is the
+"mean"``). Matryoshka (``method.matryoshka_dims``, applied by core): a size ``m`` counts
+coordinates of each token (at most ``d_token``, the method's ``nested_width``): the latent loss
+goes through ``Method.nested`` and is also taken on the first ``m`` coordinates of every token,
+and the flattened embedding is laid out coordinate-major, so its first ``m x T`` values (``T``
+tokens) are exactly those prefixes (the exported ``nested_dims``). The encoder a T-JEPA export holds (``embedder``) is the
 target encoder and this readout, :class:`TokenEmbedder`.
 
 With an MLP or ResNet encoder (no tokens), an extension of the paper's idea: the encoder reads
@@ -49,7 +51,7 @@ from sslkit.tabular.encoders import (
     options_from,
     vector_encoder_spec,
 )
-from sslkit.tabular.methods.common import batch_size_of, check_nested, device_of, n_features
+from sslkit.tabular.methods.base import batch_size_of, device_of, n_features
 
 
 def subset_sizes(
@@ -174,6 +176,8 @@ def token_embedder(
 class TJEPA(Method):
     """T-JEPA with an FT-Transformer encoder (Thimonier et al., ICLR 2025)."""
 
+    matryoshka = True
+
     def __init__(self, cfg: TJEPAConfig, info: dict[str, Any]):
         super().__init__()
         self.cfg = cfg
@@ -185,15 +189,22 @@ class TJEPA(Method):
         )
         self.target = EMATeacher(self.encoder, cfg.ema_start, cfg.ema_end)
         self.predictor = Predictor(self.n, cfg.d_token, cfg)
-        self.token_dims = check_nested(cfg.matryoshka_dims, cfg.d_token)
         # tokens in a flattened embedding: the features, and the regularisation tokens too
         self.n_embed_tokens = self.n + (cfg.n_reg_tokens if cfg.embed_reg_tokens else 0)
         if cfg.pooling == "flatten":
             self.embed_dim = cfg.d_token * self.n_embed_tokens
-            self.nested_dims = tuple(m * self.n_embed_tokens for m in self.token_dims)
         else:
             self.embed_dim = cfg.d_token
-            self.nested_dims = self.token_dims
+
+    def nested_width(self) -> int:
+        """Matryoshka sizes count coordinates of each token (see the module docstring)."""
+        return int(self.cfg.d_token)
+
+    def nested_export_dims(self, sizes: tuple[int, ...]) -> tuple[int, ...]:
+        """The first ``m x T`` values of the flattened embedding are every token's first ``m``."""
+        if self.cfg.pooling == "flatten":
+            return tuple(m * self.n_embed_tokens for m in sizes)
+        return tuple(sizes)
 
     def training_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         b, dev = batch_size_of(batch), device_of(batch)
@@ -206,7 +217,7 @@ class TJEPA(Method):
             h_tgt = _gather_tokens(h.repeat(len(targets), 1, 1), targets.reshape(-1, n_tgt))
         z = self.encoder(batch, keep=context)
         pred = self.predictor(z, context, targets)
-        loss = latent_l2(pred, h_tgt, self.token_dims)
+        loss = self.nested((pred, h_tgt), latent_l2)
         return {"loss": loss, "context": float(n_ctx), "target": float(n_tgt)}
 
     def on_train_step_end(self, step: int, total_steps: int) -> None:
@@ -235,15 +246,16 @@ class TJEPA(Method):
         }
 
 
-def latent_l2(pred: torch.Tensor, target: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
-    """Mean squared error in latent space; with Matryoshka sizes, averaged over prefixes."""
-    if not dims:
-        return F.mse_loss(pred, target)
-    return torch.stack([F.mse_loss(pred[..., :m], target[..., :m]) for m in dims]).mean()
+def latent_l2(pair: tuple[torch.Tensor, torch.Tensor], m: int) -> torch.Tensor:
+    """Mean squared error in latent space of ``(prediction, target)`` (their first ``m``
+    coordinates: ``Method.nested`` averages it over the Matryoshka sizes)."""
+    return F.mse_loss(pair[0], pair[1])
 
 
 class VectorTJEPA(Method):
     """T-JEPA's objective with an MLP or ResNet encoder (see the module docstring)."""
+
+    matryoshka = True
 
     def __init__(self, cfg: TJEPAConfig, info: dict[str, Any]):
         super().__init__()
@@ -257,7 +269,6 @@ class VectorTJEPA(Method):
             nn.Linear(d + self.n, cfg.hidden_dim), nn.GELU(), nn.Linear(cfg.hidden_dim, d)
         )
         self.embed_dim = d
-        self.nested_dims = check_nested(cfg.matryoshka_dims, d)
 
     def training_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         b, dev = batch_size_of(batch), device_of(batch)
@@ -274,7 +285,7 @@ class VectorTJEPA(Method):
             with torch.no_grad():
                 h = self.target.module(batch, tgt_vis)
             pred = self.predictor(torch.cat([z, tgt_vis.to(z.dtype)], dim=1))
-            losses.append(latent_l2(pred, h, self.nested_dims))
+            losses.append(self.nested((pred, h), latent_l2))
         return {"loss": torch.stack(losses).mean()}
 
     def on_train_step_end(self, step: int, total_steps: int) -> None:

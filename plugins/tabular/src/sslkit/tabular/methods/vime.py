@@ -8,8 +8,9 @@ feature estimator reconstructs the original row (squared error for numeric featu
 entropy for categorical ones): ``loss = l_mask + alpha * l_reconstruction``. The embedding is the
 encoder's output on the clean row.
 
-Matryoshka: the two estimators are repeated for each nested size ``m`` and read
-``encoder(x)[:, :m]``; the losses are averaged.
+Matryoshka (``method.matryoshka_dims``, applied by core): the loss goes through
+``Method.nested``, so the two estimators are repeated for each nested size ``m`` and read
+``encoder(x)[:, :m]``; the losses (and the logged ``mask`` and ``recon`` terms) are averaged.
 """
 
 from __future__ import annotations
@@ -21,13 +22,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from sslkit.core.engine.method import Method
+from sslkit.tabular.augment import resample_marginals
 from sslkit.tabular.configs import VIMEConfig
-from sslkit.tabular.methods.common import (
-    RowEncoderMethod,
-    batch_size_of,
-    device_of,
-    resample_marginals,
-)
+from sslkit.tabular.methods.base import RowEncoderMethod, batch_size_of, device_of
 
 
 class Estimators(nn.Module):
@@ -57,7 +54,7 @@ class VIME(RowEncoderMethod):
     def __init__(self, cfg: VIMEConfig, info: dict[str, Any]):
         super().__init__(cfg, info)
         cards = list(info["cardinalities"])
-        self.estimators = nn.ModuleList(Estimators(m, self.n_num, cards) for m in self.sizes)
+        self.estimators = self.nested_heads(lambda m: Estimators(m, self.n_num, cards))
 
     def training_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         b, dev = batch_size_of(batch), device_of(batch)
@@ -71,14 +68,12 @@ class VIME(RowEncoderMethod):
             changed.append(corrupted["cat"] != batch["cat"])
         target_mask = torch.cat(changed, dim=1)
         h = self.encoder(corrupted)
-        mask_losses, recon_losses = [], []
-        for m, est in zip(self.sizes, self.estimators):
-            lm, lr = est(h[:, :m], batch, target_mask)
-            mask_losses.append(lm)
-            recon_losses.append(lr)
-        l_mask = torch.stack(mask_losses).mean()
-        l_recon = torch.stack(recon_losses).mean()
-        return {"loss": l_mask + self.cfg.alpha * l_recon, "mask": l_mask, "recon": l_recon}
+
+        def estimate(h_m: torch.Tensor, m: int) -> dict[str, torch.Tensor]:
+            l_mask, l_recon = self.estimators.at(m)(h_m, batch, target_mask)
+            return {"loss": l_mask + self.cfg.alpha * l_recon, "mask": l_mask, "recon": l_recon}
+
+        return self.nested(h, estimate)
 
 
 def build(cfg: VIMEConfig, data: Any) -> Method:

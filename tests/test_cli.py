@@ -83,7 +83,7 @@ def test_method_options_come_from_the_config_dataclass(cli, register_plugin):
     assert "--temperature" in out and "--set" in out and "--preset" in out
     flat = " ".join(out.split())
     assert (
-        "Passes over the data. [default: 5]" in flat
+        "Passes over the data (replaces the preset's step budget). [default: 5]" in flat
     )  # the method's `default` preset, not TrainConfig's 10
 
 

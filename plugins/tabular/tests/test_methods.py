@@ -198,3 +198,63 @@ def test_vime_mask_target_marks_changed_values(data):
     out = method.training_step(batch_of(data, 32), 0)
     # nothing corrupted: the mask estimator's target is all zeros; the loss stays finite
     assert torch.isfinite(out["loss"]) and out["mask"] > 0
+
+
+def test_matryoshka_losses_are_the_old_per_size_formulas(data):
+    """With core's sizes, each method's loss is what its own Matryoshka code computed: one head
+    (SCARF) or estimator pair (VIME) per size on the prefix, T-JEPA's latent L2 on every
+    token's prefix, averaged over sizes (full width included)."""
+    import torch.nn.functional as F
+
+    from sslkit.tabular.methods.tjepa import _gather_tokens, sample_subsets, subset_sizes
+
+    batch = batch_of(data, 32)
+    torch.manual_seed(0)
+    sc = apply_nested(scarf.build(SCARFConfig(out_dim=16, hidden_dim=32), data), (4, 8))
+    assert sc.nested_dims == (4, 8, 16) and [next(h.parameters()).shape[1] for h in sc.heads] == [
+        4,
+        8,
+        16,
+    ]
+    torch.manual_seed(1)
+    got = sc.training_step(batch, 0)["loss"]
+    torch.manual_seed(1)
+    corrupted, _ = sc.corrupt(batch)
+    h, ht = sc.encoder(batch), sc.encoder(corrupted)
+    old = [
+        sc.loss_fn(torch.stack([head(h[:, :m]), head(ht[:, :m])], dim=1))
+        for m, head in zip((4, 8, 16), sc.heads)
+    ]
+    torch.testing.assert_close(got, torch.stack(old).mean(), rtol=0, atol=0)
+
+    torch.manual_seed(0)
+    vi = apply_nested(vime.build(VIMEConfig(out_dim=16, hidden_dim=32), data), (8,))
+    torch.manual_seed(2)
+    got = vi.training_step(batch, 0)
+    torch.manual_seed(2)
+    mask = torch.rand(32, vi.n) < vi.cfg.mask_prob
+    corrupted = resample_marginals(batch, mask, vi.n_num)
+    target = torch.cat([corrupted["num"] != batch["num"], corrupted["cat"] != batch["cat"]], 1)
+    h = vi.encoder(corrupted)
+    pairs = [est(h[:, :m], batch, target) for m, est in zip((8, 16), vi.estimators)]
+    l_mask = torch.stack([p[0] for p in pairs]).mean()
+    l_recon = torch.stack([p[1] for p in pairs]).mean()
+    torch.testing.assert_close(got["mask"], l_mask)
+    torch.testing.assert_close(got["recon"], l_recon)
+    torch.testing.assert_close(got["loss"], l_mask + vi.cfg.alpha * l_recon)
+
+    torch.manual_seed(0)
+    cfg = TJEPAConfig(d_token=16, n_heads=2)
+    tj = apply_nested(tjepa.build(cfg, data), (4, 8))
+    assert tj.nested_sizes == (4, 8, 16)
+    torch.manual_seed(3)
+    got = tj.training_step(batch, 0)["loss"]
+    torch.manual_seed(3)
+    n_ctx, n_tgt = subset_sizes(cfg, tj.n)
+    context, targets = sample_subsets(32, tj.n, n_ctx, n_tgt, cfg.n_targets, False, "cpu")
+    with torch.no_grad():
+        hh = tj.target(batch)[:, cfg.n_reg_tokens :]
+        h_tgt = _gather_tokens(hh.repeat(len(targets), 1, 1), targets.reshape(-1, n_tgt))
+    pred = tj.predictor(tj.encoder(batch, keep=context), context, targets)
+    old = torch.stack([F.mse_loss(pred[..., :m], h_tgt[..., :m]) for m in (4, 8, 16)]).mean()
+    torch.testing.assert_close(got, old, rtol=0, atol=0)

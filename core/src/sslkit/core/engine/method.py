@@ -190,6 +190,14 @@ class NestedHeads(nn.ModuleList):
     def at(self, m: int) -> nn.Module:
         return self[self.sizes.index(m)]
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # a checkpoint of before the head was nested holds one head's keys right under prefix:
+        # they are the full-width head's (the last)
+        old = [k for k in state_dict if k.startswith(prefix) and not k[len(prefix)].isdigit()]
+        for key in old:
+            state_dict[f"{prefix}{len(self) - 1}.{key[len(prefix) :]}"] = state_dict.pop(key)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
 
 class MethodEmbedder(nn.Module):
     """``forward(inputs)`` -> ``method.embed(inputs)`` (of ``space`` when given): the embedder

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sslkit.core.method_config import MethodOptions
 from sslkit.core.plugin import (
     DatasetSpec,
     MethodSpec,
@@ -29,14 +30,13 @@ class DigitsData:
 
 
 @dataclass
-class DigitsSimCLR:
+class DigitsSimCLR(MethodOptions):
     hidden_dim: int = 128
     embed_dim: int = 32
     """Width of the embedding."""
     temperature: float = 0.2
     noise: float = 0.1
     dropout: float = 0.2
-    matryoshka_dims: tuple[int, ...] = ()
 
 
 plugin = Plugin(

@@ -116,15 +116,17 @@ class DigitsSimCLR(Method):
     The views are made per example in the DataLoader workers (:class:`DigitsViews`, returned by
     ``train_transform``): ``training_step`` gets batches of shape ``(batch, 2, features)``."""
 
+    matryoshka = True  # its loss goes through Method.nested: core trains method.matryoshka_dims
+
     def __init__(self, cfg: Any, features: int):
         super().__init__()
         from sslkit.core.objectives import InfoNCE
 
         self.cfg = cfg
         self.embed_dim = cfg.embed_dim
-        self.nested_dims = tuple(cfg.matryoshka_dims)
         self.encoder = DigitsEncoder(features, cfg.hidden_dim, cfg.embed_dim)
-        self.projector = nn.Sequential(nn.ReLU(), nn.Linear(cfg.embed_dim, cfg.embed_dim))
+        # a head reading the embedding: one per Matryoshka size when core sets sizes
+        self.projector = self.nested_heads(lambda m: nn.Sequential(nn.ReLU(), nn.Linear(m, m)))
         self.loss = InfoNCE(temperature=cfg.temperature)
 
     def train_transform(self) -> DigitsViews:
@@ -138,8 +140,8 @@ class DigitsSimCLR(Method):
                 "sslkit.core.engine.views.with_views(dataset, method.train_transform(), seed)"
             )
         b, v, f = batch.shape
-        z = self.projector(self.encoder(batch.reshape(b * v, f))).reshape(b, v, -1)
-        return {"loss": self.loss(z)}
+        h = self.encoder(batch.reshape(b * v, f)).reshape(b, v, -1)
+        return {"loss": self.nested(h, lambda h_m, m: self.loss(self.projector.at(m)(h_m)))}
 
     def embedder(self, space: str | None = None) -> nn.Module:
         return self.encoder

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from sslkit.core.method_config import MethodOptions
+
 
 @dataclass
 class EventsData:
@@ -58,7 +60,7 @@ class EventsData:
 
 
 @dataclass
-class EncoderOptions:
+class EncoderOptions(MethodOptions):
     """Encoder options shared by the methods (event embedding + sequence encoder)."""
 
     encoder: Literal["gru", "transformer"] = "gru"

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+from sslkit.core.method_config import MethodOptions
+
 Encoder = Literal["gcn", "gat", "gin", "sage"]
 Activation = Literal["relu", "prelu", "elu"]
 HyperEncoderName = Literal["hgnn", "set", "unigcnii"]
@@ -55,7 +57,7 @@ class GraphData:
 
 
 @dataclass
-class EncoderOptions:
+class EncoderOptions(MethodOptions):
     """The encoder of a method: its kind (``encoder``), embedding size (``hidden_dim``) and
     depth (``num_layers``), the first options of every method's config, each built on it.
 

@@ -51,6 +51,8 @@ class CoLES(EventsMethod):
     InfoNCE. The embedding is the encoder output for the whole history.
     """
 
+    matryoshka = True  # the contrastive loss goes through Method.nested (per-prefix norm)
+
     def __init__(self, config: CoLESConfig, info: dict[str, Any]):
         super().__init__(build_encoder(config, info))
         self.config = config
@@ -70,8 +72,11 @@ class CoLES(EventsMethod):
         c = self.config
         slices, _ = sample_slices(batch, c.split_count, c.slice_min, c.slice_max)
         z = self.embed(slices)
-        z = F.normalize(z.float(), dim=-1).view(-1, c.split_count, z.shape[-1])
-        loss = self.loss(z)
+
+        def contrast(z_m: torch.Tensor, m: int) -> torch.Tensor:
+            return self.loss(F.normalize(z_m.float(), dim=-1).view(-1, c.split_count, m))
+
+        loss = self.nested(z, contrast)  # Matryoshka sizes, when core sets them
         return {"loss": loss, "slice_len": slices["mask"].sum(1).float().mean()}
 
 

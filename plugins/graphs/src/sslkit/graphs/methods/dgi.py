@@ -6,6 +6,10 @@ real node embedding (positives) and every corrupted one (negatives) by a bilinea
 discriminator ``D(h, s) = h^T W s``, trained with binary cross-entropy: a Jensen-Shannon
 estimate of the mutual information between local and global representations. In mini-batch
 mode the summary is taken over the seed nodes of the sampled subgraph.
+
+Matryoshka (``method.matryoshka_dims``): the objective goes through ``Method.nested``: each
+size ``m`` has its own discriminator scoring the first ``m`` coordinates of the node
+embeddings against the summary of those coordinates; the losses are averaged.
 """
 
 from __future__ import annotations
@@ -53,13 +57,15 @@ def bce_pos_neg(pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
 
 
 class DGI(GraphMethod):
+    matryoshka = True
+
     def __init__(self, cfg: DGIConfig, in_dim: int):
         super().__init__()
         self.cfg = cfg
         self.l2 = cfg.l2
         self.encoder = build_encoder(cfg, in_dim)
-        self.disc = Discriminator(cfg.hidden_dim)
         self.embed_dim = cfg.hidden_dim
+        self.disc = self.nested_heads(Discriminator)
 
     def training_step(self, batch, step: int):
         batch = unwrap(batch)
@@ -68,13 +74,19 @@ class DGI(GraphMethod):
         h = self.encoder(x, ei)
         h_neg = self.encoder(shuffle_rows(x), ei)
         graph_batch = getattr(batch, "batch", None)
-        if graph_batch is None:
-            s = torch.sigmoid(h[:b].mean(0, keepdim=True))
-            pos, neg = self.disc(h[:b], s), self.disc(h_neg[:b], s)
-        else:  # graph-level data: each node against its own graph's summary
-            s = torch.sigmoid(pooled_if_graphs(batch, h))[graph_batch]
-            pos, neg = self.disc(h, s), self.disc(h_neg, s)
-        loss = bce_pos_neg(pos, neg)
+
+        def infomax(hs: tuple[torch.Tensor, torch.Tensor], m: int) -> torch.Tensor:
+            h, h_neg = hs
+            disc = self.disc.at(m)
+            if graph_batch is None:
+                s = torch.sigmoid(h[:b].mean(0, keepdim=True))
+                pos, neg = disc(h[:b], s), disc(h_neg[:b], s)
+            else:  # graph-level data: each node against its own graph's summary
+                s = torch.sigmoid(pooled_if_graphs(batch, h))[graph_batch]
+                pos, neg = disc(h, s), disc(h_neg, s)
+            return bce_pos_neg(pos, neg)
+
+        loss = self.nested((h, h_neg), infomax)
         return {"loss": loss + self.l2_penalty(), "bce": loss.detach()}
 
 

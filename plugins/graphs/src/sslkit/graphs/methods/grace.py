@@ -7,6 +7,9 @@ of the loss. Node ``i`` of view 1 and node ``i`` of view 2 are positives; every 
 both views is a negative (intra- and inter-view), with cosine similarity over temperature
 ``tau``. That per-anchor loss, averaged over both views, is exactly NT-Xent with two views,
 so the core ``InfoNCE`` computes it. The encoder's hidden layers are twice the output width.
+
+Matryoshka (``method.matryoshka_dims``): the loss goes through ``Method.nested``, one
+projection head per size ``m`` reading the first ``m`` coordinates; the losses are averaged.
 """
 
 from __future__ import annotations
@@ -22,22 +25,21 @@ from sslkit.graphs.methods.base import GraphMethod, graph_inputs, seed_count, un
 
 
 class GRACE(GraphMethod):
+    matryoshka = True
+
     def __init__(self, cfg: GRACEConfig, in_dim: int):
         super().__init__()
         self.cfg = cfg
         self.l2 = cfg.l2
         dims = [2 * cfg.hidden_dim] * (cfg.num_layers - 1) + [cfg.hidden_dim]
         self.encoder = build_encoder(cfg, in_dim, dims=dims)
-        self.projector = MLPHead(
-            cfg.hidden_dim,
-            cfg.proj_dim,
-            cfg.hidden_dim,
-            num_layers=2,
-            batchnorm=False,
-            activation=nn.ELU,
+        self.embed_dim = cfg.hidden_dim
+        self.projector = self.nested_heads(
+            lambda m: MLPHead(
+                m, cfg.proj_dim, cfg.hidden_dim, num_layers=2, batchnorm=False, activation=nn.ELU
+            )
         )
         self.loss = InfoNCE(temperature=cfg.tau)
-        self.embed_dim = cfg.hidden_dim
 
     def training_step(self, batch, step: int):
         batch = unwrap(batch)
@@ -46,8 +48,12 @@ class GRACE(GraphMethod):
         z1 = self.encoder(mask_features(x, c.drop_feature_1), drop_edges(ei, c.drop_edge_1))
         z2 = self.encoder(mask_features(x, c.drop_feature_2), drop_edges(ei, c.drop_edge_2))
         b = seed_count(batch)
-        h1, h2 = self.projector(z1[:b]), self.projector(z2[:b])
-        loss = self.loss(h1, h2)
+
+        def contrast(zs: tuple, m: int):
+            head = self.projector.at(m)
+            return self.loss(head(zs[0]), head(zs[1]))
+
+        loss = self.nested((z1[:b], z2[:b]), contrast)
         return {"loss": loss + self.l2_penalty(), "contrastive": loss.detach()}
 
 

@@ -232,3 +232,13 @@ def test_early_stop_needs_the_monitor_and_held_out_examples(tmp_path):
     with pytest.raises(ConfigError, match="a stream"):
         fit(AE(), RandomRows(path),
             config(early_stop="val_loss", max_steps=4), RunDir.create(tmp_path, "b"))  # fmt: skip
+
+
+def test_the_default_monitor_survives_non_finite_embeddings():
+    from sslkit.core.objectives.monitors import rankme
+
+    assert torch.isnan(rankme(torch.full((4, 3), float("nan"))))
+    z = torch.randn(64, 16, dtype=torch.float64)
+    s = torch.linalg.svdvals(z)
+    p = s / s.sum() + 1e-7
+    assert float(rankme(z)) == pytest.approx(float(torch.exp(-(p * p.log()).sum())), rel=1e-6)

@@ -88,7 +88,7 @@ class Budget:
         if self.capped:
             line += f"; capped at {self.total:,} by train.max_steps"
         if self.warmup_steps:
-            line += f"; warmup {self.warmup_steps:,} steps"
+            line += f"; warmup {self.warmup_steps:,} step{'s' if self.warmup_steps > 1 else ''}"
         return line
 
     def warnings(self) -> list[str]:

@@ -20,8 +20,13 @@ def rankme(z: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
     1e-15 of the largest (what lets the training monitor run by default).
     """
     z = z.reshape(-1, z.shape[-1]).double()
+    if not torch.isfinite(z).all():  # NaN data or a diverged run: no rank to measure
+        return torch.tensor(float("nan"))
     gram = z @ z.T if z.shape[0] <= z.shape[1] else z.T @ z
-    s = torch.linalg.eigvalsh(gram).clamp_min(0).sqrt()
+    try:
+        s = torch.linalg.eigvalsh(gram).clamp_min(0).sqrt()
+    except torch.linalg.LinAlgError:  # eigh did not converge: the SVD's slower algorithm
+        s = torch.linalg.svdvals(z)
     p = s / s.sum().clamp_min(1e-300) + eps
     return torch.exp(-(p * p.log()).sum()).float()
 

@@ -18,6 +18,13 @@ The encoder the method declares (``embedder``) is :class:`MVGRLEncoder`: both li
 biases and activations (shared with the method) and the views built from the inputs' graph;
 :func:`mvgrl_encoder` builds it again from the model card of an export alone, and ONNX traces
 it as :class:`TracedMVGRL`.
+
+Matryoshka (``method.matryoshka_dims``): the embedding is the sum of the two views' encoder
+outputs, so its first ``m`` coordinates are the sum of the first ``m`` coordinates of each
+view (``sslkit export --dim m`` keeps them). The loss goes through ``Method.nested`` with
+every view's node embeddings (real and shuffled, every subgraph): for each size ``m`` a
+discriminator of its own scores the first ``m`` coordinates of one view's embeddings against
+the summary of the other view's first ``m`` coordinates; the losses are averaged.
 """
 
 from __future__ import annotations
@@ -153,6 +160,8 @@ def mvgrl_encoder(
 
 
 class MVGRL(GraphMethod):
+    matryoshka = True
+
     def __init__(self, cfg: MVGRLConfig, in_dim: int):
         super().__init__()
         self.cfg = cfg
@@ -165,8 +174,8 @@ class MVGRL(GraphMethod):
         self.bias_adj = nn.Parameter(torch.zeros(h))
         self.bias_diff = nn.Parameter(torch.zeros(h))
         self.act_adj, self.act_diff = nn.PReLU(), nn.PReLU()
-        self.disc = Discriminator(h)
         self.embed_dim = h
+        self.disc = self.nested_heads(Discriminator)
         self._views: tuple[tuple, tuple[Tensor, Tensor]] | None = None
 
     def views(self, edge_index: Tensor, n: int, cache: bool = True) -> tuple[Tensor, Tensor]:
@@ -198,20 +207,27 @@ class MVGRL(GraphMethod):
         adj, diff = self.views(ei, n, cache=full)
         xa, xd = self.lin_adj(x), self.lin_diff(x)
         size = min(self.cfg.sample_size, n)
-        pos, neg = [], []
+        hs: list[Tensor] = []  # per subgraph: both views, real (h1, h2) and shuffled (h3, h4)
         for _ in range(max(1, self.cfg.subgraphs) if full else 1):
             idx = torch.randperm(n, device=x.device)[:size].sort().values if full else None
             a = _induced(adj, idx) if full else adj
             s = _induced(diff, idx) if full else diff
             fa, fd = (xa[idx], xd[idx]) if full else (xa, xd)
             perm = torch.randperm(fa.size(0), device=x.device)
-            h1, h2 = self._encode(a, s, fa, fd)
-            h3, h4 = self._encode(a, s, fa[perm], fd[perm])
-            c1 = torch.sigmoid(h1.mean(0, keepdim=True))
-            c2 = torch.sigmoid(h2.mean(0, keepdim=True))
-            pos += [self.disc(h2, c1), self.disc(h1, c2)]
-            neg += [self.disc(h4, c1), self.disc(h3, c2)]
-        loss = bce_pos_neg(torch.cat(pos), torch.cat(neg))
+            hs += [*self._encode(a, s, fa, fd), *self._encode(a, s, fa[perm], fd[perm])]
+
+        def infomax(hs: tuple[Tensor, ...], m: int) -> Tensor:
+            disc = self.disc.at(m)
+            pos, neg = [], []
+            for i in range(0, len(hs), 4):
+                h1, h2, h3, h4 = hs[i : i + 4]
+                c1 = torch.sigmoid(h1.mean(0, keepdim=True))
+                c2 = torch.sigmoid(h2.mean(0, keepdim=True))
+                pos += [disc(h2, c1), disc(h1, c2)]
+                neg += [disc(h4, c1), disc(h3, c2)]
+            return bce_pos_neg(torch.cat(pos), torch.cat(neg))
+
+        loss = self.nested(tuple(hs), infomax)
         return {"loss": loss + self.l2_penalty(), "bce": loss.detach()}
 
     def embedder(self, space: str | None = None) -> MVGRLEncoder:

@@ -8,6 +8,11 @@ re-masked (set to zero at the masked nodes), and a one-layer GAT decoder reconst
 features. The loss is the scaled cosine error ``(1 - cos(x_i, z_i))^alpha`` averaged over the
 masked nodes. The embedding is the encoder's output on the uncorrupted graph. The GAT layers
 start from the paper code's initialisation (Xavier normal, ReLU gain), not PyG's.
+
+Matryoshka (``method.matryoshka_dims``): the loss goes through ``Method.nested``: for each size
+``m`` a decoder path of its own (the linear map ``m -> m``, the re-mask, a GAT decoder ``m ->
+features``) reconstructs the masked features from the first ``m`` coordinates of the encoder's
+codes, as GraphMAE with an ``m``-wide embedding would; the losses are averaged.
 """
 
 from __future__ import annotations
@@ -29,19 +34,28 @@ def sce_loss(x: Tensor, y: Tensor, alpha: float = 3.0) -> Tensor:
 
 
 class GraphMAE(GraphMethod):
+    matryoshka = True
+
     def __init__(self, cfg: GraphMAEConfig, in_dim: int):
         super().__init__()
         self.cfg = cfg
         self.l2 = cfg.l2
-        self.encoder = build_encoder(cfg, in_dim)
-        self.decoder = build_encoder(
-            cfg, cfg.hidden_dim, dims=[in_dim], heads=cfg.num_out_heads, last_activation=False
-        )
-        gat_xavier_relu_init(self.encoder)
-        gat_xavier_relu_init(self.decoder)
-        self.encoder_to_decoder = nn.Linear(cfg.hidden_dim, cfg.hidden_dim, bias=False)
-        self.mask_token = nn.Parameter(torch.zeros(1, in_dim))
         self.embed_dim = cfg.hidden_dim
+        self.encoder = build_encoder(cfg, in_dim)
+
+        def decoder(m: int) -> nn.Module:
+            return build_encoder(
+                cfg, m, dims=[in_dim], heads=cfg.num_out_heads, last_activation=False
+            )
+
+        # the full-width decoder is built before the encoder's init, as it always was (same
+        # seeded weights); the decoders of other sizes are initialised when they are made
+        full = [decoder(cfg.hidden_dim)]
+        gat_xavier_relu_init(self.encoder)
+        gat_xavier_relu_init(full[0])
+        self.decoder = self.nested_heads(lambda m: full.pop() if full else _initialised(decoder(m)))
+        self.encoder_to_decoder = self.nested_heads(lambda m: nn.Linear(m, m, bias=False))
+        self.mask_token = nn.Parameter(torch.zeros(1, in_dim))
 
     def mask(self, x: Tensor, candidates: int) -> tuple[Tensor, Tensor]:
         """Corrupt ``mask_rate`` of the first ``candidates`` nodes; returns (x, masked ids)."""
@@ -69,11 +83,20 @@ class GraphMAE(GraphMethod):
         b = seed_count(batch)
         use_x, masked = self.mask(x, b)
         use_ei = drop_edges(ei, self.cfg.drop_edge)
-        rep = self.encoder_to_decoder(self.encoder(use_x, use_ei))
-        rep = rep.index_fill(0, masked, 0.0)  # re-mask before decoding
-        recon = self.decoder(rep, use_ei)
-        loss = sce_loss(recon[masked], x[masked], self.cfg.alpha)
+
+        def reconstruct(h: Tensor, m: int) -> Tensor:
+            rep = self.encoder_to_decoder.at(m)(h)
+            rep = rep.index_fill(0, masked, 0.0)  # re-mask before decoding
+            recon = self.decoder.at(m)(rep, use_ei)
+            return sce_loss(recon[masked], x[masked], self.cfg.alpha)
+
+        loss = self.nested(self.encoder(use_x, use_ei), reconstruct)
         return {"loss": loss + self.l2_penalty(), "sce": loss.detach()}
+
+
+def _initialised(decoder: nn.Module) -> nn.Module:
+    gat_xavier_relu_init(decoder)
+    return decoder
 
 
 def build(cfg: GraphMAEConfig, data) -> GraphMAE:

@@ -13,6 +13,15 @@ Node level (one graph, e.g. Cora): the authors' transductive variant: DGI's obje
 the summaries come from the two augmented graphs and the discriminator scores the original
 graph's node embeddings (positives) and those of the feature-shuffled graph (negatives); the
 logits of both summaries are added, as in their code.
+
+Matryoshka (``method.matryoshka_dims``): the embedding is the concatenation of the encoder's
+layers (``hidden_dim x num_layers`` wide), and a size ``m`` is its first ``m`` coordinates:
+the first layers whole, then the first coordinates of the next (``sslkit export --dim m``
+keeps exactly those). The loss goes through ``Method.nested``: graph level, a projection head
+of its own per size reads the first ``m`` coordinates of both views' graph embeddings (its
+other widths those of the full head); node level, a discriminator of its own per size scores
+the first ``m`` coordinates against the summaries of the same coordinates. The losses are
+averaged.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sslkit.core.engine.method import NestedHeads
 from sslkit.graphs.augment import (
     drop_edges,
     drop_nodes,
@@ -44,6 +54,21 @@ def graphcl_loss(z1: Tensor, z2: Tensor, tau: float) -> Tensor:
     return (torch.logsumexp(neg, dim=1) - pos).mean()
 
 
+def adopt_single_head_keys(method: nn.Module, state_dict: dict, prefix: str) -> None:
+    """Checkpoints of before a head was made per Matryoshka size hold its keys right under its
+    name (``projector.0.weight``). ``NestedHeads`` moves such keys to its full-width head only
+    when they do not begin with a digit; an ``nn.Sequential`` head's do, so its keys are moved
+    here: when every key of the full-width head is found right under the head's name."""
+    for name, heads in method.named_children():
+        if not isinstance(heads, NestedHeads):
+            continue
+        at = f"{prefix}{name}."
+        own = list(heads[-1].state_dict())
+        if own and all(at + key in state_dict for key in own):
+            for key in own:
+                state_dict[f"{at}{len(heads) - 1}.{key}"] = state_dict.pop(at + key)
+
+
 def augment(kind: str, x: Tensor, ei: Tensor, ratio: float, batch: Tensor | None):
     if kind == "drop_nodes":
         return drop_nodes(x, ei, ratio, batch)
@@ -60,6 +85,8 @@ class GraphCL(GraphMethod):
     """The projection head exists only for data of many graphs and the discriminator only for
     one graph: each level trains one of them, and a parameter no step uses stalls DDP."""
 
+    matryoshka = True
+
     def __init__(self, cfg: GraphCLConfig, in_dim: int, graph_level: bool = False):
         super().__init__()
         self.cfg = cfg
@@ -68,11 +95,13 @@ class GraphCL(GraphMethod):
             cfg, in_dim, act="relu", norm="batch", norm_after_activation=True
         )
         d = cfg.hidden_dim * cfg.num_layers
-        if graph_level:
-            self.projector = nn.Sequential(nn.Linear(d, d), nn.ReLU(inplace=True), nn.Linear(d, d))
-        else:
-            self.disc = Discriminator(d)
         self.embed_dim = d
+        if graph_level:
+            self.projector = self.nested_heads(
+                lambda m: nn.Sequential(nn.Linear(m, d), nn.ReLU(inplace=True), nn.Linear(d, d))
+            )
+        else:
+            self.disc = self.nested_heads(Discriminator)
 
     embed_layers = "concat"  # the embedder reads what node_embeddings does
 
@@ -90,21 +119,36 @@ class GraphCL(GraphMethod):
         if gb is not None:  # graph level
             v1 = augment(c.aug_1, x, ei, c.aug_ratio, gb)
             v2 = augment(c.aug_2, x, ei, c.aug_ratio, gb)
-            z1 = self.projector(self._graph_embed(*v1))
-            z2 = self.projector(self._graph_embed(*v2))
-            loss = graphcl_loss(z1, z2, c.tau)
-            return {"loss": loss}
+
+            def contrast(gs: tuple[Tensor, Tensor], m: int) -> Tensor:
+                projector = self.projector.at(m)
+                return graphcl_loss(projector(gs[0]), projector(gs[1]), c.tau)
+
+            views = (self._graph_embed(*v1), self._graph_embed(*v2))
+            return {"loss": self.nested(views, contrast)}
         # node level: the authors' transductive (DGI-based) variant
         h0 = self.node_embeddings(x, ei)
         h_neg = self.node_embeddings(shuffle_rows(x), ei)
-        logits_pos, logits_neg = 0.0, 0.0
+        augmented = []
         for kind in (c.aug_1, c.aug_2):
             xa, ea, _ = augment(kind, x, ei, c.aug_ratio, None)
-            s = torch.sigmoid(self.node_embeddings(xa, ea).mean(0, keepdim=True))
-            logits_pos = logits_pos + self.disc(h0, s)
-            logits_neg = logits_neg + self.disc(h_neg, s)
-        loss = bce_pos_neg(logits_pos, logits_neg)
-        return {"loss": loss}
+            augmented.append(self.node_embeddings(xa, ea))
+
+        def infomax(hs: tuple[Tensor, ...], m: int) -> Tensor:
+            disc = self.disc.at(m)
+            h0, h_neg = hs[:2]
+            logits_pos, logits_neg = 0.0, 0.0
+            for h in hs[2:]:
+                s = torch.sigmoid(h.mean(0, keepdim=True))
+                logits_pos = logits_pos + disc(h0, s)
+                logits_neg = logits_neg + disc(h_neg, s)
+            return bce_pos_neg(logits_pos, logits_neg)
+
+        return {"loss": self.nested((h0, h_neg, *augmented), infomax)}
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        adopt_single_head_keys(self, state_dict, prefix)  # the projector is an nn.Sequential
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
 def build(cfg: GraphCLConfig, data) -> GraphCL:

@@ -17,6 +17,12 @@ Two stages, as in the paper and its code:
 
 The encoder is UniGCNII (the paper's backbone); the embedding is its output.
 
+Matryoshka (``method.matryoshka_dims``): both stages go through ``Method.nested``, the heads
+reading the embedding made per size: the warm-up's decoder reads the first ``m`` coordinates
+of the (token-masked) embeddings, and hyperedge filling's heads ``phi`` and ``psi`` read the
+first ``m`` coordinates of the node embeddings and of the queries (a query is a sum of node
+embeddings, so its prefix is the sum of theirs); the losses are averaged.
+
 Under DDP the method sets ``find_unused_parameters``: each stage trains its own parameters
 (the decoder and mask tokens, then the two heads), so some are unused in every step by design;
 a model change would mean two models.
@@ -33,23 +39,31 @@ from sslkit.graphs.augment import drop_hyperedges, mask_entries
 from sslkit.graphs.configs import HypeBoyConfig
 from sslkit.graphs.encoders import build_encoder
 from sslkit.graphs.methods.base import HypergraphMethod, hypergraph_inputs, unwrap
+from sslkit.graphs.methods.graphcl import adopt_single_head_keys
 
 
 class HypeBoy(HypergraphMethod):
     find_unused_parameters = True
+    matryoshka = True
 
     def __init__(self, cfg: HypeBoyConfig, in_dim: int):
         super().__init__()
         self.cfg = cfg
         self.l2 = cfg.l2
         h = cfg.hidden_dim
+        self.embed_dim = h
         self.encoder = build_encoder(cfg, in_dim, node_loops="isolated")
-        self.decoder = build_encoder(cfg, h, hidden_dim=in_dim, node_loops="isolated")
+        self.decoder = self.nested_heads(
+            lambda m: build_encoder(cfg, m, hidden_dim=in_dim, node_loops="isolated")
+        )
         self.input_mask = nn.Parameter(torch.zeros(in_dim))
         self.embedding_mask = nn.Parameter(torch.zeros(h))
-        self.head_node = nn.Sequential(nn.Linear(h, h), nn.ReLU(), nn.Linear(h, h))
-        self.head_query = nn.Sequential(nn.Linear(h, h), nn.ReLU(), nn.Linear(h, h))
-        self.embed_dim = h
+        self.head_node = self.nested_heads(
+            lambda m: nn.Sequential(nn.Linear(m, h), nn.ReLU(), nn.Linear(h, h))
+        )
+        self.head_query = self.nested_heads(
+            lambda m: nn.Sequential(nn.Linear(m, h), nn.ReLU(), nn.Linear(h, h))
+        )
 
     def _warmup(self, x: Tensor, hi: Tensor, m: int) -> Tensor:
         c = self.cfg
@@ -60,8 +74,12 @@ class HypeBoy(HypergraphMethod):
         view = drop_hyperedges(hi, c.warmup_drop_hyperedge, m)
         z = self.encoder(use_x, view, m)
         z = z.index_copy(0, masked, self.embedding_mask.expand(masked.numel(), -1))
-        recon = self.decoder(z, view, m)
-        return (1 - F.cosine_similarity(x[masked], recon[masked], dim=1, eps=1e-6)).mean()
+
+        def reconstruct(z_k: Tensor, k: int) -> Tensor:
+            recon = self.decoder.at(k)(z_k, view, m)
+            return (1 - F.cosine_similarity(x[masked], recon[masked], dim=1, eps=1e-6)).mean()
+
+        return self.nested(z, reconstruct)
 
     def _filling(self, x: Tensor, hi: Tensor, m: int) -> Tensor:
         c = self.cfg
@@ -73,10 +91,14 @@ class HypeBoy(HypergraphMethod):
         v, e = v[keep], e[keep]
         edge_sum = scatter(z[v], e, dim=0, dim_size=m, reduce="sum")
         query = edge_sum[e] - z[v]  # sum over the other members of the hyperedge
-        keys = F.normalize(self.head_node(z), dim=1)
-        q = F.normalize(self.head_query(query), dim=1)
-        logits = q @ keys.t()
-        return (torch.logsumexp(logits, 1) - logits[torch.arange(v.numel()), v]).sum()
+
+        def fill(zq: tuple[Tensor, Tensor], k: int) -> Tensor:
+            keys = F.normalize(self.head_node.at(k)(zq[0]), dim=1)
+            q = F.normalize(self.head_query.at(k)(zq[1]), dim=1)
+            logits = q @ keys.t()
+            return (torch.logsumexp(logits, 1) - logits[torch.arange(v.numel()), v]).sum()
+
+        return self.nested((z, query), fill)
 
     def training_step(self, batch, step: int):
         batch = unwrap(batch)
@@ -88,6 +110,7 @@ class HypeBoy(HypergraphMethod):
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # checkpoints of before the engine passed the step held the method's own counter
         state_dict.pop(prefix + "steps", None)
+        adopt_single_head_keys(self, state_dict, prefix)  # the heads are nn.Sequential
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 

@@ -14,6 +14,15 @@ and hyperedge embeddings. Three contrasts, weighted ``1 : weight_group : weight_
 
 The node and group losses use only cross-view negatives (the paper's ``__semi_loss``), which
 is not the core InfoNCE (that one also uses same-view negatives), hence ``cross_view_nce``.
+
+Matryoshka (``method.matryoshka_dims``): the embedding is the node embedding; the encoder's
+hyperedge embeddings live in the same space (each layer makes them from the node side and
+back), so a size ``m`` takes the first ``m`` coordinates of both, as a TriCL of width ``m``
+would. The loss goes through ``Method.nested``: per size, node and hyperedge projection heads
+of their own read the first ``m`` coordinates (their other widths those of the full heads)
+and a membership critic of its own scores their projections; the random negatives of the
+membership contrast are drawn once and shared by every size. The losses are averaged term by
+term.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from sslkit.graphs.configs import TriCLConfig
 from sslkit.graphs.encoders import build_encoder
 from sslkit.graphs.methods.base import HypergraphMethod, hypergraph_inputs, unwrap
 from sslkit.graphs.methods.dgi import bilinear
+from sslkit.graphs.methods.graphcl import adopt_single_head_keys
 
 
 def cross_view_nce(h1: Tensor, h2: Tensor, tau: float) -> Tensor:
@@ -37,24 +47,32 @@ def cross_view_nce(h1: Tensor, h2: Tensor, tau: float) -> Tensor:
 
 
 class TriCL(HypergraphMethod):
+    matryoshka = True
+
     def __init__(self, cfg: TriCLConfig, in_dim: int):
         super().__init__()
         self.cfg = cfg
         h, p = cfg.hidden_dim, cfg.proj_dim
-        self.encoder = build_encoder(cfg, in_dim, act="prelu", node_loops="all")
-        self.proj_node = nn.Sequential(nn.Linear(h, p), nn.ELU(), nn.Linear(p, h))
-        self.proj_edge = nn.Sequential(nn.Linear(h, p), nn.ELU(), nn.Linear(p, h))
-        self.disc = nn.Bilinear(h, h, 1)
         self.embed_dim = h
+        self.encoder = build_encoder(cfg, in_dim, act="prelu", node_loops="all")
+        self.proj_node = self.nested_heads(
+            lambda m: nn.Sequential(nn.Linear(m, p), nn.ELU(), nn.Linear(p, h))
+        )
+        self.proj_edge = self.nested_heads(
+            lambda m: nn.Sequential(nn.Linear(m, p), nn.ELU(), nn.Linear(p, h))
+        )
+        self.disc = self.nested_heads(lambda m: nn.Bilinear(h, h, 1))
 
-    def _membership(self, n: Tensor, e: Tensor, index: Tensor) -> Tensor:
+    def _membership(
+        self, n: Tensor, e: Tensor, index: Tensor, perms: tuple[Tensor, Tensor], disc: nn.Bilinear
+    ) -> Tensor:
         tau = self.cfg.tau_membership
         v, k = index
-        e_perm = e[torch.randperm(e.size(0), device=e.device)]
-        n_perm = n[torch.randperm(n.size(0), device=n.device)]
+        e_perm = e[perms[0]]
+        n_perm = n[perms[1]]
 
         def score(a, b):
-            return torch.sigmoid(bilinear(self.disc, a, b)) / tau
+            return torch.sigmoid(bilinear(disc, a, b)) / tau
 
         pos = score(n[v], e[k])
         neg_e = score(n[v], e_perm[k])
@@ -73,21 +91,43 @@ class TriCL(HypergraphMethod):
         valid1[hi1[1]] = True
         valid2 = torch.zeros(m, dtype=torch.bool, device=x.device)
         valid2[hi2[1]] = True
-        p1, p2 = self.proj_node(n1), self.proj_node(n2)
-        q1, q2 = self.proj_edge(e1), self.proj_edge(e2)
-        loss_n = cross_view_nce(p1, p2, c.tau_node)
         both = valid1 & valid2
-        loss_g = cross_view_nce(q1[both], q2[both], c.tau_group) if both.any() else p1.sum() * 0
         in2 = hi[:, valid2[hi[1]]]
         in1 = hi[:, valid1[hi[1]]]
-        loss_m = 0.5 * (self._membership(p1, q2, in2) + self._membership(p2, q1, in1))
-        loss = loss_n + c.weight_group * loss_g + c.weight_membership * loss_m
-        return {
-            "loss": loss,
-            "node": loss_n.detach(),
-            "group": loss_g.detach(),
-            "membership": loss_m.detach(),
-        }
+
+        def draw() -> tuple[Tensor, Tensor]:  # negatives: a random hyperedge, a random node
+            return (
+                torch.randperm(e1.size(0), device=e1.device),
+                torch.randperm(n1.size(0), device=n1.device),
+            )
+
+        perms = (draw(), draw())
+
+        def tri(t: tuple[Tensor, ...], k: int) -> dict[str, Tensor]:
+            n1, n2, e1, e2 = t
+            proj_node, proj_edge = self.proj_node.at(k), self.proj_edge.at(k)
+            disc = self.disc.at(k)
+            p1, p2 = proj_node(n1), proj_node(n2)
+            q1, q2 = proj_edge(e1), proj_edge(e2)
+            loss_n = cross_view_nce(p1, p2, c.tau_node)
+            loss_g = cross_view_nce(q1[both], q2[both], c.tau_group) if both.any() else p1.sum() * 0
+            loss_m = 0.5 * (
+                self._membership(p1, q2, in2, perms[0], disc)
+                + self._membership(p2, q1, in1, perms[1], disc)
+            )
+            loss = loss_n + c.weight_group * loss_g + c.weight_membership * loss_m
+            return {
+                "loss": loss,
+                "node": loss_n.detach(),
+                "group": loss_g.detach(),
+                "membership": loss_m.detach(),
+            }
+
+        return self.nested((n1, n2, e1, e2), tri)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        adopt_single_head_keys(self, state_dict, prefix)  # the projections are nn.Sequential
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
 def build(cfg: TriCLConfig, data) -> TriCL:

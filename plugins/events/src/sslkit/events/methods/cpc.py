@@ -25,14 +25,27 @@ class CPC(EventsMethod):
     ``negatives`` events drawn from the whole batch: the InfoNCE of the paper (cross-entropy of
     the true event among the candidates, scores ``W_k c_t . z / temperature``). The embedding
     pools the encoder output over the whole history (the last state for a GRU).
+
+    Matryoshka (``method.matryoshka_dims``): the embedding pools the contexts ``c_t`` event by
+    event (mean, max or the last one), so its first ``m`` coordinates pool the first ``m`` of
+    the contexts. The loss goes through ``Method.nested``: for each size ``m`` predictors
+    ``W_k`` of their own map the first ``m`` coordinates of ``c_t`` to the event vectors ``z``
+    (not the embedding: full width), against the same drawn negatives; the losses (and the
+    accuracies) are averaged.
     """
+
+    matryoshka = True
 
     def __init__(self, config: CPCConfig, info: dict[str, Any]):
         super().__init__(build_encoder(config, info, causal=True))
         self.config = config
         h = self.encoder.out_dim
         self.target = nn.Linear(self.encoder.embedding.out_dim, h)
-        self.predictors = nn.ModuleList(nn.Linear(h, h, bias=False) for _ in range(config.steps))
+        # one NestedHeads per step k (W_k of each size), so that checkpoints of before
+        # Matryoshka (predictors.<k>.weight) load
+        self.predictors = nn.ModuleList(
+            self.nested_heads(lambda m: nn.Linear(m, h, bias=False)) for _ in range(config.steps)
+        )
 
     def training_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         c = self.config
@@ -44,24 +57,28 @@ class CPC(EventsMethod):
         pool = z[mask]  # every real event of the batch: the candidates for negatives
         n_neg = min(c.negatives, max(len(pool) - 1, 1))
         neg = pool[torch.randint(len(pool), (n_neg,), device=pool.device)]
-        total, count, correct = (ctx.sum() + z.sum()) * 0.0, 0, 0  # keeps the graph
-        for k, w in enumerate(self.predictors, start=1):
-            if mask.shape[1] <= k:
-                break
-            ok = mask[:, :-k] & mask[:, k:]
-            if not ok.any():
-                continue
-            pred = w(ctx[:, :-k][ok]).float()
-            target = z[:, k:][ok].float()
-            pos = (pred * target).sum(-1, keepdim=True)
-            logits = torch.cat([pos, pred @ neg.float().T], dim=1) / c.temperature
-            zeros = torch.zeros(len(logits), dtype=torch.long, device=logits.device)
-            total = total + F.cross_entropy(logits, zeros, reduction="sum")
-            count += len(logits)
-            correct += int((logits.argmax(1) == 0).sum())
-        n = max(count, 1)
-        loss = D.globalize_loss(total / n, n)
-        return {"loss": loss, "accuracy": torch.tensor(correct / n)}
+
+        def predictive(ctx: torch.Tensor, m: int) -> dict[str, torch.Tensor]:
+            total, count, correct = (ctx.sum() + z.sum()) * 0.0, 0, 0  # keeps the graph
+            for k, heads in enumerate(self.predictors, start=1):
+                if mask.shape[1] <= k:
+                    break
+                ok = mask[:, :-k] & mask[:, k:]
+                if not ok.any():
+                    continue
+                pred = heads.at(m)(ctx[:, :-k][ok]).float()
+                target = z[:, k:][ok].float()
+                pos = (pred * target).sum(-1, keepdim=True)
+                logits = torch.cat([pos, pred @ neg.float().T], dim=1) / c.temperature
+                zeros = torch.zeros(len(logits), dtype=torch.long, device=logits.device)
+                total = total + F.cross_entropy(logits, zeros, reduction="sum")
+                count += len(logits)
+                correct += int((logits.argmax(1) == 0).sum())
+            n = max(count, 1)
+            loss = D.globalize_loss(total / n, n)
+            return {"loss": loss, "accuracy": torch.tensor(correct / n)}
+
+        return self.nested(ctx, predictive)
 
 
 def build(config: CPCConfig, data: Any) -> CPC:

@@ -28,7 +28,15 @@ class MEM(EventsMethod):
     those are predicted. Loss: cross-entropy per categorical field (the core's
     ``MaskedPrediction``) plus ``num_weight`` times the mean squared error of the scaled
     numeric fields. The embedding pools the encoder output over the whole history.
+
+    Matryoshka (``method.matryoshka_dims``): the embedding pools the encoder's outputs event by
+    event (mean, max or the last one), so its first ``m`` coordinates pool the first ``m`` of
+    the outputs. The loss goes through ``Method.nested``: for each size ``m`` prediction heads
+    of their own (one per categorical field, one for the numeric fields) read the first ``m``
+    coordinates of the outputs at the hidden positions; the losses are averaged term by term.
     """
+
+    matryoshka = True
 
     def __init__(self, config: MEMConfig, info: dict[str, Any]):
         # each mask mode has its own learned mask vectors: the other mode's would be a
@@ -38,12 +46,17 @@ class MEM(EventsMethod):
         self.config = config
         self.cat_sizes = list(info["cat_sizes"])
         self.n_num = len(info["num_fields"])
-        h = self.encoder.out_dim
         if not field:
             self.mask_event = nn.Parameter(torch.zeros(self.encoder.embedding.out_dim))
             nn.init.normal_(self.mask_event, std=0.02)
-        self.cat_heads = nn.ModuleList(nn.Linear(h, v) for v in self.cat_sizes)
-        self.num_head = nn.Linear(h, self.n_num) if self.n_num else None
+        # one NestedHeads per field (its head of each size), so that checkpoints of before
+        # Matryoshka (cat_heads.<i>.weight, num_head.weight) load
+        self.cat_heads = nn.ModuleList(
+            self.nested_heads(lambda m, v=v: nn.Linear(m, v)) for v in self.cat_sizes
+        )
+        self.num_head = (
+            self.nested_heads(lambda m: nn.Linear(m, self.n_num)) if self.n_num else None
+        )
         self.ce = MaskedPrediction()
 
     def _draw(self, shape: tuple[int, ...], valid: torch.Tensor) -> torch.Tensor:
@@ -73,25 +86,29 @@ class MEM(EventsMethod):
             cat_in = torch.where(cat_hidden, mask_codes, cat)
             x = self.encoder.embedding(cat_in, num, num_masked=num_hidden)
         out, _ = self.encoder.contextualize(x, mask)
-        logs: dict[str, torch.Tensor] = {}
-        cat_losses = []
-        for i, head in enumerate(self.cat_heads):
-            sel = cat_hidden[..., i]
-            logits = head(out[sel])
-            cat_losses.append(self.ce(logits.unsqueeze(0), cat[..., i][sel].unsqueeze(0)))
-        loss_cat = torch.stack(cat_losses).mean() if cat_losses else out.new_zeros(())
-        loss = loss_cat
-        logs["loss_cat"] = loss_cat.detach()
-        if self.num_head is not None:
-            pred = self.num_head(out)
-            err = F.mse_loss(pred.float(), num.float(), reduction="none")
-            w = num_hidden.float()
-            count = w.sum()
-            loss_num = D.globalize_loss((err * w).sum() / count.clamp_min(1), count)
-            loss = loss + c.num_weight * loss_num
-            logs["loss_num"] = loss_num.detach()
-        logs["loss"] = loss
-        return logs
+
+        def predict(out: torch.Tensor, m: int) -> dict[str, torch.Tensor]:
+            logs: dict[str, torch.Tensor] = {}
+            cat_losses = []
+            for i, heads in enumerate(self.cat_heads):
+                sel = cat_hidden[..., i]
+                logits = heads.at(m)(out[sel])
+                cat_losses.append(self.ce(logits.unsqueeze(0), cat[..., i][sel].unsqueeze(0)))
+            loss_cat = torch.stack(cat_losses).mean() if cat_losses else out.new_zeros(())
+            loss = loss_cat
+            logs["loss_cat"] = loss_cat.detach()
+            if self.num_head is not None:
+                pred = self.num_head.at(m)(out)
+                err = F.mse_loss(pred.float(), num.float(), reduction="none")
+                w = num_hidden.float()
+                count = w.sum()
+                loss_num = D.globalize_loss((err * w).sum() / count.clamp_min(1), count)
+                loss = loss + c.num_weight * loss_num
+                logs["loss_num"] = loss_num.detach()
+            logs["loss"] = loss
+            return logs
+
+        return self.nested(out, predict)
 
 
 def build(config: MEMConfig, data: Any) -> MEM:

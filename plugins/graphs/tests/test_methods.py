@@ -105,11 +105,11 @@ def test_hypeboy_filling_query_is_sum_of_other_members():
     hi = torch.tensor([[0, 1, 2, 2, 3, 4], [0, 0, 0, 1, 1, 2]])  # sizes 3, 2, 1
     m.eval()
     z = m.encoder(x, hi, 3)
-    keys = F.normalize(m.head_node(z), dim=1)
+    keys = F.normalize(m.head_node.at(4)(z), dim=1)
     total = 0.0
     for members in ([0, 1, 2], [2, 3]):
         for v in members:
-            q = F.normalize(m.head_query(z[[u for u in members if u != v]].sum(0)), dim=0)
+            q = F.normalize(m.head_query.at(4)(z[[u for u in members if u != v]].sum(0)), dim=0)
             logits = keys @ q
             total = total - torch.log_softmax(logits, 0)[v]
     assert torch.allclose(m._filling(x, hi, 3), total, atol=1e-5)

@@ -21,6 +21,7 @@ from sslkit.core.config import (
 )
 from sslkit.core.config_help import field_order
 from sslkit.core.errors import ConfigError, UsageError
+from sslkit.core.method_config import MethodOptions
 from sslkit.testing.digits import plugin as digits
 
 
@@ -124,6 +125,25 @@ def test_help_order_follows_where_a_subclass_declares_a_field_again():
     with pytest.raises(ConfigError, match="unknown key 'method.scale'"):
         apply_overrides(RunConfig("d", "m", Data(), TrainConfig(), Retyped()), ["method.scale=3"])
     assert "scale" not in RunConfig("d", "m", Data(), TrainConfig(), Retyped()).to_dict()["method"]
+
+
+@dataclass
+class Encoded(MethodOptions):  # a plugin's encoder options on core's method options
+    encoder: str = "gcn"
+    width: int = 8
+
+
+@dataclass
+class OwnMethod(Encoded):
+    tau: float = 0.5
+    width: int = 16  # below a new option: listed after it
+
+
+def test_help_lists_core_method_options_after_the_methods_own():
+    assert field_order(MethodOptions) == ["matryoshka_dims"]
+    assert field_order(Encoded) == ["encoder", "width", "matryoshka_dims"]
+    assert field_order(OwnMethod) == ["encoder", "tau", "width", "matryoshka_dims"]
+    assert field_order(digits.method("simclr").config)[-1] == "matryoshka_dims"
 
 
 def test_build_run_config_layers_in_order(tmp_path):

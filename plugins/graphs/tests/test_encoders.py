@@ -23,44 +23,49 @@ from sslkit.graphs.plugin import plugin
 
 # Each method's [method] options as `sslkit pretrain graphs --method M --help` listed them, in
 # order, with the values a run resolves (dataclass defaults + the default preset), as captured
-# before the encoder options moved into EncoderOptions. An option added, dropped, renamed,
-# moved or given another default fails here.
+# before the encoder options moved into EncoderOptions, then core's method options (MethodOptions:
+# matryoshka_dims) after each method's own. An option added, dropped, renamed, moved or given
+# another default fails here.
 OPTIONS = {
     "grace": {
         "encoder": "gcn", "hidden_dim": 128, "num_layers": 2, "activation": "relu",
         "proj_dim": 128, "tau": 0.4, "drop_edge_1": 0.2, "drop_edge_2": 0.4,
-        "drop_feature_1": 0.3, "drop_feature_2": 0.4, "l2": 1e-05,
+        "drop_feature_1": 0.3, "drop_feature_2": 0.4, "l2": 1e-05, "matryoshka_dims": [],
     },
     "dgi": {
         "encoder": "gcn", "hidden_dim": 512, "num_layers": 1, "activation": "prelu", "l2": 0.0,
+        "matryoshka_dims": [],
     },
     "mvgrl": {
         "hidden_dim": 512, "alpha": 0.2, "sample_size": 2000, "subgraphs": 4, "ppr_topk": 0,
-        "dense_limit": 5000, "l2": 0.0,
+        "dense_limit": 5000, "l2": 0.0, "matryoshka_dims": [],
     },
     "bgrl": {
         "encoder": "gcn", "hidden_dims": [512, 256], "predictor_dim": 512, "drop_edge_1": 0.5,
         "drop_edge_2": 0.5, "drop_feature_1": 0.5, "drop_feature_2": 0.5, "base_momentum": 0.99,
-        "batchnorm_momentum": 0.99, "l2": 0.0,
+        "batchnorm_momentum": 0.99, "l2": 0.0, "matryoshka_dims": [],
     },
     "graphmae": {
         "encoder": "gat", "hidden_dim": 512, "num_layers": 2, "num_heads": 4, "num_out_heads": 1,
         "activation": "prelu", "in_drop": 0.2, "attn_drop": 0.1, "mask_rate": 0.5,
         "replace_rate": 0.05, "alpha": 3.0, "drop_edge": 0.0, "l2": 0.0002,
+        "matryoshka_dims": [],
     },
     "graphcl": {
         "encoder": "gin", "hidden_dim": 32, "num_layers": 3, "aug_1": "drop_nodes",
         "aug_2": "subgraph", "aug_ratio": 0.2, "tau": 0.2, "pooling": "sum",
+        "matryoshka_dims": [],
     },
     "hypeboy": {
         "encoder": "unigcnii", "hidden_dim": 128, "num_layers": 2, "dropout": 0.5,
         "warmup_epochs": 300, "warmup_mask_rate": 0.5, "warmup_drop_hyperedge": 0.2,
-        "mask_feature": 0.4, "drop_hyperedge": 0.9, "l2": 1e-06,
+        "mask_feature": 0.4, "drop_hyperedge": 0.9, "l2": 1e-06, "matryoshka_dims": [],
     },
     "tricl": {
         "encoder": "set", "hidden_dim": 512, "proj_dim": 512, "num_layers": 1,
         "drop_feature": 0.4, "drop_membership": 0.4, "tau_node": 0.5, "tau_group": 0.5,
         "tau_membership": 1.0, "weight_group": 4.0, "weight_membership": 1.0,
+        "matryoshka_dims": [],
     },
 }  # fmt: skip
 
@@ -73,16 +78,21 @@ NOT_OPTIONS = {
 
 def test_every_method_config_is_built_on_the_encoder_options():
     from sslkit.core.config import build_run_config
+    from sslkit.core.config_help import field_order
+    from sslkit.core.method_config import MethodOptions
 
-    base = [f.name for f in dataclasses.fields(EncoderOptions)]
+    core = [f.name for f in dataclasses.fields(MethodOptions)]
+    assert issubclass(EncoderOptions, MethodOptions)
+    base = [f.name for f in dataclasses.fields(EncoderOptions) if f.name not in core]
     assert base == ["encoder", "hidden_dim", "num_layers"]
     assert set(plugin.methods) == set(OPTIONS)
     for name in plugin.methods:
         cls = plugin.method(name).config
         assert issubclass(cls, EncoderOptions), name
-        names = [f.name for f in dataclasses.fields(cls)]
+        names = [f.name for f in dataclasses.fields(cls) if f.name not in core]
         fixed = NOT_OPTIONS.get(name, {})
         assert names[: 3 - len(fixed)] == [b for b in base if b not in fixed], name  # base first
+        assert field_order(cls)[-len(core) :] == core, name  # core's options last in --help
         cfg = build_run_config(plugin, name).model
         assert {k: getattr(cfg, k) for k in fixed} == fixed, name
 

@@ -19,9 +19,17 @@ def field_order(cls: type) -> list[str]:
     ``num_layers``), declares ``num_layers`` again under its new ``proj_dim``, and ``--help``
     lists ``encoder, hidden_dim, proj_dim, num_layers``. A field declared again at the top of
     a subclass (only to change its default or type) keeps the base's place.
+
+    Fields a class names in ``__help_last__`` (a tuple of field names, no annotation) come
+    after all others, wherever they or a subclass declare them: core's
+    :class:`~sslkit.core.method_config.MethodOptions`, the base of every ``[method]`` config
+    (often a base's base, under a plugin's encoder options), so lists its options after the
+    method's own.
     """
+    classes = [k for k in cls.__mro__ if is_dataclass(k)]
+    last = [n for k in reversed(classes) for n in vars(k).get("__help_last__", ())]
     order: list[str] = []
-    for klass in reversed([k for k in cls.__mro__ if is_dataclass(k)]):
+    for klass in reversed(classes):
         new_seen, above = False, ""
         for name in vars(klass).get("__annotations__", {}):
             if name not in order:
@@ -31,6 +39,7 @@ def field_order(cls: type) -> list[str]:
                 order.remove(name)
                 order.insert(order.index(above) + 1, name)
             above = name
+    order = [n for n in order if n not in last] + [n for n in order if n in last]
     names = {f.name for f in fields(cls)}  # ClassVar and InitVar annotations are not fields
     return [n for n in order if n in names]
 

@@ -25,13 +25,16 @@ NESTED_KEY = "method.matryoshka_dims"
 @dataclass
 class MethodOptions:
     """Options core applies to the method of any plugin (every ``[method]`` dataclass inherits
-    this class)."""
+    this class). ``--help`` lists them after the method's own options (``__help_last__``, read
+    by :func:`sslkit.core.config_help.field_order`)."""
+
+    __help_last__ = ("matryoshka_dims",)
 
     matryoshka_dims: tuple[int, ...] = ()
     """Also train nested prefixes of the embedding (Matryoshka): each size m trains the first m
     coordinates with the method's objective (heads reading the embedding get one copy per
-    size), the losses averaged; the full width is always trained, and ``sslkit export --dim m``
-    keeps the first m coordinates. Empty: off. Methods whose embedding is made of tokens say
+    size), the losses averaged; the full width is always trained, and export keeps the first m
+    coordinates (``--dim m``). Empty: off. Methods whose embedding is made of tokens say
     what a size counts (T-JEPA: coordinates of each token)."""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,7 @@ class TaskContext:
     device: str = "cpu"
     batch_size: int = 1024
     _cache: dict[str, Embeddings] = field(default_factory=dict)
+    _results: dict[str, Any] = field(default_factory=dict)
 
     @property
     def seed(self) -> int:
@@ -72,6 +74,13 @@ class TaskContext:
                 self.method, self.data, split, self.batch_size, self.device, space
             )
         return self._cache[key]
+
+    def once(self, key: str, compute: Callable[[], Any]) -> Any:
+        """``compute()``, computed once per evaluation under ``key``: two tasks that fit the
+        same model (a plugin's task under its own name and under a generic task's) share it."""
+        if key not in self._results:
+            self._results[key] = compute()
+        return self._results[key]
 
     def splits(self) -> list[str]:
         return self.data.split_names()

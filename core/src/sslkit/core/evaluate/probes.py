@@ -6,16 +6,14 @@ strings saying what was done), so results go straight into ``report.json``.
 
 from __future__ import annotations
 
-import inspect
-import warnings
+import dataclasses
 from typing import Any
 
 import numpy as np
 
 from sslkit.core.evaluate.embeddings import Embeddings
 
-#: regularisation grids searched by cross-validation on the training split
-LOGISTIC_CS = np.logspace(-4, 3, 8)
+#: ridge strengths searched by leave-one-out GCV on the training split
 RIDGE_ALPHAS = np.logspace(-3, 4, 15)
 
 
@@ -27,31 +25,6 @@ def subsample(emb: Embeddings, max_rows: int, seed: int) -> Embeddings:
     return Embeddings(emb.ids[keep], emb.X[keep], None if emb.y is None else emb.y[keep])
 
 
-def _supported(cls: type, **candidates: Any) -> dict[str, Any]:
-    """The keyword arguments ``cls`` accepts (scikit-learn adds and retires some across versions)."""
-    params = inspect.signature(cls).parameters
-    return {k: v for k, v in candidates.items() if k in params}
-
-
-def _logistic_cv(folds: int, seed: int):
-    from sklearn.linear_model import LogisticRegressionCV
-    from sklearn.model_selection import StratifiedKFold
-
-    # explicit values for every argument whose default scikit-learn >= 1.8 is changing: plain L2
-    # (l1_ratios=(0,)), C chosen by log-loss, and the new fitted-attribute layout
-    return LogisticRegressionCV(
-        Cs=LOGISTIC_CS,
-        cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
-        max_iter=2000,
-        **_supported(
-            LogisticRegressionCV,
-            l1_ratios=(0.0,),
-            scoring="neg_log_loss",
-            use_legacy_attributes=False,
-        ),
-    )
-
-
 def linear_probe(
     train: Embeddings,
     test: Embeddings,
@@ -59,64 +32,45 @@ def linear_probe(
     seed: int = 0,
     max_train_rows: int = 100_000,
 ) -> dict[str, Any]:
-    """Logistic (classification) or ridge (regression) regression on standardised frozen
-    embeddings; the regularisation strength is chosen by 5-fold cross-validation on the training
-    split only (stratified for classes; leave-one-out GCV for ridge), then refit on all of it.
+    """Logistic (classification: core's probe with :data:`~sslkit.core.evaluate.logistic.
+    DEFAULT_PROBE`) or ridge (regression) regression on standardised frozen embeddings; the
+    regularisation strength is chosen on the training split only (logistic: stratified 5-fold
+    CV by log-loss, one seeded held-out tenth from 10,000 rows; ridge: leave-one-out GCV), then
+    refit on all of it.
 
     At most ``max_train_rows`` training rows are used (a seeded subsample; reported)."""
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression, RidgeCV
-    from sklearn.metrics import (
-        accuracy_score,
-        f1_score,
-        mean_absolute_error,
-        mean_squared_error,
-        r2_score,
-        roc_auc_score,
-    )
+    from sklearn.linear_model import RidgeCV
+    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    train = subsample(train, max_train_rows, seed)
-    out: dict[str, Any] = {"train_rows": float(len(train.X)), "test_rows": float(len(test.X))}
-    if kind == "regression":
-        model = make_pipeline(StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS))
-        model.fit(train.X, np.asarray(train.y, dtype=np.float64))
-        pred = model.predict(test.X)
-        y = np.asarray(test.y, dtype=np.float64)
-        out.update(
-            rmse=float(np.sqrt(mean_squared_error(y, pred))),
-            mae=float(mean_absolute_error(y, pred)),
-            r2=float(r2_score(y, pred)),
-            alpha=float(model[-1].alpha_),
-        )
-        return out
+    from sslkit.core.errors import DataError
+    from sslkit.core.evaluate import logistic
 
-    classes, counts = np.unique(train.y, return_counts=True)
-    if len(classes) < 2:
-        return {
-            "skipped": f"linear-probe needs at least 2 classes in the train split, found {len(classes)}"
-        }
-    folds = int(min(5, counts.min()))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        if folds >= 2:
-            model = make_pipeline(StandardScaler(), _logistic_cv(folds, seed))
-        else:  # a class with one example: no stratified CV possible, fixed C = 1
-            model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
-        model.fit(train.X, train.y)
-    clf = model[-1]
+    train = subsample(train, max_train_rows, seed)
+    if kind != "regression":
+        protocol = dataclasses.replace(logistic.DEFAULT_PROBE, max_train_rows=None)
+        try:
+            out, probe = logistic.probe_metrics(train, test, protocol, seed)
+        except DataError as err:
+            return {"skipped": f"linear-probe: {err}"}
+        out.update(cv_folds=float(probe.folds), selection=protocol.describe(len(train.X)))
+        if not probe.converged:
+            out["note"] = (
+                f"{protocol.solver} did not fully converge in {protocol.max_iter} iterations"
+            )
+        return out
+    out: dict[str, Any] = {"train_rows": float(len(train.X)), "test_rows": float(len(test.X))}
+    model = make_pipeline(StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS))
+    model.fit(train.X, np.asarray(train.y, dtype=np.float64))
     pred = model.predict(test.X)
+    y = np.asarray(test.y, dtype=np.float64)
     out.update(
-        accuracy=float(accuracy_score(test.y, pred)),
-        macro_f1=float(f1_score(test.y, pred, average="macro")),
-        C=float(np.ravel(clf.C_)[0]) if hasattr(clf, "C_") else float(clf.C),
-        cv_folds=float(folds if folds >= 2 else 0),
+        rmse=float(np.sqrt(mean_squared_error(y, pred))),
+        mae=float(mean_absolute_error(y, pred)),
+        r2=float(r2_score(y, pred)),
+        alpha=float(model[-1].alpha_),
     )
-    if len(classes) == 2 and len(np.unique(test.y)) == 2:
-        out["roc_auc"] = float(roc_auc_score(test.y, model.predict_proba(test.X)[:, 1]))
-    if any(issubclass(w.category, ConvergenceWarning) for w in caught):
-        out["note"] = "lbfgs did not fully converge in 2000 iterations for some C"
     return out
 
 

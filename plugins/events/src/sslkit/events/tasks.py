@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from sslkit.core.evaluate.embeddings import Embeddings, TaskContext
+from sslkit.core.evaluate.logistic import ProbeProtocol, logistic_probe
 from sslkit.events.data import DATE_FORMATS, PAD, UNK, entity_deltas, signed_log
 
 TOP_VALUES = 20
@@ -138,25 +139,33 @@ def _hgb(train: Embeddings, test: Embeddings, kind: str, seed: int) -> dict[str,
     return out
 
 
-LOGISTIC_CS = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
+EVENTS_PROBE = ProbeProtocol(
+    cs=(1e-3, 1e-2, 1e-1, 1.0, 10.0),
+    select="cv",
+    folds=5,
+    scoring="log_loss",
+    standardise=True,
+    scale_in_folds=True,
+    solver="newton-cholesky",
+    max_iter=1000,
+)
+"""The entity probe's protocol (the published ROC-AUC was measured with it): standardised
+features (a ``StandardScaler`` fitted inside each fold), C chosen by 5-fold stratified CV on
+the train split scored by log-loss, newton-cholesky. The C grid stops at 10: with hundreds of
+aggregate features and a few thousand entities, larger C only overfits and makes the solver
+run to its iteration limit."""
 RIDGE_ALPHAS = tuple(np.logspace(-2, 4, 13))
 
 
-def _logistic(train: Embeddings, test: Embeddings, kind: str, seed: int) -> dict[str, float]:
-    """Standardised logistic regression (ridge for regression), its strength chosen by 5-fold
-    cross-validation on the train split only. The C grid stops at 10: with hundreds of
-    aggregate features and a few thousand entities, larger C only overfits and makes L-BFGS
-    run to its iteration limit."""
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression, RidgeCV
-    from sklearn.metrics import accuracy_score, mean_squared_error, r2_score, roc_auc_score
-    from sklearn.model_selection import GridSearchCV, StratifiedKFold
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
+def _linear(train: Embeddings, test: Embeddings, kind: str, seed: int) -> dict[str, float]:
+    """Core's logistic probe with ``EVENTS_PROBE`` (classes), or standardised ridge regression
+    with ``alpha`` chosen by leave-one-out (a regression target)."""
     if kind == "regression":
+        from sklearn.linear_model import RidgeCV
+        from sklearn.metrics import mean_squared_error, r2_score
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
         model = make_pipeline(StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS))
         model.fit(train.X, train.y)
         pred = model.predict(test.X)
@@ -164,26 +173,8 @@ def _logistic(train: Embeddings, test: Embeddings, kind: str, seed: int) -> dict
             "rmse": float(np.sqrt(mean_squared_error(test.y, pred))),
             "r2": float(r2_score(test.y, pred)),
         }
-    _, counts = np.unique(train.y, return_counts=True)
-    folds = int(min(5, counts.min()))
-    pipe = make_pipeline(
-        StandardScaler(), LogisticRegression(max_iter=1000, solver="newton-cholesky")
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        if folds >= 2:
-            cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
-            search = GridSearchCV(
-                pipe, {"logisticregression__C": LOGISTIC_CS}, cv=cv, scoring="neg_log_loss"
-            )
-            model = search.fit(train.X, train.y).best_estimator_
-        else:
-            model = pipe.fit(train.X, train.y)
-    out = {"accuracy": float(accuracy_score(test.y, model.predict(test.X)))}
-    classes = model[-1].classes_
-    if len(classes) == 2 and len(np.unique(test.y)) == 2:
-        out["roc_auc"] = float(roc_auc_score(test.y, model.predict_proba(test.X)[:, 1]))
-    return out
+    out = logistic_probe(train, test, EVENTS_PROBE, seed)
+    return {k: out[k] for k in ("accuracy", "roc_auc") if k in out}
 
 
 def _align(emb: Embeddings, ids: np.ndarray, X: np.ndarray) -> Embeddings:
@@ -220,7 +211,7 @@ def entity(ctx: TaskContext) -> dict[str, Any]:
         "aggregates": (train_a, test_a),
         "combined": (train_c, test_c),
     }.items():
-        models = {"hgb": _hgb} if feats == "combined" else {"logreg": _logistic, "hgb": _hgb}
+        models = {"hgb": _hgb} if feats == "combined" else {"logreg": _linear, "hgb": _hgb}
         for model_name, fit in models.items():
             for metric, value in fit(tr, te, kind, seed).items():
                 out[f"{feats}_{model_name}_{metric}"] = value

@@ -1,7 +1,7 @@
 """Downstream tasks on frozen embeddings, as the papers report them.
 
-- ``node_classification``: a logistic-regression probe on the embeddings as the encoder gives
-  them (the linear evaluation of DGI, MVGRL and GraphMAE; GRACE's and BGRL's code
+- ``node_classification``: core's logistic probe with the protocol ``GRAPHS_PROBE`` on the
+  embeddings as the encoder gives them (the linear evaluation of DGI, MVGRL and GraphMAE; GRACE's and BGRL's code
   L2-normalises them first; standardising them first cost GRACE about 1 point on Cora) on the
   public split (train/val/test masks, e.g. Planetoid's 140/500/1000) and on 20 random
   10%/10%/80% splits (mean and std); on a hypergraph, on each of its given train/test splits
@@ -21,52 +21,45 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-PROBE_CS = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0)
+from sslkit.core.evaluate.logistic import ProbeProtocol, fit_logistic
+
+GRAPHS_PROBE = ProbeProtocol(
+    cs=(0.001, 0.01, 0.1, 1.0, 10.0, 100.0),
+    select="val",
+    folds=4,
+    scoring="accuracy",
+    standardise=False,
+    dtype="float64",
+    solver="lbfgs",
+    max_iter=1000,
+)
+"""The node-classification probe's protocol (the published Cora accuracies were measured with
+it): the embeddings as the encoder gives them (unscaled: ``C`` is chosen per run, which
+absorbs their scale; float64 for lbfgs), C with the best accuracy on the validation nodes, or
+by 4-fold stratified CV on the training nodes when there are none (GRACE's grid search)."""
 
 
 def probe_features(x: np.ndarray) -> np.ndarray:
-    """The probe's input: the embeddings unscaled (``C`` is chosen per run, which absorbs
-    their scale), in float64 for lbfgs."""
+    """The probe's input: the embeddings unscaled, in float64 (``GRAPHS_PROBE``)."""
     return np.asarray(x, dtype=np.float64)
-
-
-def _logreg(c: float):
-    from sklearn.linear_model import LogisticRegression
-
-    return LogisticRegression(C=c, max_iter=1000)
 
 
 def probe_accuracy(
     x: np.ndarray, y: np.ndarray, train, test, val=None, seed: int = 0
 ) -> dict[str, float]:
-    """Test accuracy of an L2-regularised logistic-regression probe (scikit-learn, lbfgs) whose
-    inverse regularisation ``C`` is chosen on ``val`` (accuracy), or by 4-fold stratified
-    cross-validation on ``train`` when there is no validation set (GRACE's grid search)."""
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
-
+    """Test accuracy of core's logistic probe with ``GRAPHS_PROBE`` fitted on the ``train``
+    nodes, ``C`` chosen on the ``val`` nodes (accuracy) or by 4-fold stratified CV on ``train``
+    when there are none; ``val_acc`` is the best C's validation (or mean CV) accuracy."""
     train, test = np.asarray(train), np.asarray(test)
-    best_c, best = PROBE_CS[0], -1.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        for c in PROBE_CS:
-            if val is not None and len(val):
-                val = np.asarray(val)
-                acc = float((_logreg(c).fit(x[train], y[train]).predict(x[val]) == y[val]).mean())
-            else:
-                counts = np.bincount(y[train])
-                folds = int(max(2, min(4, counts[counts > 0].min())))
-                cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
-                acc = float(cross_val_score(_logreg(c), x[train], y[train], cv=cv).mean())
-            if acc > best:
-                best_c, best = c, acc
-        clf = _logreg(best_c).fit(x[train], y[train])
+    held = None
+    if val is not None and len(val):
+        val = np.asarray(val)
+        held = (x[val], y[val])
+    clf = fit_logistic(x[train], y[train], GRAPHS_PROBE, seed, val=held)
     return {
         "test_acc": float((clf.predict(x[test]) == y[test]).mean()),
-        "val_acc": best,
-        "C": best_c,
+        "val_acc": clf.score,
+        "C": clf.C,
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sslkit.core.plugin import (
+    Baseline,
     DatasetSpec,
     MethodSpec,
     Plugin,
@@ -64,6 +65,16 @@ plugin = Plugin(
                 "probe",
                 "sslkit.tabular.tasks:probe",
                 summary="logistic / ridge probe on standardised frozen embeddings",
+                probe="sslkit.tabular.tasks:TABULAR_PROBE",
+                baseline=Baseline(
+                    "the raw columns", "sslkit.tabular.baselines:raw_columns", boosting=True
+                ),
+            ),
+            TaskSpec(
+                "linear-probe",
+                "sslkit.tabular.tasks:probe",
+                summary="the tabular probe (TABULAR_PROBE) in place of core's linear-probe, "
+                "fitted once for both names",
             ),
             TaskSpec(
                 "mlp", "sslkit.tabular.tasks:mlp", summary="small MLP head on frozen embeddings"

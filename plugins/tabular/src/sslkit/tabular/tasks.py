@@ -1,8 +1,9 @@
 """Downstream evaluations of tabular embeddings (classification or regression on the target).
 
-- ``probe`` (the default task): logistic regression (classification; ``C`` chosen on a seeded
-  tenth of the train split) or ridge regression (``alpha`` by leave-one-out) on standardised
-  frozen embeddings, fitted on the train split, scored on the test split.
+- ``probe`` (the default task; also the domain's ``linear-probe``): core's logistic probe with
+  the protocol ``TABULAR_PROBE`` (classification; ``C`` chosen on a seeded tenth of the train
+  split) or ridge regression (``alpha`` by leave-one-out) on standardised frozen embeddings,
+  fitted on the train split, scored on the test split.
 - ``mlp``: a small MLP head on the standardised frozen embeddings (early stopping on a tenth
   of the train split).
 - ``tjepa-protocol``: the protocol of the T-JEPA paper: the same downstream MLP trained on the
@@ -18,14 +19,25 @@ from typing import Any
 import numpy as np
 
 from sslkit.core.errors import DataError
+from sslkit.core.evaluate.logistic import ProbeProtocol, fit_logistic
 
-PROBE_CS = (0.01, 0.1, 1.0, 10.0)
-"""Inverse L2 strengths the logistic probe tries (on standardised embeddings): the one with the
-best accuracy on a seeded tenth of the train split is refitted on the whole split. On 1,024
-T-JEPA dimensions of Adult a fixed C = 1 over-fitted: C = 0.01 scored 0.56 points higher on a
-validation fifth of adult.data (seed 0)."""
-PROBE_MIN_HELD = 50
-"""Fewer held-out rows than this (train split under 500 rows): no search, C = 1."""
+TABULAR_PROBE = ProbeProtocol(
+    cs=(0.01, 0.1, 1.0, 10.0),
+    select="holdout",
+    holdout=0.1,
+    min_holdout=50,
+    scoring="accuracy",
+    standardise=True,
+    scaler="numpy",
+    solver="lbfgs",
+    max_iter=300,
+)
+"""The tabular probe's protocol (the published Adult numbers were measured with it): features
+standardised by the train split's mean and std (float32), the C with the best accuracy on a
+seeded tenth of the train split (fitted on the other nine tenths) refitted on the whole split;
+C = 1 without a search when that tenth has fewer than 50 rows (train under about 500 rows) or
+the nine tenths lack a class. The grid: on 1,024 T-JEPA dimensions of Adult a fixed C = 1
+over-fitted, C = 0.01 scored 0.56 points higher on a validation fifth of adult.data (seed 0)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -115,47 +127,36 @@ def _embeddings(ctx: Any, split: str) -> tuple[np.ndarray, np.ndarray | None]:
 def fit_probe(
     Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, yte: np.ndarray, kind: str, seed: int = 0
 ) -> dict[str, float]:
-    """Logistic or ridge regression on standardised features; metrics on the test rows."""
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import RidgeCV
-
-    Xtr, Xte = _standardise(Xtr, Xte)
+    """Logistic (``TABULAR_PROBE``) or ridge regression on standardised features; metrics on
+    the test rows."""
     if kind == "regression":
+        from sklearn.linear_model import RidgeCV
+
+        Xtr, Xte = _standardise(Xtr, Xte)
         model = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(Xtr, ytr)
         return _regression_metrics(yte, model.predict(Xte))
     if len(np.unique(ytr)) < 2:
         raise DataError("the train split has a single class; a probe needs two or more")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model = _fit_logistic(Xtr, ytr, seed)
+    model = fit_logistic(Xtr, ytr, TABULAR_PROBE, seed)  # standardises as _standardise does
     out = _classification_metrics(yte, model.predict_proba(Xte), model.classes_)
-    out["C"] = float(model.C)
+    out["C"] = model.C
     return out
 
 
-def _fit_logistic(X: np.ndarray, y: np.ndarray, seed: int):
-    """Logistic regression refitted on all rows with the ``PROBE_CS`` value that scored best
-    on a seeded tenth of them (fitted on the other nine tenths); C = 1 without a search when
-    that tenth is too small or the nine tenths lack a class."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GridSearchCV, PredefinedSplit
-
-    logreg = LogisticRegression(C=1.0, max_iter=300, random_state=seed)
-    held = np.random.default_rng(seed).random(len(y)) < 0.1
-    if held.sum() < PROBE_MIN_HELD or len(np.unique(y[~held])) < len(np.unique(y)):
-        return logreg.fit(X, y)
-    search = GridSearchCV(logreg, {"C": list(PROBE_CS)}, cv=PredefinedSplit(held.astype(int) - 1))
-    return search.fit(X, y).best_estimator_
-
-
 def probe(ctx: Any) -> dict[str, Any]:
-    """Linear probe on frozen embeddings (logistic for classes, ridge for numbers)."""
+    """Linear probe on frozen embeddings (logistic with ``TABULAR_PROBE`` for classes, ridge
+    for numbers). The plugin registers it as ``probe`` and as ``linear-probe`` (in place of
+    core's generic probe): it is fitted once per evaluation and both report it."""
+    return dict(ctx.once("sslkit.tabular.tasks:probe", lambda: _probe(ctx)))
+
+
+def _probe(ctx: Any) -> dict[str, Any]:
     kind = ctx.data.task_kind()
     Xtr, ytr, Xte, yte = _splits(ctx, lambda s: _embeddings(ctx, s))
     out: dict[str, Any] = fit_probe(Xtr, ytr, Xte, yte, kind, ctx.seed)
     out.update({"n_train": float(len(ytr)), "n_test": float(len(yte)), "dim": float(Xtr.shape[1])})
+    if kind != "regression":
+        out["selection"] = TABULAR_PROBE.describe()
     return out
 
 

@@ -103,7 +103,8 @@ def pretrain(
     Under ``torchrun`` every process calls it; rank 0 writes the run folder. With
     ``train.resume`` it continues the run ``train.out/train.name`` (or, without a name, the
     latest run of this domain and method in ``train.out``) with the run's saved config:
-    ``train.epochs`` / ``train.max_steps`` given again extend it, any other option given with
+    ``train.epochs``, ``train.max_steps``, ``train.steps`` or ``train.min_steps`` given
+    again extend it, any other option given with
     a different value is a :class:`ConfigError`. Without ``train.resume`` a folder that holds
     a run with a checkpoint is an error; one that stopped before its first checkpoint is
     started over. ``train.out`` and data paths that exist are saved as absolute paths.
@@ -206,7 +207,7 @@ def _with_data(plugin: Any, cfg: RunConfig, data: Any) -> RunConfig:
 # options that may differ when a run is resumed; everything else comes from its config.toml
 _RESUME_OPTIONS = ("device", "num_workers", "quiet", "progress", "tensorboard", "resume", "out")
 # options that, passed with --resume, extend the run (a longer schedule from the checkpoint on)
-_EXTEND_OPTIONS = ("epochs", "max_steps")
+_EXTEND_OPTIONS = ("epochs", "max_steps", "steps", "min_steps")
 
 
 def _prepare_run(
@@ -284,7 +285,8 @@ def _resume_changes(plugin: Any, saved: RunConfig, cfg: RunConfig, path: Path) -
         listed = ", ".join(f"{k} (saved {a!r}, passed {b!r})" for k, (a, b) in wrong.items())
         raise ConfigError(
             f"--resume continues {path} with its saved config, but these options differ from "
-            f"it: {listed}; only train.epochs and train.max_steps can change on resume: drop "
+            f"it: {listed}; only train.epochs, train.max_steps, train.steps and train.min_steps can "
+            "change on resume (to extend it): drop "
             "the others, or start a new run (another --name) to train with them"
         )
     return {k.removeprefix("train."): b for k, (_, b) in differ.items()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sslkit.core.plugin import (
+    Baseline,
     DatasetSpec,
     MethodSpec,
     Plugin,
@@ -75,6 +76,12 @@ plugin = Plugin(
                 "sslkit.events.tasks:entity",
                 summary="entity label from frozen embeddings vs hand-crafted aggregates "
                 "(logistic probe and HistGradientBoosting)",
+                probe="sslkit.events.tasks:EVENTS_PROBE",
+                baseline=Baseline(
+                    "the hand-crafted aggregates",
+                    "sslkit.events.baselines:aggregates",
+                    boosting=True,
+                ),
             )
         ],
     ),

@@ -6,6 +6,7 @@ Light on purpose: no torch, no torch_geometric here; everything heavy is a ``"mo
 from __future__ import annotations
 
 from sslkit.core.plugin import (
+    Baseline,
     DatasetSpec,
     MethodSpec,
     Plugin,
@@ -129,6 +130,10 @@ plugin = Plugin(
                 "sslkit.graphs.tasks:node_classification",
                 summary="logistic probe on frozen node embeddings: the public split and 20 "
                 "random 10/10/80 splits (mean, std); hypergraphs: the given splits",
+                probe="sslkit.graphs.tasks:GRAPHS_PROBE",
+                baseline=Baseline(
+                    "the raw node features", "sslkit.graphs.baselines:raw_node_features"
+                ),
             ),
             TaskSpec(
                 "link_prediction",

@@ -273,6 +273,8 @@ def run_pretrain(
             from sslkit.cli.output import metrics_line
 
             click.echo(metrics_line(api.get_plugin(domain).default_task, result.metrics))
+            if result.verdict:
+                click.echo(result.verdict)
     click.echo(f"run saved to {result.run_dir}")
 
 

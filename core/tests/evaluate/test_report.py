@@ -41,6 +41,9 @@ def test_full_report(digits_run: Path, tmp_path: Path, capsys):
         assert f"]({plot})" in (out / "report.md").read_text()
     md = (out / "report.md").read_text()
     assert "## Summary" in md and "| linear-probe | accuracy" in md
+    assert "| task | result | seconds |" in md  # each task's wall time, as in report.json
+    row = next(line for line in md.splitlines() if line.startswith("| knn-probe |"))
+    assert row.endswith(f"| {tasks['knn-probe']['seconds']:.1f} |")
     assert "linear-probe: " in printed and "report written to" in printed
 
 

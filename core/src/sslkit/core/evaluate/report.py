@@ -213,6 +213,12 @@ def headline(metrics: dict[str, Any], limit: int = 4) -> str:
     return ", ".join(items[:limit]) or "(no numeric metric)"
 
 
+def _seconds(metrics: dict[str, Any]) -> str:
+    """The task's wall time for the summary table ("" for a skipped task)."""
+    value = metrics.get("seconds")
+    return "" if not isinstance(value, int | float) else f"{value:.1f}"
+
+
 def render_markdown(report: dict[str, Any], descriptions: dict[str, str]) -> str:
     run = Path(str(report.get("run", ""))).name
     lines = [f"# Evaluation report: {run}", ""]
@@ -231,8 +237,8 @@ def render_markdown(report: dict[str, Any], descriptions: dict[str, str]) -> str
     ]
     lines += ["| | |", "|---|---|", *[f"| {k} | {v} |" for k, v in facts if v is not None], ""]
     tasks: dict[str, dict[str, Any]] = report.get("tasks", {})
-    lines += ["## Summary", "", "| task | result |", "|---|---|"]
-    lines += [f"| {name} | {headline(m)} |" for name, m in tasks.items()]
+    lines += ["## Summary", "", "| task | result | seconds |", "|---|---|---:|"]
+    lines += [f"| {name} | {headline(m)} | {_seconds(m)} |" for name, m in tasks.items()]
     lines.append("")
     if paid:
         lines += payoff_section(paid, report.get("control"))

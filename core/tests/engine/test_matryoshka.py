@@ -69,6 +69,67 @@ def test_the_full_head_is_kept_and_old_single_head_checkpoints_load():
     assert isinstance(nested.heads, NestedHeads)
 
 
+class SequentialToy(Toy):
+    def __init__(self, width: int = 8):
+        super().__init__(width)
+        self.heads = self.nested_heads(
+            lambda m: nn.Sequential(nn.Linear(m, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 4))
+        )
+
+
+def _single_head_state(method: Method) -> dict:
+    """``method``'s state dict as a checkpoint of before the heads were nested held it."""
+    return {k.replace("heads.0.", "heads.", 1): v for k, v in method.state_dict().items()}
+
+
+def test_old_single_head_checkpoints_of_a_sequential_head_load():
+    torch.manual_seed(0)
+    plain = SequentialToy()
+    plain.heads[0][1].running_mean.add_(1.0)  # a buffer too
+    state = _single_head_state(plain)
+    assert "heads.0.weight" in state and "heads.3.bias" in state  # keys begin with a digit
+    again = SequentialToy()
+    again.load_state_dict(state)  # no sizes: every key found, none unexpected
+    for k, v in plain.state_dict().items():
+        torch.testing.assert_close(again.state_dict()[k], v)
+    nested = apply_nested(SequentialToy(), (4,))
+    missing, unexpected = nested.load_state_dict(state, strict=False)
+    assert not unexpected and all(k.startswith("heads.0.") for k in missing)  # the 4-wide head
+    full = nested.heads.at(8)
+    torch.testing.assert_close(full[0].weight, plain.heads[0][0].weight)
+    torch.testing.assert_close(full[1].running_mean, plain.heads[0][1].running_mean)
+
+
+def test_old_checkpoints_of_the_digits_reference_method_load():
+    """Its projector, ``nn.Sequential(ReLU, Linear)``, was saved as ``projector.1.weight``."""
+    from sslkit.testing.digits import DigitsSimCLR as Config
+    from sslkit.testing.digits_impl import DigitsSimCLR
+
+    torch.manual_seed(0)
+    trained = DigitsSimCLR(Config(), 64)
+    state = {k.replace("projector.0.", "projector.", 1): v for k, v in trained.state_dict().items()}
+    assert "projector.1.weight" in state
+    again = DigitsSimCLR(Config(), 64)
+    again.load_state_dict(state)
+    torch.testing.assert_close(again.projector.at(32)[1].weight, trained.projector.at(32)[1].weight)
+    nested = apply_nested(DigitsSimCLR(Config(), 64), (8,))
+    missing, unexpected = nested.load_state_dict(state, strict=False)
+    assert not unexpected and missing == ["projector.0.1.weight", "projector.0.1.bias"]
+    torch.testing.assert_close(nested.projector.at(32)[1].bias, trained.projector.at(32)[1].bias)
+
+
+@pytest.mark.parametrize("dims", [(), (4,), (2, 4)], ids=["none", "one", "two"])
+def test_nested_checkpoints_of_a_sequential_head_load_as_they_are(dims):
+    torch.manual_seed(0)
+    trained = apply_nested(SequentialToy(), dims)
+    for head in trained.heads:
+        head[0].weight.data.normal_()
+    again = apply_nested(SequentialToy(), dims)
+    again.load_state_dict(trained.state_dict())
+    for k, v in trained.state_dict().items():
+        torch.testing.assert_close(again.state_dict()[k], v)
+
+
 @pytest.mark.parametrize(
     "dims, shown", [((0, 4), "0"), ((4, 9), "9"), ((2.5,), "2.5")], ids=["zero", "wide", "float"]
 )

@@ -191,11 +191,17 @@ class NestedHeads(nn.ModuleList):
         return self[self.sizes.index(m)]
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        # a checkpoint of before the head was nested holds one head's keys right under prefix:
-        # they are the full-width head's (the last)
-        old = [k for k in state_dict if k.startswith(prefix) and not k[len(prefix)].isdigit()]
-        for key in old:
-            state_dict[f"{prefix}{len(self) - 1}.{key[len(prefix) :]}"] = state_dict.pop(key)
+        # A checkpoint of before the head was nested holds one head's keys right under prefix
+        # (`proj.weight`; `proj.0.weight` for an nn.Sequential head): they are the full-width
+        # head's (the last). A nested checkpoint's keys are `proj.<i>.<key>`. Keys are taken as
+        # a single head's when they are exactly the full-width head's own keys, or when none
+        # begins with a digit (a partial checkpoint of a head that is no nn.Sequential).
+        under = [k for k in state_dict if k.startswith(prefix)]
+        rest = {k[len(prefix) :] for k in under}
+        single = rest == set(self[-1].state_dict()) if len(self) else False
+        if rest and (single or not any(r[:1].isdigit() for r in rest)):
+            for key in under:
+                state_dict[f"{prefix}{len(self) - 1}.{key[len(prefix) :]}"] = state_dict.pop(key)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 

@@ -30,7 +30,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sslkit.core.engine.method import NestedHeads
 from sslkit.graphs.augment import (
     drop_edges,
     drop_nodes,
@@ -52,21 +51,6 @@ def graphcl_loss(z1: Tensor, z2: Tensor, tau: float) -> Tensor:
     pos = sim.diagonal()
     neg = sim.masked_fill(torch.eye(sim.size(0), dtype=torch.bool, device=sim.device), -torch.inf)
     return (torch.logsumexp(neg, dim=1) - pos).mean()
-
-
-def adopt_single_head_keys(method: nn.Module, state_dict: dict, prefix: str) -> None:
-    """Checkpoints of before a head was made per Matryoshka size hold its keys right under its
-    name (``projector.0.weight``). ``NestedHeads`` moves such keys to its full-width head only
-    when they do not begin with a digit; an ``nn.Sequential`` head's do, so its keys are moved
-    here: when every key of the full-width head is found right under the head's name."""
-    for name, heads in method.named_children():
-        if not isinstance(heads, NestedHeads):
-            continue
-        at = f"{prefix}{name}."
-        own = list(heads[-1].state_dict())
-        if own and all(at + key in state_dict for key in own):
-            for key in own:
-                state_dict[f"{at}{len(heads) - 1}.{key}"] = state_dict.pop(at + key)
 
 
 def augment(kind: str, x: Tensor, ei: Tensor, ratio: float, batch: Tensor | None):
@@ -145,10 +129,6 @@ class GraphCL(GraphMethod):
             return bce_pos_neg(logits_pos, logits_neg)
 
         return {"loss": self.nested((h0, h_neg, *augmented), infomax)}
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        adopt_single_head_keys(self, state_dict, prefix)  # the projector is an nn.Sequential
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
 def build(cfg: GraphCLConfig, data) -> GraphCL:

@@ -39,7 +39,6 @@ from sslkit.graphs.augment import drop_hyperedges, mask_entries
 from sslkit.graphs.configs import HypeBoyConfig
 from sslkit.graphs.encoders import build_encoder
 from sslkit.graphs.methods.base import HypergraphMethod, hypergraph_inputs, unwrap
-from sslkit.graphs.methods.graphcl import adopt_single_head_keys
 
 
 class HypeBoy(HypergraphMethod):
@@ -110,7 +109,6 @@ class HypeBoy(HypergraphMethod):
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # checkpoints of before the engine passed the step held the method's own counter
         state_dict.pop(prefix + "steps", None)
-        adopt_single_head_keys(self, state_dict, prefix)  # the heads are nn.Sequential
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 

@@ -36,7 +36,6 @@ from sslkit.graphs.configs import TriCLConfig
 from sslkit.graphs.encoders import build_encoder
 from sslkit.graphs.methods.base import HypergraphMethod, hypergraph_inputs, unwrap
 from sslkit.graphs.methods.dgi import bilinear
-from sslkit.graphs.methods.graphcl import adopt_single_head_keys
 
 
 def cross_view_nce(h1: Tensor, h2: Tensor, tau: float) -> Tensor:
@@ -124,10 +123,6 @@ class TriCL(HypergraphMethod):
             }
 
         return self.nested((n1, n2, e1, e2), tri)
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        adopt_single_head_keys(self, state_dict, prefix)  # the projections are nn.Sequential
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
 def build(cfg: TriCLConfig, data) -> TriCL:

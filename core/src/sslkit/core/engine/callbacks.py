@@ -48,6 +48,11 @@ class Rate:
     def __init__(self):
         self.t0 = time.perf_counter()
         self.last = (0, self.t0)
+        self.shown = self.t0  # when ``due`` last reported
+
+    def start(self, ctx: Context) -> None:
+        """Measure from the (re)start's first step, now."""
+        self.last = (ctx.start_step, time.perf_counter())
 
     def window(self, step: int, global_batch: int) -> float:
         """Samples/s since the previous call."""
@@ -55,6 +60,14 @@ class Rate:
         prev_step, prev_t = self.last
         self.last = (step, now)
         return (step - prev_step) * global_batch / max(now - prev_t, 1e-9)
+
+    def due(self, ctx: Context, step: int, seconds: float) -> float | None:
+        """Samples/s since the previous report when one is due (``seconds`` since it, or the
+        last step), else None: the throttle of the progress bar and the plain log."""
+        if time.perf_counter() - self.shown < seconds and step < ctx.total_steps:
+            return None
+        self.shown = time.perf_counter()
+        return self.window(step, ctx.global_batch)
 
     def eta(self, ctx: Context, step: int) -> float:
         done = step - ctx.start_step
@@ -90,21 +103,19 @@ class ProgressBar(Callback):
             refresh_per_second=hz,
         )
         self.rate = Rate()
-        self.last = 0.0
+        self.rate.shown = 0.0  # the first step is drawn
 
     def on_train_start(self, ctx: Context) -> None:
-        self.rate.last = (ctx.start_step, time.perf_counter())
+        self.rate.start(ctx)
         self.task = self.progress.add_task(
             "train", total=ctx.total_steps, completed=ctx.start_step, loss=float("nan"), rate=0.0
         )
         self.progress.start()
 
     def on_step_end(self, ctx: Context, record: dict[str, Any]) -> None:
-        now = time.perf_counter()
-        if now - self.last < self.every and record["step"] < ctx.total_steps:
+        rate = self.rate.due(ctx, record["step"], self.every)
+        if rate is None:
             return
-        self.last = now
-        rate = self.rate.window(record["step"], ctx.global_batch)
         self.progress.update(self.task, completed=record["step"], loss=record["loss"], rate=rate)
 
     def on_train_end(self, ctx: Context) -> None:
@@ -117,17 +128,14 @@ class PlainLog(Callback):
     def __init__(self, seconds: float = 30.0):
         self.seconds = seconds
         self.rate = Rate()
-        self.last = time.perf_counter()
 
     def on_train_start(self, ctx: Context) -> None:
-        self.rate.last = (ctx.start_step, time.perf_counter())
+        self.rate.start(ctx)
 
     def on_step_end(self, ctx: Context, record: dict[str, Any]) -> None:
-        now = time.perf_counter()
-        if now - self.last < self.seconds and record["step"] < ctx.total_steps:
+        rate = self.rate.due(ctx, record["step"], self.seconds)
+        if rate is None:
             return
-        self.last = now
-        rate = self.rate.window(record["step"], ctx.global_batch)
         ctx.log(
             f"step {record['step']}/{ctx.total_steps}  loss {record['loss']:.4f}  "
             f"lr {record['lr']:.3g}  {rate:,.0f} samples/s  "
@@ -158,7 +166,7 @@ class MetricsLog(Callback):
                     break  # a line cut by a crash: drop it and what follows
             atomic_write_text(path, "".join(f"{line}\n" for line in kept))
         self.fh = path.open("a", encoding="utf-8")
-        self.rate.last = (ctx.start_step, time.perf_counter())
+        self.rate.start(ctx)
 
     def on_step_end(self, ctx: Context, record: dict[str, Any]) -> None:
         if (

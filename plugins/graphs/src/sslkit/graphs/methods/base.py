@@ -26,6 +26,13 @@ class GraphMethod(Method):
     l2: float = 0.0
     pooling: str = "mean"
 
+    def __init__(self, cfg: Any = None):
+        """Keeps the method's config as ``cfg`` and its coupled L2 weight ``cfg.l2`` (0 when
+        the config has none) as ``l2``, read by :meth:`l2_penalty`."""
+        super().__init__()
+        self.cfg = cfg
+        self.l2 = float(getattr(cfg, "l2", 0.0))
+
     def node_embeddings(self, x: Tensor, edge_index: Tensor) -> Tensor:
         """The frozen encoder's node embeddings (default: ``self.encoder``'s output)."""
         return self.encoder(x, edge_index)

@@ -30,9 +30,7 @@ class BGRL(GraphMethod):
     matryoshka = True
 
     def __init__(self, cfg: BGRLConfig, in_dim: int):
-        super().__init__()
-        self.cfg = cfg
-        self.l2 = cfg.l2
+        super().__init__(cfg)
         self.encoder = build_encoder(
             cfg, in_dim, act="prelu", norm="batch", norm_momentum=cfg.batchnorm_momentum
         )

@@ -60,9 +60,7 @@ class DGI(GraphMethod):
     matryoshka = True
 
     def __init__(self, cfg: DGIConfig, in_dim: int):
-        super().__init__()
-        self.cfg = cfg
-        self.l2 = cfg.l2
+        super().__init__(cfg)
         self.encoder = build_encoder(cfg, in_dim)
         self.embed_dim = cfg.hidden_dim
         self.disc = self.nested_heads(Discriminator)

@@ -28,9 +28,7 @@ class GRACE(GraphMethod):
     matryoshka = True
 
     def __init__(self, cfg: GRACEConfig, in_dim: int):
-        super().__init__()
-        self.cfg = cfg
-        self.l2 = cfg.l2
+        super().__init__(cfg)
         dims = [2 * cfg.hidden_dim] * (cfg.num_layers - 1) + [cfg.hidden_dim]
         self.encoder = build_encoder(cfg, in_dim, dims=dims)
         self.embed_dim = cfg.hidden_dim

@@ -72,8 +72,7 @@ class GraphCL(GraphMethod):
     matryoshka = True
 
     def __init__(self, cfg: GraphCLConfig, in_dim: int, graph_level: bool = False):
-        super().__init__()
-        self.cfg = cfg
+        super().__init__(cfg)
         self.pooling = cfg.pooling
         self.encoder = build_encoder(
             cfg, in_dim, act="relu", norm="batch", norm_after_activation=True

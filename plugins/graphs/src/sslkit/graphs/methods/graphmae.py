@@ -37,9 +37,7 @@ class GraphMAE(GraphMethod):
     matryoshka = True
 
     def __init__(self, cfg: GraphMAEConfig, in_dim: int):
-        super().__init__()
-        self.cfg = cfg
-        self.l2 = cfg.l2
+        super().__init__(cfg)
         self.embed_dim = cfg.hidden_dim
         self.encoder = build_encoder(cfg, in_dim)
 

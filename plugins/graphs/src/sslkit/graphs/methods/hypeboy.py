@@ -46,9 +46,7 @@ class HypeBoy(HypergraphMethod):
     matryoshka = True
 
     def __init__(self, cfg: HypeBoyConfig, in_dim: int):
-        super().__init__()
-        self.cfg = cfg
-        self.l2 = cfg.l2
+        super().__init__(cfg)
         h = cfg.hidden_dim
         self.embed_dim = h
         self.encoder = build_encoder(cfg, in_dim, node_loops="isolated")

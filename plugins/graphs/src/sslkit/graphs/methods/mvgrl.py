@@ -163,9 +163,7 @@ class MVGRL(GraphMethod):
     matryoshka = True
 
     def __init__(self, cfg: MVGRLConfig, in_dim: int):
-        super().__init__()
-        self.cfg = cfg
-        self.l2 = cfg.l2
+        super().__init__(cfg)
         h = cfg.hidden_dim
         self.lin_adj = nn.Linear(in_dim, h, bias=False)
         self.lin_diff = nn.Linear(in_dim, h, bias=False)

@@ -49,8 +49,7 @@ class TriCL(HypergraphMethod):
     matryoshka = True
 
     def __init__(self, cfg: TriCLConfig, in_dim: int):
-        super().__init__()
-        self.cfg = cfg
+        super().__init__(cfg)
         h, p = cfg.hidden_dim, cfg.proj_dim
         self.embed_dim = h
         self.encoder = build_encoder(cfg, in_dim, act="prelu", node_loops="all")

@@ -173,15 +173,38 @@ def token_embedder(
     return TokenEmbedder(encoder, n_reg_tokens, pooling, embed_reg_tokens)
 
 
-class TJEPA(Method):
-    """T-JEPA with an FT-Transformer encoder (Thimonier et al., ICLR 2025)."""
+class _JEPAMethod(Method):
+    """What both T-JEPA encoders share: ``n`` features, the feature subsets drawn per step, the
+    EMA ``target`` encoder updated after each step, and the latent loss through
+    :meth:`~sslkit.core.engine.method.Method.nested` (core trains Matryoshka sizes)."""
 
     matryoshka = True
+    target: EMATeacher
 
     def __init__(self, cfg: TJEPAConfig, info: dict[str, Any]):
         super().__init__()
         self.cfg = cfg
         self.n = n_features(info)
+
+    def draw_subsets(self, batch: dict[str, torch.Tensor]):
+        """``(b, device, n_ctx, n_tgt, context, targets)``: the batch's size and device, and
+        the context and target feature subsets of this step."""
+        b, dev = batch_size_of(batch), device_of(batch)
+        n_ctx, n_tgt = subset_sizes(self.cfg, self.n)
+        context, targets = sample_subsets(
+            b, self.n, n_ctx, n_tgt, self.cfg.n_targets, self.cfg.allow_overlap, dev
+        )
+        return b, dev, n_ctx, n_tgt, context, targets
+
+    def on_train_step_end(self, step: int, total_steps: int) -> None:
+        self.target.update(step, total_steps, self.encoder)
+
+
+class TJEPA(_JEPAMethod):
+    """T-JEPA with an FT-Transformer encoder (Thimonier et al., ICLR 2025)."""
+
+    def __init__(self, cfg: TJEPAConfig, info: dict[str, Any]):
+        super().__init__(cfg, info)
         cards = [int(c) for c in info["cardinalities"]]
         self.data_sizes = {"n_num": int(info["n_num"]), "cardinalities": cards}
         self.encoder = FTTransformer(
@@ -207,11 +230,7 @@ class TJEPA(Method):
         return tuple(sizes)
 
     def training_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
-        b, dev = batch_size_of(batch), device_of(batch)
-        n_ctx, n_tgt = subset_sizes(self.cfg, self.n)
-        context, targets = sample_subsets(
-            b, self.n, n_ctx, n_tgt, self.cfg.n_targets, self.cfg.allow_overlap, dev
-        )
+        _, _, n_ctx, n_tgt, context, targets = self.draw_subsets(batch)
         with torch.no_grad():
             h = self.target(batch)[:, self.cfg.n_reg_tokens :]  # (B, F, d)
             h_tgt = _gather_tokens(h.repeat(len(targets), 1, 1), targets.reshape(-1, n_tgt))
@@ -219,9 +238,6 @@ class TJEPA(Method):
         pred = self.predictor(z, context, targets)
         loss = self.nested((pred, h_tgt), latent_l2)
         return {"loss": loss, "context": float(n_ctx), "target": float(n_tgt)}
-
-    def on_train_step_end(self, step: int, total_steps: int) -> None:
-        self.target.update(step, total_steps, self.encoder)
 
     def tokens(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """The target encoder's feature tokens ``(B, F, d)``."""
@@ -252,15 +268,11 @@ def latent_l2(pair: tuple[torch.Tensor, torch.Tensor], m: int) -> torch.Tensor:
     return F.mse_loss(pair[0], pair[1])
 
 
-class VectorTJEPA(Method):
+class VectorTJEPA(_JEPAMethod):
     """T-JEPA's objective with an MLP or ResNet encoder (see the module docstring)."""
 
-    matryoshka = True
-
     def __init__(self, cfg: TJEPAConfig, info: dict[str, Any]):
-        super().__init__()
-        self.cfg = cfg
-        self.n = n_features(info)
+        super().__init__(cfg, info)
         self.encoder = build_vector_encoder(info, cfg, visibility=True)
         self.spec = vector_encoder_spec(info, cfg, visibility=True)
         self.target = EMATeacher(self.encoder, cfg.ema_start, cfg.ema_end)
@@ -271,11 +283,7 @@ class VectorTJEPA(Method):
         self.embed_dim = d
 
     def training_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
-        b, dev = batch_size_of(batch), device_of(batch)
-        n_ctx, n_tgt = subset_sizes(self.cfg, self.n)
-        context, targets = sample_subsets(
-            b, self.n, n_ctx, n_tgt, self.cfg.n_targets, self.cfg.allow_overlap, dev
-        )
+        b, dev, _, _, context, targets = self.draw_subsets(batch)
         eye = torch.zeros(b, self.n, dtype=torch.bool, device=dev)
         ctx_vis = eye.scatter(1, context, True)
         z = self.encoder(batch, ctx_vis)
@@ -287,9 +295,6 @@ class VectorTJEPA(Method):
             pred = self.predictor(torch.cat([z, tgt_vis.to(z.dtype)], dim=1))
             losses.append(self.nested((pred, h), latent_l2))
         return {"loss": torch.stack(losses).mean()}
-
-    def on_train_step_end(self, step: int, total_steps: int) -> None:
-        self.target.update(step, total_steps, self.encoder)
 
     def embedder(self, space: str | None = None) -> nn.Module:
         """The target (EMA) encoder, every feature visible: ``embed`` is its output."""

@@ -42,3 +42,24 @@ def check_payoff_report(report: dict[str, Any], baseline: str) -> dict[str, Any]
     png = folder / payoff.CURVE_PNG
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     return v
+
+
+def pretrain_and_check(
+    domain: str, method: str, overrides: list[str], out: Path, baseline: str
+) -> dict[str, Any]:
+    """Pretrain a short run, evaluate its default task, and :func:`check_payoff_report` it;
+    the verdict printed by ``pretrain`` must be the report's (both at 100% of the labels).
+    Returns the report."""
+    from sslkit.core import api
+
+    res = api.pretrain(
+        domain,
+        method,
+        overrides=[*overrides, f"train.out={out}", "train.quiet=true"],
+        log=lambda *_: None,
+    )
+    assert res.verdict.startswith("Pretraining "), res.verdict
+    report = api.evaluate(res.run_dir, task=api.get_plugin(domain).default_task)
+    verdict = check_payoff_report(report, baseline)
+    assert verdict["line"] == res.verdict
+    return report

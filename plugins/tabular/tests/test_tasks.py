@@ -67,3 +67,16 @@ def test_tjepa_protocol_scores_raw_embedding_and_joint_arms_with_the_same_mlp(ta
     assert out["accuracy"] == out["raw_embedding_accuracy"]
     assert out["gain_accuracy"] == out["raw_embedding_accuracy"] - out["raw_accuracy"]
     assert out["gain_embedding_accuracy"] == out["embedding_accuracy"] - out["raw_accuracy"]
+
+
+def test_probe_stands_in_for_linear_probe_and_is_fitted_once():
+    """The tabular plugin's ``linear-probe`` is its ``probe`` (TABULAR_PROBE), and a task
+    context fits it once for both names (so do ``mlp`` and tjepa-protocol's embedding arm)."""
+    from sslkit.core.evaluate.embeddings import TaskContext
+    from sslkit.tabular.plugin import plugin
+
+    assert plugin.tasks["linear-probe"].run == plugin.tasks["probe"].run
+    ctx = TaskContext(None, None, None, None)  # type: ignore[arg-type]
+    calls = []
+    first = ctx.once("k", lambda: calls.append(1) or {"accuracy": 0.5})
+    assert ctx.once("k", lambda: calls.append(1) or {}) is first and calls == [1]

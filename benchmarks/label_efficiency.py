@@ -121,7 +121,8 @@ def run_one(domain: str, method: str, seeds: int, root: Path) -> dict[str, Any]:
 
 def _pm(pair: list[float] | tuple[float, float], signed: bool = False) -> str:
     mean, spread = pair
-    return f"{mean:+.4f} ± {spread:.4f}" if signed else f"{mean:.4f} ± {spread:.4f}"
+    text = f"{mean:+.4f}" if signed else f"{mean:.4f}"
+    return text if not np.isfinite(spread) or spread == 0 else f"{text} ± {spread:.4f}"
 
 
 def table(results: dict[str, Any], domain: str) -> tuple[list[str], list[list[str]]]:
@@ -170,11 +171,16 @@ def main() -> None:
     ap.add_argument("--domains", default=",".join(DOMAINS))
     ap.add_argument("--methods", default="all", help="comma-separated, or all")
     ap.add_argument("--seeds", type=int, default=5, help="label subsamples per fraction")
+    ap.add_argument("--tables", action="store_true", help="only rewrite the docs tables")
     args = ap.parse_args()
 
     results: dict[str, Any] = {}
     if OUT.exists():
         results = json.loads(OUT.read_text()).get("results", {})
+    if args.tables:
+        for domain in args.domains.split(","):
+            write_table(DOMAINS[domain], "LABEL-EFFICIENCY", *reversed(table(results, domain)))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         for domain in args.domains.split(","):
             methods = methods_of(domain) if args.methods == "all" else args.methods.split(",")

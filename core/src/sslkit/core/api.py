@@ -400,28 +400,18 @@ def evaluate(
 
 
 def _assess(plugin: Any, ctx: Any, log=None, *, quick: bool = False) -> dict[str, Any]:
-    """``{"control": default task on the untrained control, "payoff": assessment}``; ``quick``
-    (the end of ``pretrain``): only the assessment at 100% of the labels."""
-    import time
-
+    """``{"payoff": ...}``: the default task's probe on the embeddings, the untrained control
+    and the baseline (:func:`sslkit.core.evaluate.control.assess`); ``quick`` (the end of
+    ``pretrain``): only at 100% of the labels."""
     from sslkit.core.evaluate.control import assess, control_context
-    from sslkit.core.evaluate.report import run_task
 
-    start = time.perf_counter()
     control = control_context(ctx)
     if quick:
         return {"payoff": assess(plugin, ctx, control, fractions=(1.0,), seeds=1)}
-    metrics = dict(run_task(plugin, control, plugin.default_task))
-    metrics.setdefault("seconds", round(time.perf_counter() - start, 3))
-    if log is not None:
-        log(f"{plugin.default_task} (untrained control)", metrics)
     section = assess(plugin, ctx, control)
     if log is not None and "verdict" in section:
-        log(
-            "did pretraining pay",
-            {"verdict": section["verdict"]["line"], "seconds": section["seconds"]},
-        )
-    return {"control": metrics, "payoff": section}
+        log("did pretraining pay", {"verdict": section["verdict"]["line"]})
+    return {"payoff": section}
 
 
 def _spaces_fact(method: Any) -> dict[str, Any]:

@@ -241,7 +241,7 @@ def render_markdown(report: dict[str, Any], descriptions: dict[str, str]) -> str
     lines += [f"| {name} | {headline(m)} | {_seconds(m)} |" for name, m in tasks.items()]
     lines.append("")
     if paid:
-        lines += payoff_section(paid, report.get("control"))
+        lines += payoff_section(paid)
     training = report.get("training") or {}
     if training:
         text = (
@@ -279,7 +279,7 @@ def render_markdown(report: dict[str, Any], descriptions: dict[str, str]) -> str
     return "\n".join(lines)
 
 
-def payoff_section(section: dict[str, Any], control_metrics: dict[str, Any] | None) -> list[str]:
+def payoff_section(section: dict[str, Any]) -> list[str]:
     """The report.md section "Did pretraining pay?"."""
     from sslkit.core.evaluate import payoff
 
@@ -310,12 +310,8 @@ def payoff_section(section: dict[str, Any], control_metrics: dict[str, Any] | No
     lines += [f"- {text}" for text in section.get("low_labels", [])]
     if section.get("low_labels"):
         lines.append("")
-    if control_metrics is not None:
-        lines += [
-            f"The default task ({section['task']}) on the untrained encoder: "
-            f"{headline(control_metrics)}.",
-            "",
-        ]
+    if "seconds" in section:
+        lines += [f"(control, baseline and curve: {section['seconds']:.1f} s)", ""]
     lines += [f"![Label efficiency]({payoff.CURVE_PNG})", ""]
     return lines
 

@@ -21,7 +21,6 @@ def check_payoff_report(report: dict[str, Any], baseline: str) -> dict[str, Any]
     for r in rows:
         assert r["seeds"] == (1 if r["fraction"] == 1.0 else payoff.SEEDS), r
         assert len(r["scores"]) == r["seeds"]
-    assert "skipped" not in report["control"], report["control"]
 
     v = section["verdict"]
     mine = payoff._row(rows, payoff.PRETRAINED, 1.0)["mean"]

@@ -136,5 +136,24 @@ def test_a_gain_within_the_tie_margin_is_not_called_a_gain():
     assert payoff.verdict("roc_auc", rows)["paid"] is True
     rows[2] = _full("the raw columns", 0.95, "boosting")
     v = payoff.verdict("roc_auc", rows)
-    assert v["line"].startswith("Pretraining did not beat the raw columns on this data:")
+    assert v["line"].startswith(
+        "Pretraining did not beat gradient boosting on the raw columns on this data:"
+    )
     assert "0.9500 for gradient boosting on the raw columns (-0.0333)" in v["line"]
+
+
+def test_no_verdict_from_a_score_that_is_not_a_number():
+    rows = [_full(payoff.PRETRAINED, float("nan")), _full(payoff.CONTROL, 0.6)]
+    v = payoff.verdict("roc_auc", rows)
+    assert "paid" not in v and v["line"].startswith("No verdict")
+    rows = [_full(payoff.PRETRAINED, 0.8), _full("the raw columns", float("nan"))]
+    v = payoff.verdict("roc_auc", rows)
+    assert v["paid"] is True and "baseline" not in v
+
+
+def test_labelled_rows_drop_unlabelled_classes_but_keep_negative_numbers():
+    emb = Embeddings(np.arange(4), np.zeros((4, 2)), np.array([0, -1, 2, -5]))
+    assert payoff.labelled_rows(emb).tolist() == [0, 2]
+    assert payoff.labelled_rows(emb, "regression").tolist() == [0, 1, 2, 3]
+    nan = Embeddings(np.arange(3), np.zeros((3, 2)), np.array([0.5, np.nan, -1.0]))
+    assert payoff.labelled_rows(nan, "regression").tolist() == [0, 2]

@@ -405,10 +405,13 @@ def _assess(plugin: Any, ctx: Any, log=None, *, quick: bool = False) -> dict[str
     ``pretrain``): only at 100% of the labels."""
     from sslkit.core.evaluate.control import assess, control_context
 
-    control = control_context(ctx)
-    if quick:
-        return {"payoff": assess(plugin, ctx, control, fractions=(1.0,), seeds=1)}
-    section = assess(plugin, ctx, control)
+    try:
+        control = control_context(ctx)
+        if quick:
+            return {"payoff": assess(plugin, ctx, control, fractions=(1.0,), seeds=1)}
+        section = assess(plugin, ctx, control)
+    except (ValueError, RuntimeError) as exc:  # a split the probes cannot score: say so
+        return {"payoff": {"skipped": f"could not compare with the control and baseline: {exc}"}}
     if log is not None and "verdict" in section:
         log("did pretraining pay", {"verdict": section["verdict"]["line"]})
     return {"payoff": section}

@@ -21,14 +21,21 @@ from sslkit.core.plugin import Plugin, resolve
 def untrained_method(cfg: Any, data: Any, device: str = "cpu") -> Any:
     """The method as pretraining started it: built from ``cfg`` with ``cfg.train.seed`` (the
     plugins build their weights from the global torch generator only, so these are the initial
-    weights of the run; the conformance kit checks it)."""
+    weights of the run; the conformance kit checks it). The global random states (python,
+    numpy, torch) are left as they were."""
+    import random
+
     import torch
 
     from sslkit.core.engine.trainer import seed_everything
+    from sslkit.core.method_config import build_method
 
-    plugin = _plugin(cfg)
-    seed_everything(cfg.train.seed)
-    method = resolve(plugin.method(cfg.method).build)(cfg.model, data)
+    py_state, np_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=[]):
+        seed_everything(cfg.train.seed)
+        method = build_method(_plugin(cfg), cfg.method, cfg.model, data)
+    random.setstate(py_state)
+    np.random.set_state(np_state)
     return method.to(torch.device(device)).eval()
 
 
@@ -85,7 +92,12 @@ def feature_sets(
     protocol = resolve(spec.probe) if spec is not None and spec.probe else default_protocol()
     splits = ctx.data.split_names()
     train_name, test_name = split_roles(splits)
-    val_name = "val" if getattr(protocol, "select", "") == "val" and "val" in splits else None
+    # a validation split chooses C only when it is not the split scored (no test split)
+    val_name = (
+        "val"
+        if getattr(protocol, "select", "") == "val" and "val" in splits and test_name != "val"
+        else None
+    )
     getters: dict[str, Any] = {payoff.PRETRAINED: ctx.embeddings}
     models: dict[str, tuple[str, ...]] = {payoff.PRETRAINED: ("probe",)}
     if control is not None:
@@ -99,7 +111,7 @@ def feature_sets(
 
     def rows_of(split: str) -> tuple[Embeddings, np.ndarray]:
         ref = ctx.embeddings(split)
-        return ref, payoff.labelled_rows(ref)
+        return ref, payoff.labelled_rows(ref, ctx.data.task_kind())
 
     sets: dict[str, tuple] = {}
     for name, get in getters.items():
@@ -133,8 +145,11 @@ def assess(
     sets, models, protocol, baseline = feature_sets(plugin, ctx, control)
     train = sets[payoff.PRETRAINED][0]
     kind = data.task_kind()
+    test = sets[payoff.PRETRAINED][1]
     if len(train.X) < 2 or (kind != "regression" and len(np.unique(train.y)) < 2):
         return {"skipped": "too few labelled training rows to compare (need two classes)"}
+    if len(test.X) < 2 or (kind != "regression" and len(np.unique(test.y)) < 2):
+        return {"skipped": "the test rows hold fewer than two classes: nothing to score"}
     metric, rows = payoff.label_curve(
         sets, models, kind, protocol, fractions=fractions, seeds=seeds, seed=ctx.seed
     )

@@ -38,14 +38,15 @@ TIE = 0.002
 verdict says pretraining did not beat what it matched."""
 
 
-def labelled_rows(emb: Embeddings) -> np.ndarray:
-    """Indices of the rows with a usable label (finite; class labels >= 0)."""
+def labelled_rows(emb: Embeddings, kind: str = "classification") -> np.ndarray:
+    """Indices of the rows with a usable label (finite; integer class labels >= 0, as the
+    plugins mark unlabelled rows with -1)."""
     if emb.y is None:
         return np.empty(0, dtype=np.int64)
     y = np.asarray(emb.y)
     if y.dtype.kind == "f":
         return np.flatnonzero(np.isfinite(y))
-    if y.dtype.kind in "iu":
+    if y.dtype.kind in "iu" and kind != "regression":
         return np.flatnonzero(y >= 0)
     return np.arange(len(y))
 
@@ -208,9 +209,10 @@ def verdict(metric: str, rows: list[dict[str, Any]], fraction: float = 1.0) -> d
     """The pretrained score at ``fraction`` of the labels against the control's and the best
     baseline's, with the gains, and one plain sentence (``line``)."""
     name = METRIC_NAMES.get(metric, metric)
+    rows = [r for r in rows if np.isfinite(r["mean"])]
     mine = _row(rows, PRETRAINED, fraction)
     if mine is None:
-        return {"line": "no verdict: the pretrained embeddings were not scored"}
+        return {"line": "No verdict: the pretrained embeddings could not be scored."}
     out: dict[str, Any] = {"metric": metric, "fraction": fraction, "pretrained": mine["mean"]}
     parts, failed = [], []
     control = _row(rows, CONTROL, fraction)
@@ -227,7 +229,7 @@ def verdict(metric: str, rows: list[dict[str, Any]], fraction: float = 1.0) -> d
         out.update(baseline=best["mean"], baseline_name=describe(best), gain_over_baseline=gain)
         parts.append(f"{_fmt(best['mean'])} for {describe(best)} ({_gain(gain)})")
         if gain <= TIE:
-            failed.append(best["features"])
+            failed.append(describe(best))
     labels = "all" if fraction >= 1.0 else f"{fraction:.0%} of the"
     scores = f"{name} {_fmt(mine['mean'])} with {labels} training labels"
     if parts:

@@ -54,16 +54,8 @@ def methods_of(domain: str) -> list[str]:
     return list(get_plugin(domain).methods)
 
 
-def paired(rows: list[dict[str, Any]], a: str, b: dict[str, Any]) -> tuple[float, float]:
-    """Mean and standard error of ``a``'s per-seed score minus row ``b``'s."""
-    mine = next(r for r in rows if r["features"] == a and r["fraction"] == b["fraction"])
-    diff = np.asarray(mine["scores"]) - np.asarray(b["scores"])
-    se = float(np.std(diff, ddof=1) / math.sqrt(len(diff))) if len(diff) > 1 else math.nan
-    return float(diff.mean()), se
-
-
 def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    from sslkit.core.evaluate.payoff import CONTROL, PRETRAINED
+    from sslkit.core.evaluate.payoff import CONTROL, PRETRAINED, paired_gain
 
     out = []
     for fraction in sorted({r["fraction"] for r in rows}):
@@ -79,11 +71,11 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         }
         if control is not None:
             item["control"] = [control["mean"], control["std"]]
-            item["gain_over_control"] = paired(rows, PRETRAINED, control)
+            item["gain_over_control"] = paired_gain(mine, control)
         if best is not None:
             item["best_baseline"] = f"{best['features']} ({best['model']})"
             item["baseline"] = [best["mean"], best["std"]]
-            item["gain_over_baseline"] = paired(rows, PRETRAINED, best)
+            item["gain_over_baseline"] = paired_gain(mine, best)
         out.append(item)
     return out
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from sslkit.core.evaluate import payoff
 from sslkit.core.evaluate.embeddings import Embeddings, TaskContext
-from sslkit.core.plugin import Plugin, resolve
+from sslkit.core.plugin import Plugin, get_plugin, resolve
 
 
 def untrained_method(cfg: Any, data: Any, device: str = "cpu") -> Any:
@@ -33,16 +33,10 @@ def untrained_method(cfg: Any, data: Any, device: str = "cpu") -> Any:
     py_state, np_state = random.getstate(), np.random.get_state()
     with torch.random.fork_rng(devices=[]):
         seed_everything(cfg.train.seed)
-        method = build_method(_plugin(cfg), cfg.method, cfg.model, data)
+        method = build_method(get_plugin(cfg.domain), cfg.method, cfg.model, data)
     random.setstate(py_state)
     np.random.set_state(np_state)
     return method.to(torch.device(device)).eval()
-
-
-def _plugin(cfg: Any) -> Plugin:
-    from sslkit.core.plugin import get_plugin
-
-    return get_plugin(cfg.domain)
 
 
 def control_context(ctx: TaskContext) -> TaskContext:
@@ -55,19 +49,6 @@ def control_context(ctx: TaskContext) -> TaskContext:
         ctx.device,
         ctx.batch_size,
     )
-
-
-def default_protocol() -> Any:
-    """Core's logistic-probe protocol (the generic ``linear-probe`` task's)."""
-    from sslkit.core.evaluate import logistic
-
-    return logistic.DEFAULT_PROBE
-
-
-def _holdout_rows(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    order = np.random.default_rng(seed).permutation(n)
-    cut = int(0.8 * n)
-    return np.sort(order[:cut]), np.sort(order[cut:])
 
 
 def _aligned(name: str, split: str, emb: Embeddings, reference: Embeddings) -> Embeddings:
@@ -86,10 +67,11 @@ def feature_sets(
 ) -> tuple[dict[str, tuple], dict[str, tuple[str, ...]], Any, str | None]:
     """``(sets, models, protocol, baseline name)`` of the default task: each set is
     ``(train, test, val or None)`` with the labelled rows only, aligned across sets."""
-    from sslkit.core.evaluate.report import split_roles
+    from sslkit.core.evaluate.logistic import DEFAULT_PROBE
+    from sslkit.core.evaluate.report import holdout_rows, split_roles
 
     spec = plugin.tasks[plugin.default_task] if plugin.default_task in plugin.tasks else None
-    protocol = resolve(spec.probe) if spec is not None and spec.probe else default_protocol()
+    protocol = resolve(spec.probe) if spec is not None and spec.probe else DEFAULT_PROBE
     splits = ctx.data.split_names()
     train_name, test_name = split_roles(splits)
     # a validation split chooses C only when it is not the split scored (no test split)
@@ -123,7 +105,7 @@ def feature_sets(
             ref, keep = rows_of(split)
             parts.append(payoff.take(_aligned(name, split, get(split), ref), keep))
         if test_name is None:  # one labelled split: the same seeded 80/20 hold-out in every set
-            fit, held = _holdout_rows(len(parts[0].X), ctx.seed)
+            fit, held = holdout_rows(len(parts[0].X), ctx.seed)
             parts = [payoff.take(parts[0], fit), payoff.take(parts[0], held), parts[2]]
         sets[name] = tuple(parts)
     return sets, models, protocol, None if baseline is None else baseline.name

@@ -243,6 +243,14 @@ def verdict(metric: str, rows: list[dict[str, Any]], fraction: float = 1.0) -> d
     return out
 
 
+def paired_gain(a: dict[str, Any], b: dict[str, Any]) -> tuple[float, float]:
+    """Row ``a``'s per-seed scores minus row ``b``'s (the same subsamples): the mean and its
+    standard error (NaN from a single fit)."""
+    diff = np.asarray(a["scores"]) - np.asarray(b["scores"])
+    se = float(np.std(diff, ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else math.nan
+    return float(diff.mean()), se
+
+
 def low_label_lines(metric: str, rows: list[dict[str, Any]]) -> list[str]:
     """One line per fraction below 100%: the pretrained mean ± std and its paired gain over
     the control (mean ± standard error of the per-seed differences)."""
@@ -256,9 +264,8 @@ def low_label_lines(metric: str, rows: list[dict[str, Any]]) -> list[str]:
             f"{_fmt(mine['mean'])} ± {_fmt(mine['std'])}"
         )
         if control is not None:
-            diff = np.asarray(mine["scores"]) - np.asarray(control["scores"])
-            se = float(np.std(diff, ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else math.nan
-            text += f", {_gain(float(diff.mean()))} ± {_fmt(se)} over the untrained encoder"
+            gain, se = paired_gain(mine, control)
+            text += f", {_gain(gain)} ± {_fmt(se)} over the untrained encoder"
         lines.append(text)
     return lines
 

@@ -124,10 +124,15 @@ def run_task(plugin: Plugin, ctx: TaskContext, name: str) -> dict[str, Any]:
     return retrieval.retrieval_metrics(train, test, seed=ctx.seed)
 
 
+def holdout_rows(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted row indices of a seeded 80/20 hold-out (the only labelled split scored)."""
+    order = np.random.default_rng(seed).permutation(n)
+    cut = int(0.8 * n)
+    return np.sort(order[:cut]), np.sort(order[cut:])
+
+
 def _holdout(emb: Embeddings, seed: int) -> tuple[Embeddings, Embeddings]:
-    order = np.random.default_rng(seed).permutation(len(emb.X))
-    cut = int(0.8 * len(order))
-    a, b = np.sort(order[:cut]), np.sort(order[cut:])
+    a, b = holdout_rows(len(emb.X), seed)
     return (
         Embeddings(emb.ids[a], emb.X[a], emb.y[a]),
         Embeddings(emb.ids[b], emb.X[b], emb.y[b]),

@@ -1,0 +1,106 @@
+"""Config dataclasses of the molecules plugin: ``[data]``, the encoder options and one
+``[method]`` class per method.
+
+Plain dataclasses, no torch and no RDKit: ``sslkit plugins`` and ``--help`` read them without
+importing a heavy library. The attribute docstring under a field is its ``--help`` text.
+Defaults are the papers' settings (Hu et al. 2020 for the encoder and attribute masking, Wang
+et al. 2022 for MolCLR); the shipped ``presets/<method>/default.toml`` sets the ``[train]``
+budget of the embedded default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sslkit.core.method_config import MethodOptions
+
+Featuriser = Literal["hu", "ogb"]
+Split = Literal["scaffold", "random", "random_scaffold"]
+
+
+@dataclass
+class MoleculeData:
+    """``[data]``: where the molecules come from, how they are parsed, featurised and split."""
+
+    path: str = ""
+    """A CSV, TSV, Parquet or .smi file of SMILES (and optional label columns), an embedded
+    data set (bbbp, esol), or "" for the embedded BBBP."""
+    smiles: str = ""
+    """The SMILES column; "" detects it (a column named smiles, or the column whose first
+    values RDKit parses)."""
+    labels: tuple[str, ...] = ()
+    """Label columns (several for multi-task data; empty cells are missing labels). Empty:
+    every column but the SMILES and id columns (an embedded data set: its own label)."""
+    id_column: str = ""
+    """A column that names the molecules in exports; "" uses the row number."""
+    task: Literal["auto", "classification", "regression"] = "auto"
+    """What the labels are: auto takes classification when every label is 0 or 1."""
+    featuriser: Featuriser = "hu"
+    """Atom and bond features: hu (atom type and chirality; bond type and direction, as Hu et
+    al. 2020) or ogb (OGB's 9 atom and 3 bond features)."""
+    standardise: bool = False
+    """Keep the largest fragment (drop salts and solvents) and neutralise charges before
+    featurising (RDKit's MolStandardize)."""
+    strict: bool = False
+    """Stop at the first invalid SMILES (exit code 2) instead of skipping it."""
+    split: Split = "scaffold"
+    """scaffold: the deterministic Bemis-Murcko split of Hu et al. (largest scaffold groups
+    first, 80/10/10); random: shuffled molecules; random_scaffold: shuffled scaffold groups."""
+    split_seed: int = 0
+    """Seed of the random and random_scaffold splits (the scaffold split has none)."""
+    pretrain_on: Literal["train", "all"] = "train"
+    """Molecules pretraining sees: the train split only (no structure of a test molecule), or
+    all of them (labels are never used)."""
+    max_rows: int = 0
+    """Read at most this many rows (0: all)."""
+    cache: bool = True
+    """Keep the featurised molecules in the sslkit cache ($SSLKIT_CACHE or ~/.cache/sslkit),
+    keyed by the file's content and the featuriser, so a second run starts at once."""
+
+
+@dataclass
+class EncoderOptions(MethodOptions):
+    """The GIN of Hu et al. 2020 with edge features: ``num_layers`` layers of width
+    ``hidden_dim``, mean pooling. The first options of every method's config, each built on
+    it; ``sslkit.molecules.encoders.build_encoder`` reads them."""
+
+    hidden_dim: int = 300
+    """Width of the atom embeddings and of every layer (the graph embedding's size)."""
+    num_layers: int = 5
+    dropout: float = 0.0
+    """Dropout after every layer during pretraining (Hu et al.: 0)."""
+    jk: Literal["last", "concat"] = "last"
+    """Node representation: the last layer (Hu et al.), or every layer's output concatenated."""
+    pooling: Literal["mean", "sum", "max"] = "mean"
+    """Readout of the graph embedding from the atoms."""
+
+
+@dataclass
+class AttrMaskConfig(EncoderOptions):
+    """Attribute masking (Hu et al. 2020, "Strategies for Pre-training Graph Neural
+    Networks"): predict the type of masked atoms with a linear head."""
+
+    mask_rate: float = 0.15
+    """Fraction of each molecule's atoms masked (int(n * rate + 1) atoms, at least one)."""
+
+
+@dataclass
+class MolCLRConfig(EncoderOptions):
+    """MolCLR (Wang et al. 2022, "Molecular Contrastive Learning of Representations via Graph
+    Neural Networks"): NT-Xent between two augmented molecular graphs."""
+
+    augment: Literal["mix", "node", "subgraph"] = "mix"
+    """mix: subgraph removal (up to max_subgraph of the atoms) topped up with atom masking and
+    bond deletion to mask_rate (the paper's best); node: atom masking and bond deletion only;
+    subgraph: subgraph removal of mask_rate of the atoms only."""
+    mask_rate: float = 0.25
+    """Fraction of the atoms masked and of the bonds deleted in a view."""
+    max_subgraph: float = 0.2
+    """mix: the removed subgraph's fraction of the atoms is uniform in [0, max_subgraph]."""
+    feat_dim: int = 512
+    """Width of MolCLR's feature layer after pooling (the fine-tuned representation)."""
+    temperature: float = 0.1
+    embed: Literal["pooled", "feature"] = "pooled"
+    """What is exported: the pooled GIN output (hidden_dim wide, as for every method here), or
+    MolCLR's feature layer (feat_dim wide, what MolCLR fine-tunes)."""

@@ -1,0 +1,189 @@
+"""The molecule encoder: Hu et al.'s GIN with edge features (snap-stanford/pretrain-gnns
+``chem/model.py``: ``GINConv``, ``GNN``), read out per molecule.
+
+- :class:`EdgeGINConv`: self-loops added with the featuriser's self-loop bond (type 4 for
+  Hu's features), message ``h_j + sum_k BondEmb_k(e_ji)`` (no activation), sum aggregation,
+  then ``MLP = Linear(d, 2d), ReLU, Linear(2d, d)``. Bond embeddings start Xavier-uniform.
+- :class:`MoleculeGNN`: atom embedding ``sum_k AtomEmb_k(x_ik)`` (Xavier-uniform), then
+  ``num_layers`` convolutions, each followed by BatchNorm, dropout and ReLU (no ReLU after the
+  last layer); JK ``last`` or ``concat`` (the input embedding and every layer).
+- :class:`MoleculeEmbedder`: the GNN's atom representations pooled per molecule (mean by
+  default), optionally through a linear layer (MolCLR's ``feat_lin``). Its inputs are the dict
+  of :func:`sslkit.molecules.data.batch_inputs`; it is what a run exports.
+
+Why not the graphs plugin's ``GNNEncoder(kind="gine")``: PyG's ``GINEConv`` applies a ReLU to
+each message, adds ``(1 + eps) x_i`` and has no self-loop bond type, a different layer from
+Hu et al.'s; and a dependency on ``sslkit-graphs`` would put a second plugin into this
+plugin's isolation environment. Message passing is written with ``index_add`` (not PyG's
+``MessagePassing``) so that the encoder traces to ONNX with dynamic atom and molecule counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from sslkit.core.nn import records_init
+from sslkit.molecules.configs import EncoderOptions
+
+__all__ = ["EdgeGINConv", "EncoderOptions", "MoleculeEmbedder", "MoleculeGNN", "build_encoder"]
+
+
+class CategoricalEmbedding(nn.Module):
+    """``sum_k Embedding_k(x[:, k])`` over integer feature columns (OGB's AtomEncoder and
+    BondEncoder; Hu et al.'s two embeddings added), Xavier-uniform as Hu et al."""
+
+    def __init__(self, vocab: Sequence[int], dim: int):
+        super().__init__()
+        self.tables = nn.ModuleList(nn.Embedding(int(v), dim) for v in vocab)
+        for t in self.tables:
+            nn.init.xavier_uniform_(t.weight)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.tables[0](x[:, 0])
+        for k in range(1, len(self.tables)):
+            out = out + self.tables[k](x[:, k])
+        return out
+
+
+class EdgeGINConv(nn.Module):
+    """Hu et al.'s ``GINConv`` (see the module's docstring)."""
+
+    def __init__(self, dim: int, bond_vocab: Sequence[int], self_loop: Sequence[int]):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.ReLU(), nn.Linear(2 * dim, dim))
+        self.bond = CategoricalEmbedding(bond_vocab, dim)
+        self.register_buffer(
+            "self_loop", torch.tensor([list(self_loop)], dtype=torch.long), persistent=False
+        )
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor) -> Tensor:
+        n = x.size(0)
+        loops = torch.arange(n, device=x.device)
+        src = torch.cat([edge_index[0], loops])
+        dst = torch.cat([edge_index[1], loops])
+        attr = torch.cat([edge_attr, self.self_loop.expand(n, -1)])
+        messages = x.index_select(0, src) + self.bond(attr)
+        return self.mlp(torch.zeros_like(x).index_add(0, dst, messages))
+
+
+@records_init
+class MoleculeGNN(nn.Module):
+    """Hu et al.'s ``GNN`` (gin): atom representations of a batch of molecules."""
+
+    def __init__(
+        self,
+        atom_vocab: Sequence[int],
+        bond_vocab: Sequence[int],
+        self_loop: Sequence[int],
+        hidden_dim: int = 300,
+        num_layers: int = 5,
+        dropout: float = 0.0,
+        jk: str = "last",
+    ):
+        super().__init__()
+        if num_layers < 1:
+            raise ValueError("num_layers must be at least 1")
+        if jk not in ("last", "concat"):
+            raise ValueError(f"jk is 'last' or 'concat', not {jk!r}")
+        self.dropout, self.jk, self.num_layers = float(dropout), jk, int(num_layers)
+        self.atom = CategoricalEmbedding(atom_vocab, hidden_dim)
+        self.convs = nn.ModuleList(
+            EdgeGINConv(hidden_dim, bond_vocab, self_loop) for _ in range(num_layers)
+        )
+        self.norms = nn.ModuleList(nn.BatchNorm1d(hidden_dim) for _ in range(num_layers))
+        self.out_dim = hidden_dim * (num_layers + 1 if jk == "concat" else 1)
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor) -> Tensor:
+        h = self.atom(x)
+        hidden = [h]
+        for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
+            h = norm(conv(h, edge_index, edge_attr))
+            if i < self.num_layers - 1:
+                h = F.relu(h)
+            h = F.dropout(h, self.dropout, self.training)
+            hidden.append(h)
+        return torch.cat(hidden, dim=1) if self.jk == "concat" else h
+
+
+def pool(h: Tensor, batch: Tensor, atoms: Tensor, how: str = "mean") -> Tensor:
+    """One row per molecule (``atoms``: atom count of each, so its length is the number of
+    molecules) of atom representations ``h`` (``batch``: the molecule of each atom)."""
+    size = (atoms.size(0), h.size(1))
+    if how == "max":
+        index = batch.unsqueeze(1).expand(-1, h.size(1))
+        empty = torch.full(size, float("-inf"), dtype=h.dtype, device=h.device)
+        out = empty.scatter_reduce(0, index, h, reduce="amax", include_self=True)
+        return torch.where(torch.isinf(out), torch.zeros_like(out), out)
+    total = torch.zeros(size, dtype=h.dtype, device=h.device).index_add(0, batch, h)
+    if how == "sum":
+        return total
+    return total / atoms.clamp(min=1).unsqueeze(1).to(h.dtype)
+
+
+@records_init
+class MoleculeEmbedder(nn.Module):
+    """A molecule's embedding: :class:`MoleculeGNN` atoms pooled (``pooling``), then a
+    linear layer to ``out_dim`` when it is > 0 (MolCLR's feature layer). ``forward(inputs)``
+    takes the dict of :func:`sslkit.molecules.data.batch_inputs`."""
+
+    def __init__(
+        self,
+        atom_vocab: Sequence[int],
+        bond_vocab: Sequence[int],
+        self_loop: Sequence[int],
+        hidden_dim: int = 300,
+        num_layers: int = 5,
+        dropout: float = 0.0,
+        jk: str = "last",
+        pooling: str = "mean",
+        out_dim: int = 0,
+    ):
+        super().__init__()
+        if pooling not in ("mean", "sum", "max"):
+            raise ValueError(f"pooling is mean, sum or max, not {pooling!r}")
+        self.gnn = MoleculeGNN(
+            atom_vocab, bond_vocab, self_loop, hidden_dim, num_layers, dropout, jk
+        )
+        self.pooling = pooling
+        self.lin = nn.Linear(self.gnn.out_dim, out_dim) if out_dim > 0 else None
+        self.out_dim = out_dim if out_dim > 0 else self.gnn.out_dim
+
+    def atoms(self, inputs: Any) -> Tensor:
+        """Atom representations of the inputs' molecules (a dict or a PyG batch)."""
+        get = inputs.get if isinstance(inputs, dict) else (lambda k: getattr(inputs, k))
+        return self.gnn(get("x"), get("edge_index"), get("edge_attr"))
+
+    def read_out(self, h: Tensor, inputs: Any) -> Tensor:
+        """The molecule embeddings of atom representations ``h``."""
+        if isinstance(inputs, dict):
+            batch, atoms = inputs["batch"], inputs["atoms"]
+        else:  # a PyG Batch
+            batch = inputs.batch
+            atoms = torch.bincount(batch, minlength=int(inputs.num_graphs))
+        z = pool(h, batch, atoms, self.pooling)
+        return self.lin(z) if self.lin is not None else z
+
+    def forward(self, inputs: Any) -> Tensor:
+        return self.read_out(self.atoms(inputs), inputs)
+
+
+def build_encoder(cfg: Any, info: dict[str, Any], out_dim: int = 0) -> MoleculeEmbedder:
+    """The :class:`MoleculeEmbedder` that ``cfg`` (an :class:`EncoderOptions`) describes for
+    data of ``info`` (the featuriser's vocabularies and self-loop bond, from
+    ``MoleculeSet.info``); ``out_dim`` > 0 adds a linear layer after pooling."""
+    return MoleculeEmbedder(
+        list(info["atom_vocab"]),
+        list(info["bond_vocab"]),
+        list(info["self_loop"]),
+        hidden_dim=int(cfg.hidden_dim),
+        num_layers=int(cfg.num_layers),
+        dropout=float(cfg.dropout),
+        jk=str(cfg.jk),
+        pooling=str(cfg.pooling),
+        out_dim=int(out_dim),
+    )

@@ -1,0 +1,88 @@
+"""The ``molecules`` plugin object (entry point ``molecules = "sslkit.molecules.plugin:plugin"``).
+
+Light on purpose: no torch, no RDKit here; everything heavy is a ``"module:attr"``.
+"""
+
+from __future__ import annotations
+
+from sslkit.core.plugin import (
+    Baseline,
+    DatasetSpec,
+    MethodSpec,
+    Plugin,
+    Registry,
+    TaskSpec,
+    distribution_version,
+)
+from sslkit.molecules.configs import AttrMaskConfig, MolCLRConfig, MoleculeData
+
+M = "sslkit.molecules.methods"
+
+plugin = Plugin(
+    name="molecules",
+    version=distribution_version("sslkit-molecules"),
+    summary="Molecules (SMILES via RDKit, PyG graphs): attribute masking, MolCLR; "
+    "scaffold-split property prediction",
+    data_config=MoleculeData,
+    load_data="sslkit.molecules.data:load_data",
+    from_memory="sslkit.molecules.data:from_memory",  # api.pretrain("molecules", data=df)
+    methods=Registry(
+        "method",
+        [
+            MethodSpec(
+                "attrmask",
+                AttrMaskConfig,
+                f"{M}.attrmask:build",
+                summary="predict the type of masked atoms (15%) with a linear head on a GIN",
+                paper="Hu et al., Strategies for Pre-training Graph Neural Networks, ICLR 2020",
+            ),
+            MethodSpec(
+                "molclr",
+                MolCLRConfig,
+                f"{M}.molclr:build",
+                summary="NT-Xent between two views: atom masking, bond deletion, subgraph removal",
+                paper="Wang et al., Molecular Contrastive Learning of Representations via Graph "
+                "Neural Networks, Nature Machine Intelligence 2022",
+            ),
+        ],
+    ),
+    datasets=Registry(
+        "data set",
+        [
+            DatasetSpec(
+                "bbbp",
+                summary="MoleculeNet BBBP, blood-brain barrier penetration (p_np); the "
+                "embedded default",
+                source="chemprop/chemprop @b83635bc : data/BBBP.csv",
+                license="MIT",
+                rows="2,039 molecules, 1 binary task",
+            ),
+            DatasetSpec(
+                "esol",
+                summary="MoleculeNet ESOL (delaney), measured log solubility (column logp)",
+                source="chemprop/chemprop @b83635bc : data/delaney.csv",
+                license="MIT",
+                rows="1,128 molecules, 1 regression task",
+            ),
+        ],
+    ),
+    tasks=Registry(
+        "task",
+        [
+            TaskSpec(
+                "property_prediction",
+                "sslkit.molecules.tasks:property_prediction",
+                summary="scaffold split: logistic probe ROC-AUC averaged over tasks (missing "
+                "labels ignored), or ridge RMSE",
+                probe="sslkit.molecules.tasks:MOLECULES_PROBE",
+                baseline=Baseline(
+                    "Morgan fingerprints (radius 2, 2048 bits)",
+                    "sslkit.molecules.baselines:morgan",
+                ),
+            ),
+        ],
+    ),
+    default_method="attrmask",
+    default_task="property_prediction",
+    presets="sslkit.molecules.presets",
+)

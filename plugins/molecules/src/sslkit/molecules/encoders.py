@@ -127,28 +127,15 @@ def pool(h: Tensor, batch: Tensor, atoms: Tensor, how: str = "mean") -> Tensor:
 
 @records_init
 class MoleculeEmbedder(nn.Module):
-    """A molecule's embedding: :class:`MoleculeGNN` atoms pooled (``pooling``), then a
-    linear layer to ``out_dim`` when it is > 0 (MolCLR's feature layer). ``forward(inputs)``
-    takes the dict of :func:`sslkit.molecules.data.batch_inputs`."""
+    """A molecule's embedding: :class:`MoleculeGNN` atoms (``gnn``: its keyword arguments)
+    pooled (``pooling``), then a linear layer to ``out_dim`` when it is > 0 (MolCLR's feature
+    layer). ``forward(inputs)`` takes the dict of :func:`sslkit.molecules.data.batch_inputs`."""
 
-    def __init__(
-        self,
-        atom_vocab: Sequence[int],
-        bond_vocab: Sequence[int],
-        self_loop: Sequence[int],
-        hidden_dim: int = 300,
-        num_layers: int = 5,
-        dropout: float = 0.0,
-        jk: str = "last",
-        pooling: str = "mean",
-        out_dim: int = 0,
-    ):
+    def __init__(self, pooling: str = "mean", out_dim: int = 0, **gnn: Any):
         super().__init__()
         if pooling not in ("mean", "sum", "max"):
             raise ValueError(f"pooling is mean, sum or max, not {pooling!r}")
-        self.gnn = MoleculeGNN(
-            atom_vocab, bond_vocab, self_loop, hidden_dim, num_layers, dropout, jk
-        )
+        self.gnn = MoleculeGNN(**gnn)
         self.pooling = pooling
         self.lin = nn.Linear(self.gnn.out_dim, out_dim) if out_dim > 0 else None
         self.out_dim = out_dim if out_dim > 0 else self.gnn.out_dim
@@ -177,13 +164,13 @@ def build_encoder(cfg: Any, info: dict[str, Any], out_dim: int = 0) -> MoleculeE
     data of ``info`` (the featuriser's vocabularies and self-loop bond, from
     ``MoleculeSet.info``); ``out_dim`` > 0 adds a linear layer after pooling."""
     return MoleculeEmbedder(
-        list(info["atom_vocab"]),
-        list(info["bond_vocab"]),
-        list(info["self_loop"]),
+        pooling=str(cfg.pooling),
+        out_dim=int(out_dim),
+        atom_vocab=list(info["atom_vocab"]),
+        bond_vocab=list(info["bond_vocab"]),
+        self_loop=list(info["self_loop"]),
         hidden_dim=int(cfg.hidden_dim),
         num_layers=int(cfg.num_layers),
         dropout=float(cfg.dropout),
         jk=str(cfg.jk),
-        pooling=str(cfg.pooling),
-        out_dim=int(out_dim),
     )

@@ -124,3 +124,24 @@ def test_a_failed_evaluation_keeps_the_previous_report(digits_run, tmp_path, mon
     assert evaluate(digits_run, "--task", "knn-probe", "--out", out) == 1
     assert (out / "report.json").read_text() == before
     assert [p.name for p in tmp_path.iterdir()] == ["r"]
+
+
+def test_tasks_on_request_run_only_when_named():
+    from types import SimpleNamespace
+
+    from sslkit.core.errors import UsageError
+    from sslkit.core.evaluate.report import select_tasks
+    from sslkit.core.plugin import Registry, TaskSpec
+
+    plugin = SimpleNamespace(
+        tasks=Registry(
+            "task",
+            [TaskSpec("probe", "m:f"), TaskSpec("paper-protocol", "m:g", on_request=True)],
+        )
+    )
+    generic = ["representation", "linear-probe", "knn-probe", "retrieval"]
+    assert select_tasks(plugin, None) == [*generic, "probe"]
+    assert select_tasks(plugin, ["all"]) == [*generic, "probe", "paper-protocol"]
+    assert select_tasks(plugin, ["paper-protocol"]) == ["paper-protocol"]
+    with pytest.raises(UsageError, match="available: all, representation"):
+        select_tasks(plugin, ["nope"])

@@ -160,7 +160,8 @@ def evaluate(
             "--task",
             "-t",
             help="Only these tasks (repeatable): representation, linear-probe, knn-probe, "
-            "retrieval, or one of the domain's.",
+            "retrieval, or one of the domain's; `all` adds the tasks run only on request "
+            "(the report names them).",
         ),
     ] = None,
     data: Annotated[

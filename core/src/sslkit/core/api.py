@@ -332,7 +332,8 @@ def evaluate(
     control: bool = True,
     log=None,
 ) -> dict[str, Any]:
-    """Evaluate a run's frozen embeddings: every generic and plugin task (or ``task``), then
+    """Evaluate a run's frozen embeddings: every generic and plugin task but those run on request
+    (or ``task``: names, or ``"all"``), then
     ``report.json``, ``report.md`` and PNG plots in ``out`` (default ``<run>/report``).
 
     ``control`` (when the plugin's default task is evaluated and the data has labels): also
@@ -349,7 +350,13 @@ def evaluate(
     quiet()
     from sslkit.core.engine.device import select_device
     from sslkit.core.evaluate.embeddings import TaskContext
-    from sslkit.core.evaluate.report import check_tasks, evaluate_tasks, make_plots, write_report
+    from sslkit.core.evaluate.report import (
+        check_tasks,
+        evaluate_tasks,
+        make_plots,
+        on_request,
+        write_report,
+    )
 
     if projection not in ("pca", "tsne"):
         raise UsageError(f"unknown projection {projection!r}; available: pca, tsne")
@@ -379,6 +386,7 @@ def evaluate(
         **_spaces_fact(loaded.method),
         **assessed,
         "tasks": results,
+        "not_run": [n for n in on_request(loaded.plugin) if n not in results],
     }
     folder = Path(out) if out else loaded.run_dir / "report"
 

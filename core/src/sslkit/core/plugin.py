@@ -103,6 +103,10 @@ class TaskSpec:
     payoff``): ``probe`` names the task's logistic-probe protocol (a ``"module:CONSTANT"``
     :class:`sslkit.core.evaluate.logistic.ProbeProtocol`; core's default when empty) and
     ``baseline`` the no-pretraining features it is compared with.
+
+    ``on_request`` tasks (a paper's protocol that trains heads for minutes) run only when named
+    (``sslkit evaluate --task NAME``, or ``--task all``), so that the default evaluation stays
+    as quick as the pretraining; the report lists them as available.
     """
 
     name: str
@@ -111,6 +115,7 @@ class TaskSpec:
     needs_labels: bool = True
     probe: Ref | None = None
     baseline: Baseline | None = None
+    on_request: bool = False
 
 
 T = TypeVar("T")

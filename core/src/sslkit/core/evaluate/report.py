@@ -57,11 +57,33 @@ def task_names(plugin: Plugin) -> list[str]:
     return [*(t for t in GENERIC_TASKS if t not in set(plugin.tasks)), *plugin.tasks]
 
 
-def check_tasks(plugin: Plugin, tasks: list[str] | None) -> None:
+def on_request(plugin: Plugin) -> list[str]:
+    """The plugin's tasks that run only when named (``TaskSpec.on_request``)."""
+    return [name for name, spec in plugin.tasks.items() if spec.on_request]
+
+
+def default_tasks(plugin: Plugin) -> list[str]:
+    """What ``sslkit evaluate`` runs without ``--task``: every task but those on request."""
+    skip = set(on_request(plugin))
+    return [name for name in task_names(plugin) if name not in skip]
+
+
+def select_tasks(plugin: Plugin, tasks: list[str] | None) -> list[str]:
+    """The tasks to run: ``None`` the default ones, ``["all"]`` every task, else those named
+    (an unknown name is a UsageError listing what exists)."""
+    if not tasks:
+        return default_tasks(plugin)
     known = task_names(plugin)
-    for name in tasks or []:
+    if list(tasks) == ["all"]:
+        return known
+    for name in tasks:
         if name not in known:
-            raise UsageError(f"unknown task {name!r}; available: {', '.join(known)}")
+            raise UsageError(f"unknown task {name!r}; available: all, {', '.join(known)}")
+    return list(tasks)
+
+
+def check_tasks(plugin: Plugin, tasks: list[str] | None) -> None:
+    select_tasks(plugin, tasks)
 
 
 def split_roles(splits: list[str]) -> tuple[str, str | None]:
@@ -142,9 +164,8 @@ def _holdout(emb: Embeddings, seed: int) -> tuple[Embeddings, Embeddings]:
 def evaluate_tasks(
     plugin: Plugin, ctx: TaskContext, tasks: list[str] | None = None, log=None
 ) -> dict[str, Any]:
-    check_tasks(plugin, tasks)
     out: dict[str, Any] = {}
-    for name in tasks or task_names(plugin):
+    for name in select_tasks(plugin, tasks):
         start = time.perf_counter()
         metrics = dict(run_task(plugin, ctx, name))
         if "skipped" not in metrics:
@@ -245,6 +266,13 @@ def render_markdown(report: dict[str, Any], descriptions: dict[str, str]) -> str
     lines += ["## Summary", "", "| task | result | seconds |", "|---|---|---:|"]
     lines += [f"| {name} | {headline(m)} | {_seconds(m)} |" for name, m in tasks.items()]
     lines.append("")
+    if report.get("not_run"):
+        named = ", ".join(f"`{n}`" for n in report["not_run"])
+        lines += [
+            f"Not run by default (minutes of training each): {named}; ask for one with "
+            "`sslkit evaluate RUN --task NAME`, or `--task all`.",
+            "",
+        ]
     if paid:
         lines += payoff_section(paid)
     training = report.get("training") or {}

@@ -77,12 +77,16 @@ plugin = Plugin(
                 "fitted once for both names",
             ),
             TaskSpec(
-                "mlp", "sslkit.tabular.tasks:mlp", summary="small MLP head on frozen embeddings"
+                "mlp",
+                "sslkit.tabular.tasks:mlp",
+                summary="small MLP head on frozen embeddings",
+                on_request=True,
             ),
             TaskSpec(
                 "tjepa-protocol",
                 "sslkit.tabular.tasks:tjepa_protocol",
                 summary="the T-JEPA paper's protocol: one MLP on raw features, embeddings, both",
+                on_request=True,
             ),
         ],
     ),

@@ -31,12 +31,16 @@ TABULAR_PROBE = ProbeProtocol(
     scaler="numpy",
     solver="lbfgs",
     max_iter=300,
+    warm_start=True,
 )
-"""The tabular probe's protocol (the published Adult numbers were measured with it): features
-standardised by the train split's mean and std (float32), the C with the best accuracy on a
-seeded tenth of the train split (fitted on the other nine tenths) refitted on the whole split;
-C = 1 without a search when that tenth has fewer than 50 rows (train under about 500 rows) or
-the nine tenths lack a class. The grid: on 1,024 T-JEPA dimensions of Adult a fixed C = 1
+"""The tabular probe's protocol (the published Adult numbers were measured with it, cold-started
+until 2026-12-01): features standardised by the train split's mean and std (float32), the C with
+the best accuracy on a seeded tenth of the train split (fitted on the other nine tenths, each C
+started from the previous C's solution) refitted on the whole split from the best C's
+solution (``LogisticRegressionCV``); C = 1 without a search when that tenth has fewer than 50
+rows (train under about 500 rows) or the nine tenths lack a class. Warm starts halve the fit on
+T-JEPA's 1,024 dimensions of Adult (136 s to 69 s on one thread) and move its test ROC-AUC by
+4e-5 (0.918299 to 0.918340; same C). The grid: on 1,024 T-JEPA dimensions of Adult a fixed C = 1
 over-fitted, C = 0.01 scored 0.56 points higher on a validation fifth of adult.data (seed 0)."""
 
 

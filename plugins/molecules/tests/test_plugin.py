@@ -99,3 +99,29 @@ def test_pretrain_evaluate_export_through_the_cli(tmp_path):
     files = sorted((tmp_path / "emb").glob("*.parquet"))
     table = pd.concat(pd.read_parquet(f) for f in files)
     assert len(table) == 3 and len(table["embedding"].iloc[0]) == 16
+
+
+def test_pretrain_on_a_users_small_csv(user_csv, tmp_path):
+    """Six rows, two label columns with gaps, a salt and an invalid SMILES: pretraining and
+    the default task run (tasks whose test molecules hold one class are not scored)."""
+    from sslkit.core import api
+
+    res = api.pretrain(
+        "molecules",
+        "molclr",
+        overrides=[
+            f"data.path={user_csv}",
+            "data.split=random",
+            "data.pretrain_on=all",
+            "method.hidden_dim=8",
+            "method.num_layers=2",
+            "method.feat_dim=8",
+            "train.max_steps=2",
+            "train.batch_size=4",
+            f"train.out={tmp_path}",
+            "train.quiet=true",
+        ],
+        log=lambda *_: None,
+    )
+    assert res.steps == 2
+    assert res.data.tasks == ["active", "toxic"] and res.data.facts["invalid"] == 1

@@ -1,0 +1,122 @@
+"""Config dataclasses of the recsys plugin: ``[data]``, the encoder options and one
+``[method]`` class per method.
+
+Plain dataclasses, no torch: ``sslkit plugins`` and ``--help`` read them without importing a
+heavy library. The attribute docstring under a field is its ``--help`` text. Defaults are the
+papers' settings (LightGCN: He et al. 2020; SimGCL/XSimGCL: Yu et al. 2022/2023 as SELFRec
+runs them; SGL: Wu et al. 2021); ``presets/<method>/default.toml`` sets the ``[train]`` budget of
+the embedded default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sslkit.core.method_config import MethodOptions
+
+Split = Literal["auto", "temporal", "leave_k_out", "random", "given"]
+Format = Literal["auto", "csv", "tsv", "parquet", "lightgcn"]
+
+
+@dataclass
+class RecsysData:
+    """``[data]``: where the interactions come from, how they are filtered and split."""
+
+    path: str = ""
+    """Interactions: a CSV, TSV or Parquet file (one row per user-item interaction), a LightGCN
+    text file (`user item item ...` per line), an embedded data set (online-retail,
+    online-retail-sample), or "" for the embedded online-retail."""
+    test_path: str = ""
+    """A file of test interactions in the same format (then data.split = given)."""
+    format: Format = "auto"
+    """File format; auto reads the suffix (.csv, .tsv, .parquet; .txt is the LightGCN format)."""
+    user_column: str = ""
+    """The user column; "" finds user, user_id, userId, customer_id or CustomerID."""
+    item_column: str = ""
+    """The item column; "" finds item, item_id, itemId, product_id, movie_id or StockCode."""
+    time_column: str = ""
+    """The timestamp column (numbers or dates); "" finds timestamp, time, date or InvoiceDate,
+    none when absent."""
+    weight_column: str = ""
+    """An optional rating or weight column; rows with a weight <= min_weight are dropped."""
+    min_weight: float = 0.0
+    """With a weight column: keep interactions whose weight is above this (e.g. ratings > 3)."""
+    split: Split = "auto"
+    """auto: given with a test file, temporal with timestamps, random otherwise. temporal: the
+    last test_fraction of each user's interactions by time; leave_k_out: each user's last k
+    (random k without timestamps); random: a random test_fraction of all interactions."""
+    test_fraction: float = 0.2
+    """Share of each user's interactions held out (temporal), or of all of them (random)."""
+    leave_k: int = 1
+    """Interactions per user held out by leave_k_out (users with fewer than k + 1 stay in
+    training only)."""
+    val_fraction: float = 0.1
+    """Share of the training interactions cut (as the test split is) into a validation split
+    that chooses the training step; 0: no selection, the last step is kept."""
+    min_user_interactions: int = 1
+    """Drop users with fewer interactions than this (after removing duplicates); counted."""
+    min_item_interactions: int = 1
+    """Drop items with fewer interactions than this; counted."""
+    unknown: Literal["drop", "error"] = "drop"
+    """Test interactions of users or items never seen in training: drop (counted) or error."""
+    max_users: int = 0
+    """Keep the first N users in order of appearance (0: all); small samples for tests."""
+    seed: int = 0
+    """Seed of the random split and of random leave-k-out."""
+
+
+@dataclass
+class EncoderOptions(MethodOptions):
+    """The LightGCN encoder of He et al. 2020: id embeddings of users and items propagated
+    ``num_layers`` times over the symmetrically normalised user-item graph; the first options
+    of every method's config. ``sslkit.recsys.encoders.build_encoder`` reads them."""
+
+    embed_dim: int = 64
+    """Width of the user and item embeddings (LightGCN, SELFRec: 64)."""
+    num_layers: int = 3
+    """Propagation layers (LightGCN: 3; SELFRec's SimGCL configs: 2)."""
+    reg: float = 1e-4
+    """L2 weight on the batch's ego embeddings (LightGCN's decay, 1e-4)."""
+    eval_every: int = 0
+    """Steps between validation measurements of Recall@20 (the best step is kept); 0: about
+    20 measurements a run."""
+
+
+@dataclass
+class LightGCNConfig(EncoderOptions):
+    pass
+
+
+@dataclass
+class SimGCLConfig(EncoderOptions):
+    cl_weight: float = 0.5
+    """Weight of the contrastive loss (SimGCL's lambda; 0.5 on Yelp2018 in SELFRec)."""
+    eps: float = 0.1
+    """Magnitude of the uniform noise added to every propagated layer (SimGCL's eps)."""
+    temperature: float = 0.2
+    """InfoNCE temperature (SimGCL: 0.2)."""
+
+
+@dataclass
+class XSimGCLConfig(EncoderOptions):
+    cl_weight: float = 0.2
+    """Weight of the cross-layer contrastive loss (XSimGCL's lambda, 0.2)."""
+    eps: float = 0.2
+    """Magnitude of the uniform noise (XSimGCL: 0.2)."""
+    temperature: float = 0.2
+    """InfoNCE temperature (XSimGCL's tau, 0.2)."""
+    cl_layer: int = 1
+    """The layer whose noisy output is contrasted with the final embedding (l*, 1)."""
+
+
+@dataclass
+class SGLConfig(EncoderOptions):
+    cl_weight: float = 0.1
+    """Weight of the contrastive loss (SGL's lambda_1, 0.1)."""
+    drop_rate: float = 0.1
+    """Share of training edges dropped in each view (SGL-ED's rho, 0.1)."""
+    temperature: float = 0.2
+    """InfoNCE temperature (SGL: 0.2)."""
+    view_every: int = 0
+    """Steps between new edge-dropout views (SGL draws them once an epoch); 0: one epoch."""

@@ -1,0 +1,100 @@
+"""The recommendation task: all-rank Recall@K / NDCG@K of the test interactions, beside item
+popularity and the untrained control.
+
+Every user with a test interaction ranks every item by inner product; the items it has in
+training (``fit`` and ``valid``) are masked (:func:`sslkit.core.evaluate.recommend.
+recall_ndcg_at_k`). Core's "did pretraining pay?" report fits logistic probes on labels, and
+interactions have none, so this task answers it in its own metrics: the same metric for the
+popularity ranking (``popularity_*``) and for the method as built before its first step
+(``control_*``, :func:`sslkit.core.evaluate.control.untrained_method`), and one ``verdict``
+line. ``coverage@20`` (share of the items recommended to anyone) and ``avg_popularity@20``
+(mean training interactions of the recommended items) describe the top 20.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sslkit.recsys.baselines import popularity, popularity_embeddings
+
+KS = (10, 20, 40)
+
+
+def _scores(user_emb, item_emb, data, device) -> dict[str, float]:
+    from sslkit.core.evaluate.recommend import recall_ndcg_at_k
+
+    return recall_ndcg_at_k(
+        user_emb, item_emb, data.rows("train"), data.rows("test"), KS, device=device
+    )
+
+
+def describe_top(top: np.ndarray, data: Any) -> dict[str, float]:
+    pop = popularity(data)
+    return {
+        "coverage@20": float(len(np.unique(top)) / max(1, data.n["item"])),
+        "avg_popularity@20": float(pop[top].mean()) if top.size else 0.0,
+    }
+
+
+def _embeddings(ctx: Any, method: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    if method is None:
+        u, v = ctx.embeddings("test", space="user"), ctx.embeddings("test", space="item")
+        return u.X, v.X
+    from sslkit.core.evaluate.embeddings import embed_split
+
+    return tuple(
+        embed_split(method, ctx.data, "test", ctx.batch_size, ctx.device, space).X
+        for space in ("user", "item")
+    )
+
+
+def recommend(ctx: Any) -> dict[str, Any]:
+    from sslkit.core.evaluate.control import untrained_method
+
+    data = ctx.data
+    if "test" not in data.split_names():
+        return {"skipped": "no test interactions (every user has a single interaction?)"}
+    users, items = _embeddings(ctx)
+    test_users = np.unique(data.rows("test")[0])
+    out: dict[str, Any] = {k: v for k, v in _scores(users, items, data, ctx.device).items()}
+    out.update(describe_top(masked_top(users, items, data, test_users, 20, ctx.device), data))
+    pu, pi = popularity_embeddings(data)
+    pop = _scores(pu, pi, data, ctx.device)
+    out.update({f"popularity_{k}": pop[k] for k in ("recall@20", "ndcg@20")})
+    control = untrained_method(ctx.config, data, ctx.device)
+    cu, ci = _embeddings(ctx, control)
+    ctl = _scores(cu, ci, data, ctx.device)
+    out.update({f"control_{k}": ctl[k] for k in ("recall@20", "ndcg@20")})
+    if hasattr(ctx.method, "selection"):
+        out.update(ctx.method.selection())
+    out["verdict"] = verdict(out)
+    out["protocol"] = (
+        "users rank every item by inner product; training (fit + valid) items masked; test "
+        "interactions held out; popularity = training interaction counts"
+    )
+    out["data"] = ", ".join(f"{k}={v}" for k, v in data.info["counts"].items())
+    return out
+
+
+def masked_top(users, items, data, rows, k: int = 20, device: Any = "cpu") -> np.ndarray:
+    """``(len(rows), k)``: the evaluation's top ``k`` item rows of the users ``rows`` (user
+    rows), their training items masked, best first."""
+    from sslkit.core.evaluate.recommend import top_k
+
+    train_u, train_i = data.rows("train")
+    local = np.full(data.n["user"], -1, np.int64)
+    local[rows] = np.arange(len(rows))
+    keep = local[train_u] >= 0
+    return top_k(users[rows], items, k, exclude=(local[train_u[keep]], train_i[keep]),
+                 device=device)  # fmt: skip
+
+
+def verdict(m: dict[str, Any]) -> str:
+    r, p, c = m["recall@20"], m["popularity_recall@20"], m["control_recall@20"]
+    word = "above" if r > p else "not above"
+    return (
+        f"Recall@20 {r:.4f}: {word} item popularity ({p:.4f}, {r - p:+.4f}) and "
+        f"{'above' if r > c else 'not above'} the untrained control ({c:.4f}, {r - c:+.4f})"
+    )

@@ -100,6 +100,7 @@ def test_smi_parquet_and_dataframe_inputs(tmp_path):
     smi.write_text("CCO ethanol\nc1ccccc1 benzene\nCCN\n")
     data = load_data(MoleculeData(path=str(smi)))
     assert data.facts["molecules"] == 3 and data.labels is None and data.task_kind() == "none"
+    assert len(data.train_dataset()) == 3  # no labels to score: pretraining sees every molecule
     frame = pd.DataFrame({"SMILES": ["CCO", "CCN", "c1ccccc1"], "logS": [0.5, -1.2, -2.0]})
     frame.to_parquet(tmp_path / "m.parquet")
     data = load_data(MoleculeData(path=str(tmp_path / "m.parquet")))

@@ -50,8 +50,8 @@ class MoleculeData:
     split_seed: int = 0
     """Seed of the random and random_scaffold splits (the scaffold split has none)."""
     pretrain_on: Literal["train", "all"] = "train"
-    """Molecules pretraining sees: the train split only (no structure of a test molecule), or
-    all of them (labels are never used)."""
+    """Molecules pretraining sees: the train split only (no structure of a test molecule; data
+    without labels: all of them), or all of them (labels are never used)."""
     max_rows: int = 0
     """Read at most this many rows (0: all)."""
     cache: bool = True

@@ -90,7 +90,9 @@ class MoleculeSet(DomainData):
 
     # -- training -----------------------------------------------------------------------------
     def train_dataset(self) -> list[Data]:
-        if self.pretrain_on == "train" and "train" in self.splits:
+        """The molecules pretraining sees: the train split's (``data.pretrain_on=train``) when
+        the data has labels to score, else all of them (an unlabelled library)."""
+        if self.pretrain_on == "train" and self.labels is not None and "train" in self.splits:
             return [self.graphs[i] for i in self.splits["train"]]
         return self.graphs
 

@@ -3,6 +3,8 @@ best no-pretraining baseline at 1%, 10% and 100% of the training labels.
 
     uv run python benchmarks/label_efficiency.py                       # all domains, all methods
     uv run python benchmarks/label_efficiency.py --domains tabular --methods tjepa --seeds 5
+    uv run python benchmarks/label_efficiency.py --domains tabular --methods scarf \
+        --set train.epochs=30 --tag long                # a variant: stored as tabular/scarf[long]
 
 For each domain (tabular: Adult; graphs: Cora, public split; events: Online Retail) and method:
 pretrain once with the method's shipped default preset on the embedded data
@@ -22,7 +24,10 @@ control by more than two standard errors. This is the engine of ``sslkit evaluat
 "Did pretraining pay?" section (:mod:`sslkit.core.evaluate.payoff`), run per method.
 
 Writes ``benchmarks/results/label_efficiency.json`` (merging domains and methods run separately)
-and a table per domain in ``docs/<domain>.md`` between ``LABEL-EFFICIENCY`` markers.
+and a table per domain in ``docs/<domain>.md`` between ``LABEL-EFFICIENCY`` markers. ``--set
+key=value`` (repeatable) adds overrides to every pretraining; with ``--tag NAME`` the result is
+stored as ``<domain>/<method>[NAME]`` beside the default's and left out of the docs tables
+(``benchmarks/tabular_recipes.py`` shows the tabular variants).
 """
 
 from __future__ import annotations
@@ -80,20 +85,37 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def run_one(domain: str, method: str, seeds: int, root: Path) -> dict[str, Any]:
+def key_of(domain: str, method: str, tag: str = "") -> str:
+    return f"{domain}/{method}[{tag}]" if tag else f"{domain}/{method}"
+
+
+def run_one(
+    domain: str,
+    method: str,
+    seeds: int,
+    root: Path,
+    overrides: list[str] | tuple[str, ...] = (),
+    tag: str = "",
+) -> dict[str, Any]:
     from sslkit.core import api
     from sslkit.core.evaluate.control import assess, control_context
     from sslkit.core.evaluate.embeddings import TaskContext
 
-    start = time.process_time()
+    start, wall = time.process_time(), time.perf_counter()
     result = api.pretrain(
         domain,
         method,
-        overrides=[f"train.out={root}", f"train.name={domain}-{method}", "train.seed=0"],
+        overrides=[
+            f"train.out={root}",
+            f"train.name={domain}-{method}{'-' + tag if tag else ''}",
+            "train.seed=0",
+            *overrides,
+        ],
         evaluate_default_task=False,
         log=lambda *_: None,
     )
     train_cpu = time.process_time() - start
+    train_wall = time.perf_counter() - wall
     plugin = api.get_plugin(domain)
     ctx = TaskContext(result.run_dir, result.config, result.data, result.method)
     section = assess(plugin, ctx, control_context(ctx), seeds=seeds)
@@ -102,12 +124,15 @@ def run_one(domain: str, method: str, seeds: int, root: Path) -> dict[str, Any]:
         "method": method,
         "steps": result.steps,
         "train_cpu_seconds": round(train_cpu, 1),
+        "train_wall_seconds": round(train_wall, 1),
         "assess_seconds": section.get("seconds"),
         "metric": section["metric"],
         "probe": section["probe"],
         "rows": section["rows"],
         "summary": summarise(section["rows"]),
         "verdict": section["verdict"]["line"],
+        **({"tag": tag} if tag else {}),
+        **({"overrides": list(overrides)} if overrides else {}),
     }
 
 
@@ -130,7 +155,7 @@ def table(results: dict[str, Any], domain: str) -> tuple[list[str], list[list[st
     ]
     rows = []
     for _key, res in sorted(results.items()):
-        if res["domain"] != domain:
+        if res["domain"] != domain or res.get("tag"):
             continue
         for item in res["summary"]:
             gain = item.get("gain_over_control", (math.nan, math.nan))
@@ -164,6 +189,15 @@ def main() -> None:
     ap.add_argument("--methods", default="all", help="comma-separated, or all")
     ap.add_argument("--seeds", type=int, default=5, help="label subsamples per fraction")
     ap.add_argument("--tables", action="store_true", help="only rewrite the docs tables")
+    ap.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an override for every pretraining (repeatable)",
+    )
+    ap.add_argument("--tag", default="", help="store as <domain>/<method>[TAG], not in the docs")
     args = ap.parse_args()
 
     results: dict[str, Any] = {}
@@ -177,9 +211,12 @@ def main() -> None:
         for domain in args.domains.split(","):
             methods = methods_of(domain) if args.methods == "all" else args.methods.split(",")
             for method in methods:
-                res = run_one(domain, method, args.seeds, Path(tmp))
-                results[f"{domain}/{method}"] = res
-                print(f"{domain}/{method}: {res['verdict']}", flush=True)
+                res = run_one(domain, method, args.seeds, Path(tmp), args.overrides, args.tag)
+                key = key_of(domain, method, args.tag)
+                if OUT.exists():  # merge with what other runs wrote meanwhile
+                    results = json.loads(OUT.read_text()).get("results", {})
+                results[key] = res
+                print(f"{key}: {res['verdict']}", flush=True)
                 for item in res["summary"]:
                     print(f"  {item}", flush=True)
                 OUT.write_text(
@@ -189,8 +226,9 @@ def main() -> None:
                     )
                     + "\n"
                 )
-            header, rows = table(results, domain)
-            write_table(DOMAINS[domain], "LABEL-EFFICIENCY", rows, header)
+            if not args.tag:
+                header, rows = table(results, domain)
+                write_table(DOMAINS[domain], "LABEL-EFFICIENCY", rows, header)
 
 
 if __name__ == "__main__":

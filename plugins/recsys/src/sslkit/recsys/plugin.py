@@ -102,7 +102,7 @@ plugin = Plugin(
             ),
         ],
     ),
-    default_method="simgcl",
+    default_method="xsimgcl",
     default_task="recommend",
     presets="sslkit.recsys.presets",
 )

@@ -65,7 +65,7 @@ class InteractionData(DomainData):
         self.counts = counts
         self.source = source
         self.n = {"user": len(users), "item": len(items)}
-        fit_u, fit_i = pairs["fit"]
+        fit_u = pairs["fit"][0]
         self.info = {
             "users": len(users),
             "items": len(items),

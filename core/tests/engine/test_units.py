@@ -198,15 +198,35 @@ def test_collapse_monitor_warns_when_rank_falls(tmp_path):
     )
     monitor = CollapseMonitor(every=1, rows=128)
     monitor.on_train_start(ctx)
-    healthy = monitor.best["rankme"]
-    assert healthy > 3.0 and not logs
+    healthy = monitor.untrained["rankme"]
+    assert healthy > 3.0 and not logs and monitor.best == {}
     with torch.no_grad():  # complete collapse: every row gets the same embedding
         model.enc.weight.zero_()
         model.enc.bias.copy_(torch.arange(1.0, 5.0))
     record = {"step": 1}
     monitor.on_step_end(ctx, record)
     assert record["rankme"] < 1.01 and record["embedding_std"] < 1e-6
-    assert len(logs) == 2 and "rankme fell" in logs[0] and "collapsing" in logs[0]
+    assert len(logs) == 1 and "embedding_std fell" in logs[0] and "(untrained " in logs[0]
+
+
+def test_collapse_monitor_judges_rank_against_training_not_the_random_init(tmp_path, monkeypatch):
+    """RankMe may fall from the untrained encoder's and rise again (stepwise SSL learning): no
+    warning for that; a fall below half of the best trained value warns."""
+    model, data, logs = AE(), Toy(), []
+    ctx = Context(
+        RunDir.create(tmp_path, "r"), model, data, torch.device("cpu"), 10, 0, 32, logs.append
+    )
+    monitor = CollapseMonitor(every=1, rows=128)
+    ranks = iter([8.0, 2.0, 6.0, 2.5])  # untrained, then steps 1-3
+    import sslkit.core.objectives.monitors as monitors
+
+    monkeypatch.setattr(monitors, "rankme", lambda z: torch.tensor(next(ranks)))
+    monitor.on_train_start(ctx)
+    for step in (1, 2):
+        monitor.on_step_end(ctx, {"step": step})
+    assert not logs  # 8 -> 2 -> 6: above a tenth of the untrained rank, then rising
+    monitor.on_step_end(ctx, {"step": 3})
+    assert len(logs) == 1 and "rankme fell to 2.5 at step 3 (best 6)" in logs[0]
 
 
 def test_progress_bar_and_quiet(tmp_path):

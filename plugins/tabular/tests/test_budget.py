@@ -42,6 +42,7 @@ def pretrain(adult, rows: int, tmp_path, *extra: str):
     logs: list[str] = []
     result = api.pretrain(
         "tabular",
+        "tjepa",  # the budget rule is core's; T-JEPA's preset: 5 passes, at least 315 steps
         overrides=[
             f"data.path={train}", f"data.test_path={test}", f"data.target={ADULT_TARGET}",
             f"train.out={tmp_path}", f"train.name=r{rows}", "train.progress=false",

@@ -90,7 +90,7 @@ plugin = Plugin(
             ),
         ],
     ),
-    default_method="tjepa",
+    default_method="vime",
     default_task="probe",
     presets="sslkit.tabular.presets",
 )

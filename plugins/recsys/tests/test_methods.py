@@ -111,17 +111,24 @@ def test_negatives_are_never_training_positives(sample):
     assert len(torch.unique(neg)) > sample.n["item"] // 2  # spread over the catalogue
 
 
+def one_step(build, cfg, data, seed: int):
+    """The method built (seed 0), a batch of 64 pairs, and its first step's output drawn from
+    ``seed``; the global generator is then reset to ``seed`` for the same draws by hand."""
+    torch.manual_seed(0)
+    m = build(cfg, data)
+    batch = data.collate(list(range(64)))
+    torch.manual_seed(seed)
+    out = m.training_step(batch, 0)
+    torch.manual_seed(seed)
+    return m, batch, out
+
+
 def test_simgcl_loss_is_bpr_plus_weighted_infonce_of_two_noisy_views(sample):
     from sslkit.recsys.methods.simgcl import build
 
     cfg = SimGCLConfig(embed_dim=8, num_layers=2, cl_weight=0.5, eps=0.1, reg=1e-4)
-    torch.manual_seed(0)
-    m = build(cfg, sample)
-    batch = sample.collate(list(range(64)))
-    torch.manual_seed(5)
-    out = m.training_step(batch, 0)
+    m, batch, out = one_step(build, cfg, sample, 5)
     # the same draws by hand: negatives, then the two noisy propagations
-    torch.manual_seed(5)
     enc = m.encoder
     users, items = enc.split(enc.combine(enc.layer_outputs()))
     neg = m.sample_negatives(batch["user"])
@@ -140,12 +147,7 @@ def test_xsimgcl_contrasts_the_final_embedding_with_layer_l_star(sample):
     from sslkit.recsys.methods.xsimgcl import build
 
     cfg = XSimGCLConfig(embed_dim=8, num_layers=2, cl_layer=1)
-    torch.manual_seed(0)
-    m = build(cfg, sample)
-    batch = sample.collate(list(range(64)))
-    torch.manual_seed(7)
-    out = m.training_step(batch, 0)
-    torch.manual_seed(7)
+    m, batch, out = one_step(build, cfg, sample, 7)
     layers = m.encoder.layer_outputs(eps=cfg.eps)
     users, items = m.encoder.split(torch.stack(layers[1:]).mean(0))
     cl_u, cl_i = m.encoder.split(layers[1])
@@ -166,3 +168,18 @@ def test_sgl_edge_dropout_keeps_a_symmetric_normalised_graph():
     deg = (a > 0).sum(1).float()
     r, c = a.nonzero().unbind(1)
     assert torch.allclose(a[r, c], 1 / torch.sqrt(deg[r] * deg[c]))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_propagation_and_a_step_on_cuda_agree_with_cpu(sample):
+    from sslkit.recsys.methods.simgcl import build
+
+    torch.manual_seed(0)
+    m = build(SimGCLConfig(embed_dim=8, num_layers=2), sample)
+    cpu = m.encoder.combine(m.encoder.layer_outputs()).detach()
+    m = m.cuda()
+    gpu = m.encoder.combine(m.encoder.layer_outputs()).detach().cpu()
+    assert torch.allclose(cpu, gpu, atol=1e-5)
+    batch = {k: v.cuda() for k, v in sample.collate(list(range(64))).items()}
+    m.training_step(batch, 0)["loss"].backward()
+    assert m.encoder.user.weight.grad is not None

@@ -89,34 +89,37 @@ class LightGCNConfig(EncoderOptions):
 
 
 @dataclass
-class SimGCLConfig(EncoderOptions):
+class ContrastOptions(EncoderOptions):
+    """What the contrastive methods add to LightGCN's BPR: ``cl_weight`` times InfoNCE over
+    the batch's unique users and items."""
+
     cl_weight: float = 0.5
-    """Weight of the contrastive loss (SimGCL's lambda; 0.5 on Yelp2018 in SELFRec)."""
-    eps: float = 0.1
-    """Magnitude of the uniform noise added to every propagated layer (SimGCL's eps)."""
+    """Weight of the contrastive loss (lambda; SimGCL 0.5 on Yelp2018 in SELFRec)."""
     temperature: float = 0.2
-    """InfoNCE temperature (SimGCL: 0.2)."""
+    """InfoNCE temperature (SGL, SimGCL, XSimGCL: 0.2)."""
 
 
 @dataclass
-class XSimGCLConfig(EncoderOptions):
+class SimGCLConfig(ContrastOptions):
+    eps: float = 0.1
+    """Magnitude of the uniform noise added to every propagated layer (SimGCL's eps)."""
+
+
+@dataclass
+class XSimGCLConfig(ContrastOptions):
     cl_weight: float = 0.2
     """Weight of the cross-layer contrastive loss (XSimGCL's lambda, 0.2)."""
     eps: float = 0.2
     """Magnitude of the uniform noise (XSimGCL: 0.2)."""
-    temperature: float = 0.2
-    """InfoNCE temperature (XSimGCL's tau, 0.2)."""
     cl_layer: int = 1
     """The layer whose noisy output is contrasted with the final embedding (l*, 1)."""
 
 
 @dataclass
-class SGLConfig(EncoderOptions):
+class SGLConfig(ContrastOptions):
     cl_weight: float = 0.1
     """Weight of the contrastive loss (SGL's lambda_1, 0.1)."""
     drop_rate: float = 0.1
     """Share of training edges dropped in each view (SGL-ED's rho, 0.1)."""
-    temperature: float = 0.2
-    """InfoNCE temperature (SGL: 0.2)."""
     view_every: int = 0
     """Steps between new edge-dropout views (SGL draws them once an epoch); 0: one epoch."""

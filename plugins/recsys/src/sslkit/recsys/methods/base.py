@@ -133,6 +133,26 @@ class GraphRecommender(Method):
                       self.encoder.item(n))  # fmt: skip
         return (users[u], items[p], items[n]), reg
 
+    @staticmethod
+    def batch_views(batch: dict[str, torch.Tensor], a: tuple, b: tuple) -> tuple:
+        """``(users a, users b, items a, items b)``: the batch's unique users and items in two
+        views ``a`` and ``b``, each a (user table, item table) pair."""
+        u, i = torch.unique(batch["user"]), torch.unique(batch["item"])
+        return a[0][u], b[0][u], a[1][i], b[1][i]
+
+    def contrastive_step(self, triple: tuple, views: tuple, reg: torch.Tensor) -> dict[str, Any]:
+        """``BPR(triple) + cl_weight * (InfoNCE(users a, b) + InfoNCE(items a, b)) + reg`` with
+        ``views = (users a, users b, items a, items b)``; Matryoshka sizes apply to all of it."""
+        t, w = self.cfg.temperature, self.cfg.cl_weight
+
+        def loss_of(z, m):
+            bpr = bpr_loss(*z[:3])
+            cl = cross_view_infonce(z[3], z[4], t) + cross_view_infonce(z[5], z[6], t)
+            return {"loss": bpr + w * cl, "bpr": bpr, "cl": cl}
+
+        out = self.nested((*triple, *views), loss_of)
+        return {"loss": out["loss"] + reg, **self.logs(bpr=out["bpr"], cl=out["cl"], reg=reg)}
+
     def logs(self, **terms: torch.Tensor) -> dict[str, Any]:
         out = {k: v.detach() for k, v in terms.items()}
         if self._valid is not None and len(self._valid[0]) and not np.isnan(self.last_val):

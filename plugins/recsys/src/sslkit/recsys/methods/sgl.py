@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from sslkit.recsys.augment import edge_dropout_graph
-from sslkit.recsys.methods.base import GraphRecommender, bpr_loss, cross_view_infonce
+from sslkit.recsys.methods.base import GraphRecommender
 
 VIEW_SEED = 1_000_003
 
@@ -50,17 +50,8 @@ class SGL(GraphRecommender):
         g1, g2 = self.views(step, users.device)
         v1 = self.final(enc.layer_outputs(0.0, *g1))
         v2 = self.final(enc.layer_outputs(0.0, *g2))
-        u, i = torch.unique(batch["user"]), torch.unique(batch["item"])
-        t = self.cfg.temperature
-
-        def loss_of(z, m):
-            bpr = bpr_loss(*z[:3])
-            cl = cross_view_infonce(z[3], z[4], t) + cross_view_infonce(z[5], z[6], t)
-            return {"loss": bpr + self.cfg.cl_weight * cl, "bpr": bpr, "cl": cl}
-
-        views = (v1[0][u], v2[0][u], v1[1][i], v2[1][i])
-        out = self.nested((*triple, *views), loss_of)
-        return {"loss": out["loss"] + reg, **self.logs(bpr=out["bpr"], cl=out["cl"], reg=reg)}
+        views = self.batch_views(batch, v1, v2)
+        return self.contrastive_step(triple, views, reg)
 
 
 def build(cfg: Any, data: Any) -> SGL:

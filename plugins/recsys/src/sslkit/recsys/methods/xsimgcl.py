@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-
-from sslkit.recsys.methods.base import GraphRecommender, bpr_loss, cross_view_infonce
+from sslkit.recsys.methods.base import GraphRecommender
 
 
 class XSimGCL(GraphRecommender):
@@ -33,17 +31,8 @@ class XSimGCL(GraphRecommender):
         users, items = self.final(layers)
         cl_users, cl_items = enc.split(layers[self.cfg.cl_layer])
         triple, reg = self.rec_terms(batch, users, items)
-        u, i = torch.unique(batch["user"]), torch.unique(batch["item"])
-        t = self.cfg.temperature
-
-        def loss_of(z, m):
-            bpr = bpr_loss(*z[:3])
-            cl = cross_view_infonce(z[3], z[4], t) + cross_view_infonce(z[5], z[6], t)
-            return {"loss": bpr + self.cfg.cl_weight * cl, "bpr": bpr, "cl": cl}
-
-        views = (users[u], cl_users[u], items[i], cl_items[i])
-        out = self.nested((*triple, *views), loss_of)
-        return {"loss": out["loss"] + reg, **self.logs(bpr=out["bpr"], cl=out["cl"], reg=reg)}
+        views = self.batch_views(batch, (users, items), (cl_users, cl_items))
+        return self.contrastive_step(triple, views, reg)
 
 
 def build(cfg: Any, data: Any) -> XSimGCL:

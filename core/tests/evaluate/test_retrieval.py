@@ -70,3 +70,27 @@ def test_queries_without_any_relevant_row_are_left_out():
     queries = data(10, 4, classes=4)  # labels 0..3 in turn; 2 and 3 are not in the gallery
     out = retrieval_metrics(gallery, queries, ks=(1,))
     assert out["queries_without_match"] == 4 and out["queries"] == 6
+
+
+@pytest.mark.parametrize("same", [False, True])
+def test_map_at_r_is_pytorch_metric_learnings(same):
+    """The same precision@1 and MAP@R as pytorch-metric-learning's AccuracyCalculator."""
+    import torch
+    from pytorch_metric_learning.utils.accuracy_calculator import AccuracyCalculator
+
+    gallery, queries = data(300, 5, classes=3), data(90, 6, classes=3)
+    out = retrieval_metrics(gallery, None if same else queries, ks=(1, 5))
+    q = gallery if same else queries  # all 300 rows are queries (fewer than max_queries)
+
+    def unit(x):
+        return torch.nn.functional.normalize(torch.from_numpy(x), dim=1)
+
+    calc = AccuracyCalculator(
+        include=("precision_at_1", "mean_average_precision_at_r"), k="max_bin_count"
+    )
+    ref = calc.get_accuracy(
+        unit(q.X), torch.from_numpy(q.y), unit(gallery.X), torch.from_numpy(gallery.y), same
+    )
+    assert out["precision@1"] == pytest.approx(ref["precision_at_1"], abs=1e-9)
+    assert out["map@r"] == pytest.approx(ref["mean_average_precision_at_r"], abs=1e-6)
+    assert 0.3 < out["map@r"] < 1.0

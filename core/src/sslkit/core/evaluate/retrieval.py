@@ -12,7 +12,10 @@ divided by the user's held-out items) is :mod:`sslkit.core.evaluate.recommend`.
   ``DCG = sum_i rel_i / log2(i + 1)`` over ranks ``i = 1..K``, divided by the DCG of an ideal
   ranking (``min(K, R)`` relevant rows first, ``R`` = relevant rows in the gallery).
 - ``precision@1`` and ``map@r`` (MAP@R, Musgrave et al. 2020, "A Metric Learning Reality
-  Check") from pytorch-metric-learning's ``AccuracyCalculator``.
+  Check": ``1/R sum_{i<=R} P@i rel_i`` over the first ``R`` ranks, ``R`` = relevant rows in
+  the gallery), as pytorch-metric-learning's ``AccuracyCalculator`` defines them, computed
+  from a full sort of each query's similarities: its k-nearest-neighbour search with
+  ``k = R`` took 30 s on a two-class table (R about 15,000 of 20,000).
 """
 
 from __future__ import annotations
@@ -59,11 +62,6 @@ def retrieval_metrics(
     out) retrieve from the gallery (the train split). Queries whose label has no other row in
     the gallery cannot retrieve anything relevant and are left out (``queries_without_match``).
     At most ``max_queries`` queries and ``max_gallery`` gallery rows (seeded subsamples)."""
-    import faiss
-    import torch
-    from pytorch_metric_learning.utils.accuracy_calculator import AccuracyCalculator
-    from pytorch_metric_learning.utils.inference import FaissKNN
-
     gallery = subsample(gallery, max_gallery, seed)
     g_y = np.asarray(gallery.y)
     same = queries is None
@@ -90,26 +88,38 @@ def retrieval_metrics(
     pos = None if pos is None else pos[keep]
     _, idx = cosine_neighbours(q_x, gallery.X, max(ks), self_index=pos)
     out.update(recall_ndcg(g_y[idx], q_y, relevant, ks))
-
-    # precision@1 and MAP@R (R = the number of relevant gallery rows) through pml
-    def tensor(x: np.ndarray) -> torch.Tensor:
-        return torch.nn.functional.normalize(torch.from_numpy(np.ascontiguousarray(x)), dim=1)
-
-    calc = AccuracyCalculator(
-        include=("precision_at_1", "mean_average_precision_at_r"),
-        k="max_bin_count",
-        knn_func=FaissKNN(index_init_fn=faiss.IndexFlatIP),
-        device=torch.device("cpu"),
-    )
-    if same:
-        # pml's ref_includes_query drops each query's first neighbour (itself, similarity 1)
-        acc = calc.get_accuracy(
-            tensor(q_x), torch.from_numpy(q_y), tensor(gallery.X), torch.from_numpy(g_y), True
-        )
-    else:
-        acc = calc.get_accuracy(
-            tensor(q_x), torch.from_numpy(q_y), tensor(gallery.X), torch.from_numpy(g_y), False
-        )
-    out["precision@1"] = float(acc["precision_at_1"])
-    out["map@r"] = float(acc["mean_average_precision_at_r"])
+    out["precision@1"] = float(np.mean(g_y[idx[:, 0]] == q_y))
+    out["map@r"] = map_at_r(q_x, q_y, gallery.X, g_y, relevant, pos)
     return out
+
+
+def map_at_r(
+    q_x: np.ndarray,
+    q_y: np.ndarray,
+    g_x: np.ndarray,
+    g_y: np.ndarray,
+    relevant: np.ndarray,
+    self_index: np.ndarray | None = None,
+    chunk: int = 256,
+) -> float:
+    """MAP@R of cosine retrieval: per query, the gallery sorted by similarity (its own row
+    dropped when ``self_index`` gives it), precision at each relevant rank among the first
+    ``R = relevant[q]``, summed and divided by ``R``; the mean over queries."""
+
+    def unit(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)
+        return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+    g, gy = unit(g_x), np.asarray(g_y)
+    ranks = np.arange(1, len(gy) + 1, dtype=np.float64)
+    total = 0.0
+    for lo in range(0, len(q_y), chunk):
+        sims = unit(q_x[lo : lo + chunk]) @ g.T
+        if self_index is not None:
+            sims[np.arange(len(sims)), self_index[lo : lo + chunk]] = -np.inf
+        order = np.argsort(-sims, axis=1)  # quicksort: 3x a stable sort's speed
+        rel = gy[order] == np.asarray(q_y[lo : lo + chunk])[:, None]
+        r = np.asarray(relevant[lo : lo + chunk], dtype=np.float64)
+        precision = np.cumsum(rel, axis=1) / ranks
+        total += float(np.sum(np.where(rel & (ranks <= r[:, None]), precision, 0.0).sum(1) / r))
+    return total / len(q_y)

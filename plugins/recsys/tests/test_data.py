@@ -136,3 +136,18 @@ def test_embedded_sample_is_customer_by_product_split_by_time():
     assert data.counts["returns"] > 0 and data.counts["duplicates"] > 0
     assert 700 < data.info["users"] <= 800 and data.info["items"] > 1000
     assert len(data.rows("test")[0]) > 500
+
+
+def test_online_retail_falls_back_to_the_shipped_sample_without_sslkit_events(monkeypatch):
+    from sslkit.recsys.data import reading
+
+    real = reading.resources.files
+
+    def files(package):
+        if package == "sslkit.events.datasets":
+            raise ModuleNotFoundError("No module named 'sslkit.events'")
+        return real(package)
+
+    monkeypatch.setattr(reading.resources, "files", files)
+    data, source = reading.embedded_bytes("online-retail")
+    assert source == "<embedded online-retail-sample>" and len(data) > 100_000

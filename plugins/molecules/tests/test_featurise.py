@@ -47,6 +47,11 @@ def test_unknown_values_take_the_other_index():
     x, _, _ = feats("*C")
     assert x[:, 0].tolist() == [118, 5]
     assert HU.mask_atom == (119, 0) and HU.atom_vocab[0] == 120 and HU.self_loop == (4, 0)
+    # a dative bond is not single..aromatic: "other" (6), not the self-loop (4) or mask (5)
+    _, _, ea = feats("[NH3]->[Cu+2]")
+    assert ea.tolist() == [[6, 0], [6, 0]] and HU.bond_vocab[0] == 7
+    _, _, ea = feats("[NH3]->[Cu+2]", "ogb")
+    assert ea[:, 0].tolist() == [4, 4] and ea[:, 0].max() < OGB.bond_vocab[0]
 
 
 def test_ogb_features_match_ogbs_documented_example():

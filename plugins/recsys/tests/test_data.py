@@ -151,3 +151,25 @@ def test_online_retail_falls_back_to_the_shipped_sample_without_sslkit_events(mo
     monkeypatch.setattr(reading.resources, "files", files)
     data, source = reading.embedded_bytes("online-retail")
     assert source == "<embedded online-retail-sample>" and len(data) > 100_000
+
+
+def test_online_retail_with_date_strings_is_split_by_time(tmp_path):
+    """The UCI file exported to CSV has InvoiceDate as text: still a temporal split."""
+    rows = ["InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"]
+    items = ["A", "B", "C", "D", "E"]
+    for c in range(5):  # customer c buys the items in turn from item c: its last is item c - 1
+        for d in range(4):
+            item = items[(c + d) % 5]
+            rows.append(f"5{c}{d},{item},x,1,2010-12-0{d + 1} 08:26:00,1.0,1{c},UK")
+    (tmp_path / "retail.csv").write_text("\n".join(rows) + "\n")
+    data = load_data(cfg(path=str(tmp_path / "retail.csv"), split="temporal", test_fraction=0.25))
+    assert data.counts["split"] == "temporal"
+    assert set(pairs(data, "test")) == {(f"1{c}", items[(c + 3) % 5]) for c in range(5)}
+
+
+def test_temporal_split_without_times_is_a_usage_error(tmp_path):
+    (tmp_path / "log.csv").write_text(
+        "user,item\n" + "".join(f"u{k % 3},i{k}\n" for k in range(12))
+    )
+    with pytest.raises(UsageError, match="data.split = temporal needs a time"):
+        load_data(cfg(path=str(tmp_path / "log.csv"), split="temporal"))

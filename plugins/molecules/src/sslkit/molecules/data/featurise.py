@@ -96,7 +96,10 @@ def hu_atom(atom) -> list[int]:
 
 
 def hu_bond(bond) -> list[int]:
-    return [_index(_HU_BONDS, str(bond.GetBondType())), _index(_HU_DIRS, str(bond.GetBondDir()))]
+    kind = _index(_HU_BONDS, str(bond.GetBondType()))
+    # another bond type (dative, ...) is "other" (6): 4 and 5 are the self-loop and the mask
+    kind = 6 if kind == len(_HU_BONDS) else kind
+    return [kind, _index(_HU_DIRS, str(bond.GetBondDir()))]
 
 
 def ogb_atom(atom) -> list[int]:
@@ -116,7 +119,8 @@ def ogb_atom(atom) -> list[int]:
 def ogb_bond(bond) -> list[int]:
     return [
         _index(_HU_BONDS, str(bond.GetBondType())),
-        _index(_OGB_STEREO, str(bond.GetStereo())),
+        # OGB's safe_index: a value not in the list is its last entry (STEREOANY)
+        min(_index(_OGB_STEREO, str(bond.GetStereo())), len(_OGB_STEREO) - 1),
         int(bond.GetIsConjugated()),
     ]
 

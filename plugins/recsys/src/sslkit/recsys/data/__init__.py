@@ -48,6 +48,11 @@ def _split_kind(config: Any, has_time: bool, has_test: bool) -> str:
         raise UsageError("data.split = given needs data.test_path (the test interactions)")
     if kind == "auto":
         return "temporal" if has_time else "random"
+    if kind == "temporal" and not has_time:
+        raise UsageError(
+            "data.split = temporal needs a time for every interaction and this data has none: "
+            "name the column with data.time_column, or choose data.split = random or leave_k_out"
+        )
     return kind
 
 

@@ -156,12 +156,15 @@ def read_lightgcn(text: str, source: str) -> Interactions:
 
 def online_retail(frame: pd.DataFrame, source: str) -> Interactions:
     """UCI Online Retail as customer x product purchases: ``CustomerID`` x ``StockCode`` at
-    ``InvoiceDate`` (an Excel serial day); rows without a customer and returns (quantity <= 0,
+    ``InvoiceDate`` (an Excel serial day, as the embedded sample has it, or a date string, as
+    the UCI file exported to CSV has it); rows without a customer and returns (quantity <= 0,
     invoices ``C...``) are left out and counted."""
     frame = frame.assign(
         Quantity=pd.to_numeric(frame["Quantity"], errors="coerce"),
-        InvoiceDate=pd.to_numeric(frame["InvoiceDate"], errors="coerce"),
+        InvoiceDate=_times(frame["InvoiceDate"], source, "InvoiceDate"),
     )
+    if "InvoiceNo" not in frame:
+        frame = frame.assign(InvoiceNo="")
     no_customer = frame["CustomerID"].isna()
     returns = ~no_customer & (
         (frame["Quantity"] <= 0) | frame["InvoiceNo"].astype(str).str.startswith("C")

@@ -157,3 +157,27 @@ def test_labelled_rows_drop_unlabelled_classes_but_keep_negative_numbers():
     assert payoff.labelled_rows(emb, "regression").tolist() == [0, 1, 2, 3]
     nan = Embeddings(np.arange(3), np.zeros((3, 2)), np.array([0.5, np.nan, -1.0]))
     assert payoff.labelled_rows(nan, "regression").tolist() == [0, 2]
+
+
+def test_a_remembered_score_is_not_fitted_again(monkeypatch):
+    """The verdict of `sslkit pretrain` leaves its 100% scores in the run; `sslkit evaluate`
+    of the same rows reuses them (and fits only what the memo lacks)."""
+    sets, models = _sets("oracle")
+    memo: dict[str, float] = {}
+    _, first = payoff.label_curve(
+        sets, models, "classification", PROBE, fractions=(1.0,), memo=memo
+    )
+    assert len(memo) == 4  # 3 probes and one boosting fit at 100%
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fitted again")
+
+    monkeypatch.setattr(payoff, "score", no_fit)
+    _, again = payoff.label_curve(
+        sets, models, "classification", PROBE, fractions=(1.0,), memo=memo
+    )
+    assert again == first
+    # other rows are other inputs: a changed label is not answered from the memo
+    sets[payoff.CONTROL][0].y[0] = 1 - sets[payoff.CONTROL][0].y[0]
+    with pytest.raises(AssertionError, match="fitted again"):
+        payoff.label_curve(sets, models, "classification", PROBE, fractions=(1.0,), memo=memo)

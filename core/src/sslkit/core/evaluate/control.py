@@ -111,6 +111,35 @@ def feature_sets(
     return sets, models, protocol, None if baseline is None else baseline.name
 
 
+MEMO = "payoff_scores.json"
+"""In the run folder: the scores ``sslkit pretrain``'s verdict fitted (control, baseline and
+embeddings at 100% of the labels), by a digest of their inputs, so that ``sslkit evaluate``
+of the same run and data does not fit them again."""
+
+
+def _load_memo(run_dir: Path | None) -> dict[str, float]:
+    import json
+
+    path = None if run_dir is None else Path(run_dir) / MEMO
+    try:
+        return dict(json.loads(path.read_text())) if path is not None and path.is_file() else {}
+    except (OSError, ValueError):  # unreadable: fit again
+        return {}
+
+
+def _save_memo(run_dir: Path | None, memo: dict[str, float]) -> None:
+    import json
+
+    if run_dir is None or not Path(run_dir).is_dir():
+        return
+    from sslkit.core.engine.rundir import atomic_write_text
+
+    try:
+        atomic_write_text(Path(run_dir) / MEMO, json.dumps(memo))
+    except OSError:  # a read-only run folder: the scores are only not remembered
+        pass
+
+
 def assess(
     plugin: Plugin,
     ctx: TaskContext,
@@ -132,9 +161,11 @@ def assess(
         return {"skipped": "too few labelled training rows to compare (need two classes)"}
     if len(test.X) < 2 or (kind != "regression" and len(np.unique(test.y)) < 2):
         return {"skipped": "the test rows hold fewer than two classes: nothing to score"}
+    memo = _load_memo(ctx.run_dir)
     metric, rows = payoff.label_curve(
-        sets, models, kind, protocol, fractions=fractions, seeds=seeds, seed=ctx.seed
+        sets, models, kind, protocol, fractions=fractions, seeds=seeds, seed=ctx.seed, memo=memo
     )
+    _save_memo(ctx.run_dir, memo)
     out: dict[str, Any] = {
         "task": plugin.default_task,
         "metric": metric,

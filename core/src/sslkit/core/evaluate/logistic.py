@@ -182,7 +182,7 @@ SMALL_FIT = 1 << 24
 """Fits on at most this many feature values (rows x columns) use one BLAS thread."""
 
 
-def _digest(*parts: Any) -> bytes:
+def digest(*parts: Any) -> bytes:
     """A digest of arrays (dtype, shape and bytes) and plain values."""
     h = hashlib.blake2b(digest_size=20)
     for part in parts:
@@ -210,7 +210,7 @@ def fit_logistic(
     from threadpoolctl import threadpool_limits
 
     X, y = _cast(X, protocol), np.asarray(y)
-    key = _digest(X, y, protocol, seed, *(val if val is not None else (None,)))
+    key = digest(X, y, protocol, seed, *(val if val is not None else (None,)))
     if key not in _FITTED:
         if len(_FITTED) >= _FITTED_MAX:
             _FITTED.pop(next(iter(_FITTED)))

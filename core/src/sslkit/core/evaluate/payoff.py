@@ -116,6 +116,23 @@ def score(
     return float(out.get(metric, math.nan))
 
 
+def _remembered(memo: dict[str, float] | None, model: str, train: Embeddings,
+                test: Embeddings, kind: str, metric: str, protocol: Any, seed: int,
+                val: Embeddings | None) -> float:  # fmt: skip
+    """:func:`score`, looked up in (and added to) ``memo`` by a digest of its inputs."""
+    if memo is None:
+        return score(model, train, test, kind, metric, protocol, seed, val)
+    from sslkit.core.evaluate.logistic import digest
+
+    parts = [train.X, np.asarray(train.y), test.X, np.asarray(test.y)]
+    if val is not None:
+        parts += [val.X, np.asarray(val.y)]
+    key = digest(*parts, model, kind, metric, protocol, seed).hex()
+    if key not in memo:
+        memo[key] = score(model, train, test, kind, metric, protocol, seed, val)
+    return memo[key]
+
+
 def label_curve(
     sets: dict[str, tuple[Embeddings, Embeddings, Embeddings | None]],
     models: dict[str, tuple[str, ...]],
@@ -125,12 +142,15 @@ def label_curve(
     fractions: tuple[float, ...] = FRACTIONS,
     seeds: int = SEEDS,
     seed: int = 0,
+    memo: dict[str, float] | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
     """``(metric, rows)``: one row per feature set, model and fraction of the training labels,
     with the mean and std over ``seeds`` seeded subsamples (one fit at 100%).
 
     ``sets[name] = (train, test, val or None)``, rows aligned across sets (the subsample of a
-    fraction and seed is the same rows in every set, so differences are paired)."""
+    fraction and seed is the same rows in every set, so differences are paired). ``memo``
+    holds the scores of earlier fits by a digest of everything a score depends on (the rows,
+    labels, model, protocol and seed); new scores are added to it."""
     first = next(iter(sets.values()))
     y_train = np.asarray(first[0].y)
     metric = headline_metric(kind, y_train)
@@ -149,7 +169,8 @@ def label_curve(
         for name, (train, test, val) in sets.items():
             for model in models[name]:
                 scores = [
-                    score(
+                    _remembered(
+                        memo,
                         model,
                         take(train, tr),
                         test,

@@ -9,9 +9,11 @@ a method needs to be built (feature counts, vocabulary sizes) and the fitted pre
 from __future__ import annotations
 
 import hashlib
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -122,3 +124,13 @@ def space_example_inputs(data: DomainData, batch_size: int = 2, space: str | Non
     if space is None:
         return data.example_inputs(batch_size)
     return data.example_inputs(batch_size, space=space)  # type: ignore[call-arg]
+
+
+def cache_dir(domain: str) -> Path:
+    """Where a plugin keeps what it derives from data (featurised molecules, built graphs):
+    ``$SSLKIT_CACHE/<domain>``, else ``$XDG_CACHE_HOME/sslkit/<domain>``, else
+    ``~/.cache/sslkit/<domain>``."""
+    root = os.environ.get("SSLKIT_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "sslkit"
+    )
+    return Path(root) / domain

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from sslkit.core.data import cache_dir
 from sslkit.core.errors import DataError
 from sslkit.graphs.data.clean import check_edge_range, check_num_nodes, check_rows
 
@@ -61,13 +62,6 @@ class RawHypergraph:
     """Given (train node ids, test node ids) splits."""
     source: str = ""
     name: str = ""
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("SSLKIT_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "sslkit"
-    )
-    return Path(root) / "graphs"
 
 
 def embedded_path(*parts: str) -> Path:
@@ -139,7 +133,7 @@ def read_planetoid(folder: Path | None = None, *, trust_pickle: bool = False) ->
             path=src,
         )
     name = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed"}[prefix.lower()]
-    root = cache_dir() / "planetoid" / digest.hexdigest()[:16] / "built"
+    root = cache_dir("graphs") / "planetoid" / digest.hexdigest()[:16] / "built"
     try:
         if not root.is_dir():
             _build_planetoid(root, name, files)

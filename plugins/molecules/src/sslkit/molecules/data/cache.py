@@ -11,13 +11,15 @@ to a temporary name and renamed, so a killed run never leaves half a file.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from sslkit.core.data import cache_dir
+from sslkit.core.engine.rundir import atomic_write_bytes, atomic_write_text
 
 VERSION = 1
 
@@ -49,13 +51,6 @@ class Featurised:
         return self.x[a0:a1], self.edge_index[:, e0:e1], self.edge_attr[e0:e1]
 
 
-def cache_dir() -> Path:
-    root = os.environ.get("SSLKIT_CACHE") or os.path.join(
-        os.path.expanduser("~"), ".cache", "sslkit"
-    )
-    return Path(root) / "molecules"
-
-
 def cache_key(digest: str, **settings: Any) -> str:
     from rdkit import __version__ as rdkit_version
 
@@ -66,7 +61,7 @@ def cache_key(digest: str, **settings: Any) -> str:
 
 
 def load(key: str) -> Featurised | None:
-    base = cache_dir() / key
+    base = cache_dir("molecules") / key
     arrays, meta = base.with_suffix(".npz"), base.with_suffix(".json")
     if not (arrays.is_file() and meta.is_file()):
         return None
@@ -84,24 +79,20 @@ def load(key: str) -> Featurised | None:
 
 
 def save(key: str, f: Featurised) -> None:
-    folder = cache_dir()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        base = folder / key
-        tmp = folder / f".{key}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as fh:
-            np.savez(
-                fh,
-                x=f.x,
-                edge_index=f.edge_index,
-                edge_attr=f.edge_attr,
-                atom_ptr=f.atom_ptr,
-                edge_ptr=f.edge_ptr,
-                rows=f.rows,
-            )
-        os.replace(tmp, base.with_suffix(".npz"))
-        meta = {"smiles": f.smiles, "scaffolds": f.scaffolds, "invalid": f.invalid}
-        tmp.write_text(json.dumps(meta))
-        os.replace(tmp, base.with_suffix(".json"))
+    base = cache_dir("molecules") / key
+    arrays = io.BytesIO()
+    np.savez(
+        arrays,
+        x=f.x,
+        edge_index=f.edge_index,
+        edge_attr=f.edge_attr,
+        atom_ptr=f.atom_ptr,
+        edge_ptr=f.edge_ptr,
+        rows=f.rows,
+    )
+    meta = {"smiles": f.smiles, "scaffolds": f.scaffolds, "invalid": f.invalid}
+    try:  # the arrays first: an entry counts only once its .json is there
+        atomic_write_bytes(base.with_suffix(".npz"), arrays.getvalue())
+        atomic_write_text(base.with_suffix(".json"), json.dumps(meta))
     except OSError:
         pass  # an unwritable cache only costs the next run the featurisation

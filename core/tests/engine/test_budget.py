@@ -208,6 +208,34 @@ def test_fit_stops_early_at_the_expected_step(tmp_path, monkeypatch):
     assert json.loads((run.path / "checkpoints" / "latest.json").read_text())["step"] == 8
 
 
+class StopsItself(AE):
+    """Asks to stop after step 5 and puts back the weights it had after step 3."""
+
+    def on_train_step_end(self, step, total_steps):
+        if step + 1 == 3:
+            self.kept = {k: v.clone() for k, v in self.state_dict().items()}
+
+    def stop_requested(self):  # asked after every step
+        self.seen.append(1)
+        if len(self.seen) == 5:
+            self.load_state_dict(self.kept)
+            return "early stop: the method's own metric"
+        return ""
+
+
+def test_a_method_can_stop_training_and_keep_its_weights(tmp_path):
+    method = StopsItself()
+    method.seen = []
+    result = fit(method, RandomRows(), config(epochs=10), run := RunDir.create(tmp_path, "r"))
+    assert result.steps == 5 and result.budget.total > 5
+    assert result.stop_reason == "early stop: the method's own metric"
+    assert all(torch.equal(v, method.kept[k]) for k, v in method.state_dict().items())
+    # the last checkpoint holds the weights the method kept
+    assert json.loads((run.path / "checkpoints" / "latest.json").read_text())["step"] == 5
+    # a method that does not override stop_requested is never asked (no extra all-reduce)
+    assert Method.stop_requested(method) == ""
+
+
 def test_the_validation_loss_does_not_perturb_training(tmp_path, monkeypatch):
     cfg = config(epochs=2, early_stop="val_loss", monitor_every=3, patience=100)
     torch.manual_seed(0)

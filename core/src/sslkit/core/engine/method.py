@@ -50,6 +50,11 @@ class Method(nn.Module):
       called for full-batch data.
     - ``on_train_step_end(step, total_steps)`` runs after each optimizer step (EMA teachers,
       schedules of momentum or temperature), with the index of the step just taken.
+    - ``stop_requested()`` is asked right after it: a non-empty reason ends training there
+      (early stopping on a metric of the method's own, e.g. a recommender's validation
+      recall); the method puts back the weights it wants to keep before answering. Under DDP
+      the ranks agree (any rank's request stops all) in one small all-reduce a step, made only
+      for methods that override it. The reason is the run's ``stop_reason``.
     - ``param_groups(weight_decay)`` returns the optimizer's parameter groups, or ``None`` (the
       default) for the engine's: ``train.weight_decay`` on every trainable parameter but biases,
       norm weights and other 1-d parameters (:func:`sslkit.core.engine.optim.no_decay_groups`).
@@ -115,6 +120,9 @@ class Method(nn.Module):
 
     def on_train_step_end(self, step: int, total_steps: int) -> None:
         return None
+
+    def stop_requested(self) -> str:
+        return ""
 
     def param_groups(self, weight_decay: float) -> list[dict[str, Any]] | None:
         return None

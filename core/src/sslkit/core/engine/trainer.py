@@ -155,6 +155,9 @@ def _loop(step_fn, method, optimizer, train, plan, pos, cbs, ctx, run, env, tc,
                         extra={"total_steps": ctx.total_steps, "lr_plan": plan.to_dict()})  # fmt: skip
         saved_at, last_save_time = pos.step, time.perf_counter()
 
+    asks_stop = getattr(type(method), "stop_requested", Method.stop_requested) is not (
+        Method.stop_requested
+    )
     for cb in cbs:
         cb.on_train_start(ctx)
     try:
@@ -200,6 +203,11 @@ def _loop(step_fn, method, optimizer, train, plan, pos, cbs, ctx, run, env, tc,
                         cb.on_step_end(ctx, record)
                     if checks and pos.step % checks == 0:  # the same steps on every rank
                         stopped = ddp.agree([float(bool(ctx.stop_reason))], env.device)[0] > 0
+                    if asks_stop and not stopped:  # the method's own early stopping
+                        asked = method.stop_requested()
+                        if ddp.agree([float(bool(asked))], env.device)[0] > 0:
+                            ctx.stop_reason = ctx.stop_reason or asked or "stopped by the method"
+                            stopped = True
                     if stop or due or (tc.checkpoint_every and pos.step % tc.checkpoint_every == 0):
                         save()
                     if stop:

@@ -112,6 +112,9 @@ def test_bad_input_is_one_clear_error(tmp_path, user_csv):
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(DataError, match="empty"):
         load_data(cfg(path=str(tmp_path / "empty.csv")))
+    (tmp_path / "header.csv").write_text("user,item\n")
+    with pytest.raises(DataError, match=r"header.csv: no interactions \(the table is empty\)"):
+        load_data(cfg(path=str(tmp_path / "header.csv")))
     (tmp_path / "bad.csv").write_text("user,item,time\na,x,2024-01-01\nb,y,yesterday-ish\n")
     with pytest.raises(DataError, match=r"bad.csv, row 3, column 'time': cannot read"):
         load_data(cfg(path=str(tmp_path / "bad.csv")))
@@ -173,3 +176,20 @@ def test_temporal_split_without_times_is_a_usage_error(tmp_path):
     )
     with pytest.raises(UsageError, match="data.split = temporal needs a time"):
         load_data(cfg(path=str(tmp_path / "log.csv"), split="temporal"))
+
+
+def test_popularity_ties_go_to_the_smaller_item_row_in_float32():
+    """Three items tied at 5,000 interactions in the last rows of 40,000: an offset of
+    1e-5 added to the counts vanishes in float32; the popularity ranking still orders them."""
+    from types import SimpleNamespace
+
+    from sslkit.core.evaluate.recommend import top_k
+    from sslkit.recsys.baselines import popularity_embeddings
+
+    items = np.concatenate([np.repeat([39_997, 39_998, 39_999], 5000), [5, 5, 7]])
+    data = SimpleNamespace(n={"user": 2, "item": 40_000},
+                           rows=lambda split: (np.zeros(len(items), np.int64), items))  # fmt: skip
+    users, item_emb = popularity_embeddings(data)
+    assert users.dtype == item_emb.dtype == np.float32
+    top = top_k(users, item_emb, 6)
+    assert top[0].tolist() == [39_997, 39_998, 39_999, 5, 7, 0]

@@ -22,8 +22,14 @@ SMALL = [*SAMPLE, "method.embed_dim=16", "method.num_layers=2"]
 def test_conformance_kit_passes_for_every_method(tmp_path):
     from sslkit.testing import check_plugin
 
-    reports = check_plugin(plugin, overrides=SMALL, workdir=tmp_path / "runs")
-    assert set(reports) == {"lightgcn", "simgcl", "xsimgcl", "sgl"}
+    graph = ["method.num_layers=2"]
+    reports = check_plugin(
+        plugin, overrides=[*SAMPLE, "method.embed_dim=16"], workdir=tmp_path / "runs",
+        method_overrides={"lightgcn": graph, "simgcl": graph, "xsimgcl": graph, "sgl": graph,
+                          "twotower": ["method.feature_dim=8", "method.hidden=16",
+                                       "data.cold_items=0.1"]},
+    )  # fmt: skip
+    assert set(reports) == {"lightgcn", "simgcl", "xsimgcl", "sgl", "twotower"}
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
@@ -40,7 +46,7 @@ def test_pretrain_evaluate_export_through_the_cli_and_faiss_top20(tmp_path):
 
     from sslkit.core import api
     from sslkit.core.evaluate.embeddings import TaskContext
-    from sslkit.recsys.tasks import masked_top
+    from sslkit.recsys.tasks import faiss_agreement
 
     out = tmp_path / "runs"
     sets = ["--set", "data.path=online-retail-sample", "--set", "train.max_steps=30",
@@ -84,14 +90,12 @@ def test_pretrain_evaluate_export_through_the_cli_and_faiss_top20(tmp_path):
     np.testing.assert_allclose(v, scored_v, rtol=1e-5, atol=1e-6)
     rng = np.random.default_rng(0)
     sample = np.sort(rng.choice(np.unique(data.rows("test")[0]), 50, replace=False))
-    expected = masked_top(u, v, data, sample, 20)
-    # FAISS: search deep enough to pass over the user's training items, mask them the same way
-    train_u, train_i = data.rows("train")
-    _, found = index.search(u[sample], 20 + int(np.bincount(train_u).max()))
-    for row, user in enumerate(sample):
-        seen = set(train_i[train_u == user].tolist())
-        top = [i for i in found[row].tolist() if i not in seen][:20]
-        assert top == expected[row].tolist(), f"user row {user}"
+    # FAISS: searched deep enough to pass over the user's training items, masked the same way
+    assert faiss_agreement(index, u, v, data, sample) == []
+    # and the check notices a wrong index (the items' order reversed)
+    wrong = faiss.IndexFlatIP(v.shape[1])
+    wrong.add(np.ascontiguousarray(v[::-1]))
+    assert len(faiss_agreement(wrong, u, v, data, sample)) > 40
 
 
 @pytest.fixture
@@ -168,3 +172,24 @@ def test_matryoshka_sizes_train_and_export_as_prefixes(tmp_path, one_thread):
     part = np.load(api.export(result.run_dir, to="npy", space="item", out=tmp_path / "p", dim=8)
                    / "embeddings.npy")  # fmt: skip
     np.testing.assert_allclose(part, full[:, :8], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("content", "sets", "expected"),
+    [
+        ("customer,product\nalice,p1\n", [],
+         "no user column; the columns are customer, product"),
+        ("user,item\nu1,a\nu1,b\nu2,a\nu2,b\n",
+         ["--set", "data.test_path={test}", "--set", "data.unknown=error"],
+         "1 test interactions name users or items never seen in training; the first is item 'z'"),
+    ],
+)  # fmt: skip
+def test_bad_input_through_the_cli_is_one_line_and_exit_code_2(tmp_path, content, sets, expected):
+    (tmp_path / "log.csv").write_text(content)
+    (tmp_path / "test.csv").write_text("user,item\nu1,z\nu2,a\n")
+    sets = [s.format(test=tmp_path / "test.csv") for s in sets]
+    done = _cli("pretrain", "recsys", "--data", str(tmp_path / "log.csv"), "--out",
+                str(tmp_path / "runs"), "--device", "cpu", *sets)  # fmt: skip
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert expected in done.stderr and "Traceback" not in done.stderr
+    assert str(tmp_path / "log.csv") in done.stderr or "test.csv" in done.stderr

@@ -60,6 +60,25 @@ class RecsysData:
     """Drop items with fewer interactions than this; counted."""
     unknown: Literal["drop", "error"] = "drop"
     """Test interactions of users or items never seen in training: drop (counted) or error."""
+    cold_items: float = 0.0
+    """Share of the items (drawn at random, seeded by data.seed) held out of training with all
+    their interactions: the cold split, where users rank only these items, scored from their
+    features (the two-tower model's cold-start recall); 0: none."""
+    item_features: str = ""
+    """Item feature table (CSV, TSV or Parquet; one row per item): "" uses what the data
+    carries (Online Retail: Description as text, UnitPrice as numeric), "none" uses none."""
+    user_features: str = ""
+    """User feature table (CSV, TSV or Parquet; one row per user); "" or "none": none."""
+    item_feature_id: str = ""
+    """The id column of the item feature table; "" finds item, item_id, ..., StockCode or id."""
+    user_feature_id: str = ""
+    """The id column of the user feature table; "" finds user, user_id, ..., CustomerID or id."""
+    feature_types: str = ""
+    """Kinds of feature columns, "col:kind,..." with kinds categorical, numeric, multi, text;
+    unnamed columns are inferred (numbers: numeric; cells with multi_separator: multi; two
+    words or more: text; else categorical)."""
+    multi_separator: str = "|"
+    """Separator of the values of a multi-valued feature cell (e.g. "red|blue")."""
     max_users: int = 0
     """Keep the first N users in order of appearance (0: all); small samples for tests."""
     seed: int = 0
@@ -81,6 +100,9 @@ class EncoderOptions(MethodOptions):
     eval_every: int = 0
     """Steps between validation measurements of Recall@20 (the best step is kept); 0: about
     20 measurements a run."""
+    patience: int = 0
+    """Stop training after this many validation measurements in a row without a new best
+    (the best weights are kept); 0: train the whole budget."""
 
 
 @dataclass
@@ -111,6 +133,8 @@ class XSimGCLConfig(ContrastOptions):
     """Weight of the cross-layer contrastive loss (XSimGCL's lambda, 0.2)."""
     eps: float = 0.2
     """Magnitude of the uniform noise (XSimGCL: 0.2)."""
+    temperature: float = 0.15
+    """InfoNCE temperature (SELFRec's conf/XSimGCL.yaml: tau 0.15)."""
     cl_layer: int = 1
     """The layer whose noisy output is contrasted with the final embedding (l*, 1)."""
 
@@ -123,3 +147,41 @@ class SGLConfig(ContrastOptions):
     """Share of training edges dropped in each view (SGL-ED's rho, 0.1)."""
     view_every: int = 0
     """Steps between new edge-dropout views (SGL draws them once an epoch); 0: one epoch."""
+
+
+@dataclass
+class TwoTowerConfig(MethodOptions):
+    """The two-tower model of Yao et al. 2021: user and item towers over ids and features,
+    in-batch softmax with logQ correction, plus the SSL task over two correlated-feature-
+    masking views of items."""
+
+    embed_dim: int = 64
+    """Width of the towers' outputs (the user and item embeddings, L2-normalised)."""
+    feature_dim: int = 32
+    """Width of each feature's embedding (the id is a feature too)."""
+    hidden: int = 128
+    """Hidden units of each tower's MLP (one ReLU layer)."""
+    history: int = 50
+    """The user tower also reads the user's last N training items (0: id and features only)."""
+    temperature: float = 0.05
+    """Temperature of the in-batch softmax over cosine scores (Yi et al. 2019: 0.05)."""
+    logq: bool = True
+    """Subtract log(item frequency) from each in-batch logit (the sampling-bias correction)."""
+    ssl_weight: float = 0.3
+    """Weight of the self-supervised loss (the paper's alpha); 0: the supervised two-tower."""
+    ssl_temperature: float = 0.1
+    """Temperature of the SSL InfoNCE between the two views of an item."""
+    ssl_batch: int = 0
+    """Items drawn uniformly from the training catalogue for the SSL task each step; 0: the
+    batch size."""
+    masking: Literal["correlated", "random"] = "correlated"
+    """How features are split between the two views: correlated (CFM: a seed feature and the
+    features with the highest mutual information with it masked in one view, the rest in the
+    other) or random (RFM: a random half)."""
+    value_dropout: float = 0.1
+    """Share of the values of multi-valued and text features dropped in each SSL view."""
+    eval_every: int = 0
+    """Steps between validation measurements of Recall@20 (the best step is kept); 0: about
+    20 measurements a run."""
+    patience: int = 0
+    """Stop after this many validation measurements without a new best; 0: whole budget."""

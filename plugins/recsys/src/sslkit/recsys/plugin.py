@@ -18,6 +18,7 @@ from sslkit.recsys.configs import (
     RecsysData,
     SGLConfig,
     SimGCLConfig,
+    TwoTowerConfig,
     XSimGCLConfig,
 )
 
@@ -26,8 +27,8 @@ M = "sslkit.recsys.methods"
 plugin = Plugin(
     name="recsys",
     version=distribution_version("sslkit-recsys"),
-    summary="Recommendation on user-item interactions: LightGCN, SGL, SimGCL, XSimGCL "
-    "(user and item embeddings, all-rank Recall@K, FAISS export)",
+    summary="Recommendation on user-item interactions: LightGCN, SGL, SimGCL, XSimGCL, "
+    "two-tower SSL (user and item embeddings, all-rank Recall@K, FAISS export)",
     data_config=RecsysData,
     load_data="sslkit.recsys.data:load_data",
     from_memory="sslkit.recsys.data:from_memory",  # api.pretrain("recsys", data=dataframe)
@@ -57,6 +58,15 @@ plugin = Plugin(
                 f"{M}.sgl:build",
                 summary="LightGCN + InfoNCE between two edge-dropout views of the graph",
                 paper="Wu et al., Self-supervised Graph Learning for Recommendation, SIGIR 2021",
+            ),
+            MethodSpec(
+                "twotower",
+                TwoTowerConfig,
+                f"{M}.twotower:build",
+                summary="user and item towers over ids and features: in-batch softmax with "
+                "logQ correction + InfoNCE between correlated-feature-masking views of items",
+                paper="Yao et al., Self-supervised Learning for Large-scale Item "
+                "Recommendations, CIKM 2021",
             ),
             MethodSpec(
                 "lightgcn",

@@ -67,6 +67,9 @@ def recommend(ctx: Any) -> dict[str, Any]:
     cu, ci = _embeddings(ctx, control)
     ctl = _scores(cu, ci, data, ctx.device)
     out.update({f"control_{k}": ctl[k] for k in ("recall@20", "ndcg@20")})
+    out.update(cold_scores(users, items, data, ctx.device))
+    out.update({f"control_{k}": v for k, v in cold_scores(cu, ci, data, ctx.device).items()
+                if k.startswith("cold_recall")})  # fmt: skip
     if hasattr(ctx.method, "selection"):
         out.update(ctx.method.selection())
     out["verdict"] = verdict(out)
@@ -76,6 +79,27 @@ def recommend(ctx: Any) -> dict[str, Any]:
     )
     out["data"] = ", ".join(f"{k}={v}" for k, v in data.info["counts"].items())
     return out
+
+
+def cold_scores(users, items, data, device: Any = "cpu") -> dict[str, float]:
+    """Recall@20 / NDCG@20 of the cold split (``data.cold_items``): each user with an
+    interaction with a cold-start item ranks the cold-start items only (they have no training
+    interaction: nothing to mask), and the expected Recall@20 of a random ranking."""
+    from sslkit.core.evaluate.recommend import recall_ndcg_at_k
+
+    cu, ci = data.rows("cold")
+    n_cold = data.n["item"] - data.warm_items
+    if len(cu) == 0 or n_cold <= 0:
+        return {}
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    m = recall_ndcg_at_k(users, items[data.warm_items :], empty, (cu, ci - data.warm_items),
+                         (20,), device=device)  # fmt: skip
+    return {
+        "cold_recall@20": m["recall@20"],
+        "cold_ndcg@20": m["ndcg@20"],
+        "cold_items": float(n_cold),
+        "random_cold_recall@20": min(1.0, 20 / n_cold),
+    }
 
 
 def masked_top(users, items, data, rows, k: int = 20, device: Any = "cpu") -> np.ndarray:
@@ -89,6 +113,35 @@ def masked_top(users, items, data, rows, k: int = 20, device: Any = "cpu") -> np
     keep = local[train_u] >= 0
     return top_k(users[rows], items, k, exclude=(local[train_u[keep]], train_i[keep]),
                  device=device)  # fmt: skip
+
+
+def faiss_agreement(index: Any, users: np.ndarray, items: np.ndarray, data: Any,
+                    sample: np.ndarray, k: int = 20) -> list[int]:  # fmt: skip
+    """The user rows of ``sample`` whose top ``k`` from the FAISS inner-product ``index`` of
+    the items (searched deep enough to pass over the user's training items, which are then
+    skipped) differs from the evaluation's top ``k`` (:func:`masked_top`); ``[]``: all agree.
+    Two lists agree when they are equal, or when at every position their items' scores are
+    equal up to float32 rounding (``1e-6`` of the user's top score): two items whose scores
+    differ in the tenth digit may come in either order from two summation orders."""
+    expected = masked_top(users, items, data, sample, k)
+    train_u, train_i = data.rows("train")
+    seen = np.bincount(train_u, minlength=data.n["user"])
+    _, found = index.search(np.ascontiguousarray(users[sample], np.float32),
+                            k + int(seen[sample].max()))  # fmt: skip
+    order = np.argsort(train_u, kind="stable")
+    start = np.concatenate([[0], np.cumsum(seen)])
+    bad = []
+    for row, user in enumerate(sample):
+        mine = set(train_i[order[start[user] : start[user + 1]]].tolist())
+        top = [i for i in found[row].tolist() if i not in mine and i >= 0][:k]
+        want = expected[row].tolist()
+        if top == want:
+            continue
+        score = items.astype(np.float64) @ users[user].astype(np.float64)
+        tol = 1e-6 * max(1e-30, float(np.abs(score[want]).max()))
+        if len(top) != len(want) or np.abs(score[top] - score[want]).max() > tol:
+            bad.append(int(user))
+    return bad
 
 
 def verdict(m: dict[str, Any]) -> str:

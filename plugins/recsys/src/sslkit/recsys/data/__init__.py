@@ -10,10 +10,18 @@ import pandas as pd
 
 from sslkit.core.errors import DataError, UsageError
 from sslkit.recsys.data.domain import InteractionData, normalized_adjacency
-from sslkit.recsys.data.reading import Interactions, from_frame, read_path
+from sslkit.recsys.data.features import FeatureTable, features_for
+from sslkit.recsys.data.reading import ITEM_NAMES, USER_NAMES, Interactions, from_frame, read_path
 from sslkit.recsys.data.splits import deduplicate, filter_rare, held_out, id_order, index_of
 
-__all__ = ["InteractionData", "from_memory", "load_data", "normalized_adjacency", "prepare"]
+__all__ = [
+    "FeatureTable",
+    "InteractionData",
+    "from_memory",
+    "load_data",
+    "normalized_adjacency",
+    "prepare",
+]
 
 
 def load_data(config: Any, state: dict | None = None) -> InteractionData:
@@ -91,6 +99,8 @@ def prepare(
             frame, kind, config.test_fraction, config.leave_k, config.seed, by_time=has_time
         )
         train, test_frame = frame[~held], frame[held]
+    train, test_frame, cold_frame = cold_split(train, test_frame, config)
+    counts["cold_items"] = int(cold_frame["item"].nunique())
     vkind = kind if kind != "given" else ("temporal" if has_time else "random")
     vheld = held_out(
         train, vkind, config.val_fraction, config.leave_k, config.seed + 1, by_time=has_time
@@ -102,8 +112,10 @@ def prepare(
     else:
         users = id_order(train["user"].to_numpy(dtype=str))
         items = id_order(train["item"].to_numpy(dtype=str))
+        items = np.concatenate([items, np.sort(cold_frame["item"].unique()).astype(str)])
     pairs = {}
-    for name, part in (("fit", fit), ("valid", valid), ("test", test_frame)):
+    parts = (("fit", fit), ("valid", valid), ("test", test_frame), ("cold", cold_frame))
+    for name, part in parts:
         pairs[name], ok = _map(part, users, items)
         if not ok.all():
             counts[f"{name}_unknown"] = int((~ok).sum())
@@ -119,4 +131,38 @@ def prepare(
                 )
     if len(pairs["fit"][0]) == 0:
         raise DataError("no training interactions", path=inter.source)
-    return InteractionData(users, items, pairs, counts, inter.source)
+    features = {
+        space: features_for(
+            config,
+            space,
+            ids,
+            inter.item_table if space == "item" else None,
+            tuple(n for n in (own.lower(), *names, "id") if n),
+        )
+        for space, ids, own, names in (
+            ("item", items, inter.id_columns[1], ITEM_NAMES),
+            ("user", users, inter.id_columns[0], USER_NAMES),
+        )
+    }
+    for table in features.values():
+        if table is not None:
+            counts.update({k: v for k, v in table.counts.items() if v})
+    return InteractionData(users, items, pairs, counts, inter.source, features,
+                           warm_items=len(items) - counts["cold_items"])  # fmt: skip
+
+
+def cold_split(train: pd.DataFrame, test: pd.DataFrame, config: Any):
+    """``data.cold_items``: a seeded random share of the items leaves training and test with
+    every interaction it has; those interactions are the ``cold`` split (cold-start items)."""
+    share = float(getattr(config, "cold_items", 0.0) or 0.0)
+    if share <= 0:
+        return train, test, train.iloc[:0]
+    if share >= 1:
+        raise UsageError(f"data.cold_items = {share}: give a share of the items below 1")
+    items = np.unique(np.concatenate([train["item"].to_numpy(dtype=str),
+                                      test["item"].to_numpy(dtype=str)]))  # fmt: skip
+    n = round(share * len(items))
+    cold = set(np.random.default_rng(config.seed + 2).choice(items, n, replace=False).tolist())
+    in_train, in_test = train["item"].isin(cold), test["item"].isin(cold)
+    cold_frame = pd.concat([train[in_train], test[in_test]], ignore_index=True)
+    return train[~in_train.to_numpy()], test[~in_test.to_numpy()], cold_frame

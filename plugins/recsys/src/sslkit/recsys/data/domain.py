@@ -59,8 +59,15 @@ class InteractionData(DomainData):
         pairs: dict[str, tuple[np.ndarray, np.ndarray]],
         counts: dict[str, Any],
         source: str,
+        features: dict[str, Any] | None = None,
+        warm_items: int | None = None,
     ):
         self.users, self.items = users, items
+        self.features = features or {}
+        """``{"item": FeatureTable | None, "user": ...}``, rows aligned to the id maps."""
+        self.warm_items = len(items) if warm_items is None else int(warm_items)
+        """Items ``0..warm_items-1`` have training interactions; the rest are cold-start items
+        (``data.cold_items``), known only by their features."""
         self.pairs = pairs
         self.counts = counts
         self.source = source
@@ -71,6 +78,7 @@ class InteractionData(DomainData):
             "items": len(items),
             "edges": 2 * len(fit_u),
             "interactions": {k: len(v[0]) for k, v in pairs.items()},
+            "warm_items": self.warm_items,
             "counts": counts,
             "source": source,
         }
@@ -89,7 +97,7 @@ class InteractionData(DomainData):
         return normalized_adjacency(*self.pairs["fit"], self.n["user"], self.n["item"])
 
     def rows(self, split: str) -> tuple[np.ndarray, np.ndarray]:
-        """Integer (user rows, item rows) of ``fit``, ``valid``, ``test`` or ``train``
+        """Integer (user rows, item rows) of ``fit``, ``valid``, ``test``, ``cold`` or ``train``
         (``fit`` and ``valid``: everything known before the test)."""
         if split == "train":
             (a, b), (c, d) = self.pairs["fit"], self.pairs["valid"]
@@ -121,7 +129,7 @@ class InteractionData(DomainData):
         self, split: str, batch_size: int, space: str | None = None
     ) -> Iterator[EvalBatch]:
         """Every user (or item), whatever the split: the splits differ in interactions."""
-        if split not in ("train", "test", "valid", "fit"):
+        if split not in ("train", "test", "valid", "fit", "cold"):
             raise ValueError(f"unknown split {split!r}")
         return self._batches(space, batch_size)
 

@@ -35,16 +35,24 @@ class Interactions:
     """How messages name the data (a path, ``<embedded online-retail>``, a DataFrame)."""
     dropped: dict[str, int]
     """Rows left out while reading, by reason (no customer id, returns, low weight)."""
+    id_columns: tuple[str, str] = ("", "")
+    """The file's user and item columns (a feature table's id column may share the name)."""
+    item_table: pd.DataFrame | None = None
+    """Item features the interactions carry themselves (column ``id`` and the features):
+    Online Retail's ``Description`` and ``UnitPrice``."""
 
 
-def _find(columns: list[str], wanted: str, names: tuple[str, ...], what: str, source: str,
-          required: bool = True) -> str | None:  # fmt: skip
+def find_column(columns: list[str], wanted: str, names: tuple[str, ...], what: str,
+                source: str, required: bool = True, key: str = "") -> str | None:  # fmt: skip
+    """The column ``wanted`` names, else the first of ``names`` (any case); a missing one is
+    a :class:`DataError` listing the columns (``key``: the option that names it)."""
+    key = key or f"data.{what}_column"
     if wanted:
         if wanted not in columns:
             raise DataError(
                 f"no {what} column {wanted!r}; the columns are {', '.join(map(str, columns))}",
                 path=source,
-                hint=f"set data.{what}_column to one of them",
+                hint=f"set {key} to one of them",
             )
         return wanted
     lower = {str(c).lower(): c for c in columns}
@@ -56,7 +64,7 @@ def _find(columns: list[str], wanted: str, names: tuple[str, ...], what: str, so
     raise DataError(
         f"no {what} column; the columns are {', '.join(map(str, columns))}",
         path=source,
-        hint=f"name it with data.{what}_column (looked for {', '.join(names)})",
+        hint=f"name it with {key} (looked for {', '.join(names)})",
     )
 
 
@@ -86,10 +94,10 @@ def from_frame(frame: pd.DataFrame, cfg: Any, source: str, first_row: int = 2) -
         raise DataError("no interactions (the table is empty)", path=source)
     columns = [str(c) for c in frame.columns]
     frame = frame.set_axis(columns, axis=1)
-    user = _find(columns, cfg.user_column, USER_NAMES, "user", source)
-    item = _find(columns, cfg.item_column, ITEM_NAMES, "item", source)
-    time = _find(columns, cfg.time_column, TIME_NAMES, "time", source, required=False)
-    weight = _find(columns, cfg.weight_column, (), "weight", source, required=False)
+    user = find_column(columns, cfg.user_column, USER_NAMES, "user", source)
+    item = find_column(columns, cfg.item_column, ITEM_NAMES, "item", source)
+    time = find_column(columns, cfg.time_column, TIME_NAMES, "time", source, required=False)
+    weight = find_column(columns, cfg.weight_column, (), "weight", source, required=False)
     dropped: dict[str, int] = {}
     rows = np.arange(len(frame)) + first_row
     missing = frame[user].isna() | frame[item].isna()
@@ -120,7 +128,7 @@ def from_frame(frame: pd.DataFrame, cfg: Any, source: str, first_row: int = 2) -
     out = out[~missing.to_numpy()].reset_index(drop=True)
     if len(out) == 0:
         raise DataError("no interactions left after dropping empty ids", path=source)
-    return Interactions(out, source, dropped)
+    return Interactions(out, source, dropped, (user, item))
 
 
 def _ids(values: pd.Series) -> np.ndarray:
@@ -180,7 +188,24 @@ def online_retail(frame: pd.DataFrame, source: str) -> Interactions:
         }
     ).reset_index(drop=True)
     dropped = {"no customer id": int(no_customer.sum()), "returns": int(returns.sum())}
-    return Interactions(out, source, dropped)
+    return Interactions(out, source, dropped, ("CustomerID", "StockCode"), retail_items(kept))
+
+
+def retail_items(kept: pd.DataFrame) -> pd.DataFrame | None:
+    """One row per ``StockCode``: its most frequent ``Description`` and median ``UnitPrice``."""
+    wanted = [c for c in ("Description", "UnitPrice") if c in kept.columns]
+    if not wanted:
+        return None
+    frame = kept.assign(id=kept["StockCode"].astype(str))
+    parts = {}
+    if "Description" in wanted:
+        parts["Description"] = frame.groupby("id")["Description"].agg(
+            lambda s: s.mode().iloc[0] if s.notna().any() else np.nan
+        )
+    if "UnitPrice" in wanted:
+        price = pd.to_numeric(frame["UnitPrice"], errors="coerce")
+        parts["UnitPrice"] = price.groupby(frame["id"]).median()
+    return pd.DataFrame(parts).rename_axis("id").reset_index()
 
 
 def embedded_bytes(name: str) -> tuple[bytes, str]:

@@ -1,12 +1,6 @@
 """What the graph recommenders share: the LightGCN encoder, BPR with negatives sampled in
-tensors, the L2 term, the cross-view InfoNCE of SGL/SimGCL/XSimGCL, the two embedding spaces
-and model selection on the validation split.
-
-Model selection: every ``eval_every`` optimizer steps (default: about 20 times a run) the
-method measures Recall@20 of the validation interactions (the ``fit`` ones masked) with
-:func:`sslkit.core.evaluate.recommend.recall_ndcg_at_k`, keeps a copy of the best weights in
-buffers (so a checkpoint holds them) and puts them back after the last step. The test split is
-never looked at during training.
+tensors, the L2 term, the cross-view InfoNCE of SGL/SimGCL/XSimGCL and the two embedding
+spaces; model selection on the validation split is :mod:`sslkit.recsys.methods.selection`.
 """
 
 from __future__ import annotations
@@ -21,9 +15,17 @@ from torch import nn
 from sslkit.core import distributed as D
 from sslkit.core.engine.method import Method
 from sslkit.recsys.encoders import EmbeddingTable, SpaceEmbedder, build_encoder
+from sslkit.recsys.methods.selection import KeepsBest
 
 SPACES = ("user", "item")
-SELECT_K = 20
+
+
+def space_name(space: str | None) -> str:
+    """``space`` checked against the two spaces (``None``: ``user``)."""
+    space = space or SPACES[0]
+    if space not in SPACES:
+        raise ValueError(f"unknown space {space!r}; this method has {', '.join(SPACES)}")
+    return space
 
 
 def bpr_loss(u: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
@@ -49,7 +51,7 @@ def cross_view_infonce(a: torch.Tensor, b: torch.Tensor, temperature: float) -> 
     return D.globalize_loss(F.cross_entropy(logits, target), a.shape[0])
 
 
-class GraphRecommender(Method):
+class GraphRecommender(KeepsBest, Method):
     """A LightGCN encoder with two embedding spaces, ``user`` (default) and ``item``."""
 
     spaces = SPACES
@@ -68,20 +70,17 @@ class GraphRecommender(Method):
         fit_u, fit_i = data.rows("fit")
         # sorted user * items + item keys of the training pairs: negatives are rejected on them
         self._positives = torch.from_numpy(np.unique(fit_u * self.n_items + fit_i))
-        self._fit = (fit_u, fit_i)
-        self._valid = data.rows("valid")
-        self.register_buffer("best_user", self.encoder.user.weight.detach().clone())
-        self.register_buffer("best_item", self.encoder.item.weight.detach().clone())
-        self.register_buffer("best", torch.tensor([-1.0, 0.0]))  # (recall@20, step)
-        self.last_val = float("nan")
+        self.init_selection(data)
         self.__dict__["_embedders"] = {}  # not submodules: the encoder is registered once
 
+    def kept(self) -> dict[str, torch.Tensor]:
+        return {"user": self.encoder.user.weight, "item": self.encoder.item.weight}
+
+    def tables(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.final(self.encoder.layer_outputs())
+
     # -- spaces, export ------------------------------------------------------------------------
-    def _space(self, space: str | None) -> str:
-        space = space or SPACES[0]
-        if space not in SPACES:
-            raise ValueError(f"unknown space {space!r}; this method has {', '.join(SPACES)}")
-        return space
+    _space = staticmethod(space_name)
 
     def embedder(self, space: str | None = None) -> nn.Module:
         space = self._space(space)
@@ -152,41 +151,3 @@ class GraphRecommender(Method):
 
         out = self.nested((*triple, *views), loss_of)
         return {"loss": out["loss"] + reg, **self.logs(bpr=out["bpr"], cl=out["cl"], reg=reg)}
-
-    def logs(self, **terms: torch.Tensor) -> dict[str, Any]:
-        out = {k: v.detach() for k, v in terms.items()}
-        if self._valid is not None and len(self._valid[0]) and not np.isnan(self.last_val):
-            out["val_recall@20"] = self.last_val
-        return out
-
-    # -- model selection on the validation split -----------------------------------------------
-    @torch.no_grad()
-    def validation_recall(self) -> float:
-        from sslkit.core.evaluate.recommend import recall_ndcg_at_k
-
-        users, items = self.final(self.encoder.layer_outputs())
-        out = recall_ndcg_at_k(users.float().cpu(), items.float().cpu(), self._fit,
-                               self._valid, ks=(SELECT_K,))  # fmt: skip
-        return float(out[f"recall@{SELECT_K}"])
-
-    def on_train_step_end(self, step: int, total_steps: int) -> None:
-        if self._valid is None or len(self._valid[0]) == 0:
-            return
-        done = step + 1
-        every = int(self.cfg.eval_every) or max(1, total_steps // 20)
-        if done % every and done < total_steps:
-            return
-        self.last_val = self.validation_recall()
-        enc = self.encoder
-        if self.last_val > float(self.best[0]):
-            self.best_user.copy_(enc.user.weight)
-            self.best_item.copy_(enc.item.weight)
-            self.best.copy_(torch.tensor([self.last_val, float(done)]))
-        if done >= total_steps and int(self.best[1]) not in (0, done):
-            with torch.no_grad():
-                enc.user.weight.copy_(self.best_user)
-                enc.item.weight.copy_(self.best_item)
-
-    def selection(self) -> dict[str, float]:
-        """The validation Recall@20 of the kept weights and the step they are from."""
-        return {"val_recall@20": float(self.best[0]), "selected_step": float(self.best[1])}

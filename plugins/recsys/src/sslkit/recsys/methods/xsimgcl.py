@@ -1,9 +1,9 @@
 """XSimGCL (Yu et al., "XSimGCL: Towards Extremely Simple Graph Contrastive Learning for
 Recommendation", TKDE 2023): one propagation with SimGCL's noise on every layer serves both
 tasks: BPR on its final embedding (mean of layers 1..L) and ``cl_weight`` times InfoNCE
-(temperature 0.2) between that final embedding and the noisy output of layer ``cl_layer``
-(l* = 1), over the batch's unique users and items (Coder-Yu/SELFRec ``XSimGCL.py``:
-lambda 0.2, eps 0.2, tau 0.2). Evaluation and export use the clean propagation.
+(temperature 0.15) between that final embedding and the noisy output of layer ``cl_layer``
+(l* = 1), over the batch's unique users and items (Coder-Yu/SELFRec ``XSimGCL.py``,
+``conf/XSimGCL.yaml``: lambda 0.2, eps 0.2, tau 0.15). Evaluation and export use the clean propagation.
 """
 
 from __future__ import annotations

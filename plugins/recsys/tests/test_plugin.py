@@ -193,3 +193,25 @@ def test_bad_input_through_the_cli_is_one_line_and_exit_code_2(tmp_path, content
     assert done.returncode == 2, done.stderr[-2000:]
     assert expected in done.stderr and "Traceback" not in done.stderr
     assert str(tmp_path / "log.csv") in done.stderr or "test.csv" in done.stderr
+
+
+def test_patience_stops_training_and_keeps_the_best_validation_weights(tmp_path, one_thread):
+    """method.patience: two validation measurements without a new best end the run (core's
+    Method.stop_requested) with the weights of the best one, which the export then holds."""
+    from sslkit.core import api
+
+    result = api.pretrain(
+        "recsys", "lightgcn",
+        overrides=[*SMALL, f"train.out={tmp_path}", "train.quiet=true", "train.device=cpu",
+                   "train.max_steps=400", "train.lr=0.05", "train.batch_size=128",
+                   "method.eval_every=5", "method.patience=2"],
+        evaluate_default_task=False,
+    )  # fmt: skip
+    m = result.method
+    best_step = int(m.best[1])
+    assert result.steps < 400 and result.steps == best_step + 10
+    assert [s for s, _ in m.curve] == list(range(5, result.steps + 1, 5))
+    assert max(v for _, v in m.curve) == pytest.approx(float(m.best[0]), rel=1e-6)
+    # the weights are the best measurement's: measuring them again gives its recall
+    assert m.validation_recall() == pytest.approx(float(m.best[0]), rel=1e-6)
+    assert m.curve[-1][1] < float(m.best[0])

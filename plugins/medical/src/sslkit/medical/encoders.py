@@ -38,6 +38,14 @@ def vit_heads(width: int, heads: int) -> int:
     return heads or max(1, width // 64)
 
 
+def drop_unused_norms(blocks: nn.ModuleList) -> None:
+    """MONAI's ``TransformerBlock`` builds ``norm_cross_attn`` even without cross-attention,
+    where no step uses it (DDP stalls on a parameter without gradient): an identity there."""
+    for blk in blocks:
+        if not getattr(blk, "with_cross_attention", True):
+            blk.norm_cross_attn = nn.Identity()
+
+
 def unet_features(width: int) -> tuple[int, ...]:
     return (width, width, 2 * width, 4 * width, 8 * width, width)
 
@@ -73,6 +81,7 @@ class MedicalEncoder(nn.Module):
                 num_layers=depth or 12, num_heads=vit_heads(width, heads), proj_type="conv",
                 classification=False, spatial_dims=spatial_dims,
             )  # fmt: skip
+            drop_unused_norms(self.net.blocks)
             self.out_dim = width
         elif arch == "swin":
             from monai.networks.nets.swin_unetr import SwinTransformer
@@ -127,10 +136,10 @@ def check_size(arch: str, size: list[int], patch: int) -> None:
         raise ConfigError(
             f"the swin encoder needs sizes divisible by 32, not {size}: set data.size (e.g. 32)"
         )
-    if arch == "unet" and any(s % 16 for s in size):
+    if arch == "unet" and any(s % 16 or s < 32 for s in size):
         raise ConfigError(
-            f"the unet encoder pools four times: sizes divisible by 16, not {size}; set "
-            "data.size (e.g. 32)"
+            f"the unet encoder pools four times (instance norm needs 2 voxels a side at the "
+            f"bottom): sizes of at least 32 divisible by 16, not {size}; set data.size (e.g. 32)"
         )
 
 

@@ -96,6 +96,7 @@ plugin = Plugin(
                 "sslkit.medical.segment:segmentation_task",
                 summary="fine-tune a UNet on the few images with masks, with and without the "
                 "pretrained encoder: Dice per class (MONAI DiceMetric)",
+                needs_labels=False,  # it needs masks, and says so when there are none
                 on_request=True,
             ),
         ],

@@ -23,6 +23,7 @@ from torch import nn
 from sslkit.core.objectives import MaskedReconstruction
 from sslkit.medical.augment import PatchNoise
 from sslkit.medical.configs import MAEConfig
+from sslkit.medical.encoders import drop_unused_norms
 from sslkit.medical.methods.base import MedicalMethod
 
 
@@ -65,6 +66,7 @@ class MAE(MedicalMethod):
                 for _ in range(cfg.decoder_depth)
             ]
         )
+        drop_unused_norms(self.decoder_blocks)
         self.decoder_norm = nn.LayerNorm(dw)
         self.decoder_pred = nn.Linear(dw, p ** len(self.size) * c)
         self.loss = MaskedReconstruction(norm_targets=cfg.norm_pixels)

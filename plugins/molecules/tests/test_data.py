@@ -115,3 +115,47 @@ def test_embedded_sets_and_a_runs_state():
     assert bbbp.facts["split_sizes"] == {"train": 1631, "val": 204, "test": 204}  # Hu et al.
     esol = load_data(MoleculeData(path="esol"), state={"featuriser": "ogb"})
     assert esol.task_kind() == "regression" and esol.info["featuriser"] == "ogb"
+
+
+def test_the_embedded_default_pretrains_on_zinc_and_a_file_on_itself(user_csv, tmp_path):
+    """data.pretrain_data=auto: the embedded BBBP pretrains on the embedded ZINC (max_rows
+    applies to it too) and evaluates on BBBP; a user's file pretrains on its own molecules;
+    another file can be named."""
+    bbbp = load_data(MoleculeData(max_rows=150))
+    assert bbbp.facts["pretrain_data"] == "<embedded zinc.smi.gz>"
+    library = bbbp.train_dataset()
+    assert len(library) == 150 and len(bbbp.split_index("train")) == 120
+    first = library[0]  # ZINC's first line: CCN(Cc1ccc(OC)c(OC)c1)C(=O)c1ccsc1
+    assert first.num_nodes == 21 and first.x[0].tolist() == [5, 0]  # carbon, no chirality
+    own = load_data(MoleculeData(path=str(user_csv), split="random"))
+    assert own.library is None and len(own.train_dataset()) == len(own.split_index("train"))
+    smi = tmp_path / "lib.smi"
+    smi.write_text("CCO\nc1ccccc1\n")
+    named = load_data(MoleculeData(path=str(user_csv), split="random", pretrain_data=str(smi)))
+    assert [g.num_nodes for g in named.train_dataset()] == [3, 6]
+
+
+def test_the_cache_key_holds_the_featuriser_version(monkeypatch):
+    from sslkit.molecules.data import featurise_many
+
+    first = load_data(MoleculeData(max_rows=20))
+    assert first.facts["featurisation"]["cache"] == "miss"
+    assert load_data(MoleculeData(max_rows=20)).facts["featurisation"]["cache"] == "hit"
+    monkeypatch.setattr(featurise_many, "VERSION", featurise_many.VERSION + 1)
+    assert load_data(MoleculeData(max_rows=20)).facts["featurisation"]["cache"] == "miss"
+
+
+def test_parallel_featurisation_equals_the_serial_one(monkeypatch):
+    from sslkit.molecules.data import featurise_many
+
+    serial = load_data(MoleculeData(max_rows=300, cache=False))
+    monkeypatch.setattr(featurise_many, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(featurise_many, "CHUNK", 70)
+    monkeypatch.setattr(featurise_many, "_workers", lambda n: 2)
+    parallel = load_data(MoleculeData(max_rows=300, cache=False))
+    a, b = serial.featurised, parallel.featurised
+    assert (
+        a.smiles == b.smiles and a.scaffolds == b.scaffolds and a.rows.tolist() == b.rows.tolist()
+    )
+    for k in ("x", "edge_index", "edge_attr", "atom_ptr", "edge_ptr"):
+        assert np.array_equal(getattr(a, k), getattr(b, k)), k

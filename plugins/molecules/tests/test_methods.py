@@ -13,7 +13,7 @@ from sslkit.molecules.augment import MaskAtoms, MolCLRViews, remove_subgraph
 from sslkit.molecules.configs import AttrMaskConfig, MolCLRConfig
 from sslkit.molecules.data import batch_inputs
 from sslkit.molecules.data.featurise import HU, featurise
-from sslkit.molecules.encoders import EdgeGINConv, pool
+from sslkit.molecules.encoders import EdgeGINConv, FastAggregation, MoleculeGNN, pool
 from sslkit.molecules.methods.attrmask import AttrMask
 from sslkit.molecules.methods.molclr import MolCLR
 
@@ -44,6 +44,33 @@ def test_edge_gin_layer_is_hu_et_al_s():
                 total = total + h[j] + emb[0].weight[attr[0]] + emb[1].weight[attr[1]]
         expected.append(conv.mlp(total))
     torch.testing.assert_close(conv(h, g.edge_index, g.edge_attr), torch.stack(expected))
+    fast = FastAggregation(3, g.edge_index, g.edge_attr, conv)  # the CPU path of the GNN
+    torch.testing.assert_close(conv(h, g.edge_index, g.edge_attr, fast), torch.stack(expected))
+
+
+def test_the_fast_aggregation_gives_the_index_add_sums_and_gradients(monkeypatch):
+    """Batched molecules with a directed double bond, a ring and a charged salt: the GNN's
+    CPU path (CSR product and bond counts) and the traced path (index_add) agree, gradients
+    of every parameter included."""
+    torch.manual_seed(0)
+    graphs = [mol_graph(s) for s in ("C/C=C/C", "c1ccccc1O", "[Na+].CC(=O)[O-]", "C")]
+    inputs = batch_inputs(graphs)
+    gnn = MoleculeGNN(HU.atom_vocab, HU.bond_vocab, HU.self_loop, hidden_dim=8, num_layers=3)
+
+    def run():
+        gnn.zero_grad()
+        h = gnn(inputs["x"], inputs["edge_index"], inputs["edge_attr"])
+        (h * torch.linspace(-1, 1, h.numel()).view_as(h)).sum().backward()
+        return h.detach(), {n: p.grad.clone() for n, p in gnn.named_parameters()}
+
+    fast_h, fast_grads = run()
+    monkeypatch.setattr(FastAggregation, "usable", staticmethod(lambda x: False))
+    slow_h, slow_grads = run()
+    torch.testing.assert_close(fast_h, slow_h)
+    for name, grad in slow_grads.items():
+        torch.testing.assert_close(
+            fast_grads[name], grad, rtol=1e-4, atol=1e-4, msg=lambda m, n=name: f"{n}: {m}"
+        )
 
 
 def test_pooling_per_molecule():

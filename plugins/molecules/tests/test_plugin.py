@@ -4,6 +4,7 @@ and a shuffled-label control, pretrain -> evaluate -> export through the CLI, an
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -39,6 +40,7 @@ def test_probe_beats_chance_and_a_shuffled_label_control_on_bbbp(tmp_path):
         "molecules",
         "attrmask",
         overrides=[
+            "data.pretrain_data=self",
             "method.hidden_dim=64",
             "train.max_steps=10",
             f"train.out={tmp_path}",
@@ -82,7 +84,10 @@ def test_pretrain_evaluate_export_through_the_cli(tmp_path):
     sslkit = [sys.executable, "-m", "sslkit.cli"]
 
     def run(*args: str) -> str:
-        done = subprocess.run([*sslkit, *args], capture_output=True, text=True, timeout=600)
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}  # small models; a busy machine
+        done = subprocess.run(
+            [*sslkit, *args], capture_output=True, text=True, timeout=600, env=env
+        )
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
         return done.stdout
 
@@ -135,6 +140,7 @@ def test_regression_on_esol_reports_rmse(tmp_path):
         "attrmask",
         overrides=[
             "data.path=esol",
+            "data.pretrain_data=self",
             "data.featuriser=ogb",
             "method.hidden_dim=16",
             "method.num_layers=2",

@@ -49,11 +49,16 @@ class MoleculeData:
     first, 80/10/10); random: shuffled molecules; random_scaffold: shuffled scaffold groups."""
     split_seed: int = 0
     """Seed of the random and random_scaffold splits (the scaffold split has none)."""
+    pretrain_data: str = "auto"
+    """Molecules pretraining sees: auto (the embedded ZINC for an embedded data set, the data
+    itself for a file), zinc (29,445 unlabelled ZINC SMILES, as Hu et al. pretrain on ZINC),
+    self (the data's own molecules, see pretrain_on), or a SMILES file (.smi, CSV, ...; its
+    labels unused). The data's splits and labels are for evaluation only."""
     pretrain_on: Literal["train", "all"] = "train"
-    """Molecules pretraining sees: the train split only (no structure of a test molecule; data
-    without labels: all of them), or all of them (labels are never used)."""
+    """With pretrain_data=self: pretraining sees the train split only (no structure of a test
+    molecule; data without labels: all of them), or all of them (labels are never used)."""
     max_rows: int = 0
-    """Read at most this many rows (0: all)."""
+    """Read at most this many rows (0: all), of the data and of the pretraining library."""
     cache: bool = True
     """Keep the featurised molecules in the sslkit cache ($SSLKIT_CACHE or ~/.cache/sslkit),
     keyed by the file's content and the featuriser, so a second run starts at once."""

@@ -80,6 +80,13 @@ plugin = Plugin(
                     "sslkit.molecules.baselines:morgan",
                 ),
             ),
+            TaskSpec(
+                "fine_tune",
+                "sslkit.molecules.finetune:fine_tuning",
+                summary="Hu et al.'s fine-tuning (GIN + linear head, 100 epochs, batch 32, "
+                "dropout 0.5, test at the best val epoch) beside the same network untrained",
+                on_request=True,
+            ),
         ],
     ),
     default_method="attrmask",

@@ -5,7 +5,9 @@ CSV / TSV / Parquet / ``.smi`` file; a pandas DataFrame goes through :func:`from
 (``api.pretrain("molecules", data=df)``). Steps: read the table, find the SMILES column and
 the label columns, parse and featurise every SMILES (cached, see
 :mod:`~sslkit.molecules.data.cache`), split (scaffold by default), and hand back a
-:class:`~sslkit.molecules.data.domain.MoleculeSet`. ``state`` (from a run) fixes the
+:class:`~sslkit.molecules.data.domain.MoleculeSet`. Pretraining reads another library when
+``data.pretrain_data`` names one (the embedded ZINC for the embedded BBBP and ESOL), featurised
+when training starts. ``state`` (from a run) fixes the
 featuriser, the standardisation and the task kind, so evaluate and export featurise as
 pretraining did.
 """
@@ -13,17 +15,17 @@ pretraining did.
 from __future__ import annotations
 
 import logging
-import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from sslkit.core.errors import DataError
 from sslkit.molecules.configs import MoleculeData
-from sslkit.molecules.data.cache import Featurised, cache_key, load, save
+from sslkit.molecules.data.cache import Featurised
 from sslkit.molecules.data.domain import MoleculeSet, batch_inputs, graph_of
-from sslkit.molecules.data.featurise import SCHEMES, featurise
-from sslkit.molecules.data.parse import parse_smiles, report_invalid
+from sslkit.molecules.data.featurise import SCHEMES
+from sslkit.molecules.data.featurise_many import featurise_table
 from sslkit.molecules.data.reading import (
     Table,
     frame_table,
@@ -32,7 +34,7 @@ from sslkit.molecules.data.reading import (
     read_table,
     smiles_column,
 )
-from sslkit.molecules.data.splits import make_split, scaffolds
+from sslkit.molecules.data.splits import make_split
 
 __all__ = [
     "MoleculeData",
@@ -60,79 +62,35 @@ def from_memory(obj: Any, config: MoleculeData, state: dict[str, Any] | None = N
     return build(table, config, state)
 
 
-def featurise_table(
-    table: Table, column: str, scheme: str, standardise: bool, strict: bool, use_cache: bool = True
-) -> tuple[Featurised, dict[str, Any]]:
-    """The table's molecules parsed and featurised (from the cache when it holds them), and
-    facts about the work: ``cache`` (hit or miss), ``seconds``, ``molecules_per_second``."""
-    start = time.perf_counter()
-    key = cache_key(
-        table.digest, column=column, scheme=scheme, standardise=standardise, rows=len(table.frame)
-    )
-    found = load(key) if use_cache else None
-    if found is not None:
-        if strict and found.invalid:
-            bad = found.invalid[0]
-            raise DataError(
-                f"invalid SMILES {bad['smiles']!r}: {bad['reason']}",
-                path=table.source,
-                row=bad["row"],
-                column=column,
-                hint="fix or remove the row, or leave data.strict=false to skip invalid SMILES",
-            )
-        f = found
-    else:
-        f = _featurise(table, column, scheme, standardise, strict)
-        if use_cache:
-            save(key, f)
-    seconds = time.perf_counter() - start
-    total = len(f) + len(f.invalid)
-    facts = {
-        "cache": "hit" if found is not None else "miss",
-        "seconds": round(seconds, 4),
-        "molecules_per_second": round(total / seconds, 1) if seconds > 0 else 0.0,
-    }
-    report_invalid(f.invalid, total, table.source, column)
-    return f, facts
+def pretraining_library(
+    config: MoleculeData, table: Table, scheme: str, standardise: bool
+) -> tuple[str, Callable[[], Featurised] | None]:
+    """The molecules pretraining sees when not the data's own (``data.pretrain_data``): its
+    source, and a function that featurises them (called when training starts, so evaluate and
+    export never featurise it). ``(source, None)``: the data's own molecules."""
+    choice = config.pretrain_data.strip()
+    if choice.lower() == "auto":
+        embedded = table.source.startswith("<embedded") and bool(table.labels)
+        choice = "zinc" if embedded else "self"
+    if choice.lower() == "self":
+        return table.source, None
+    library = read_table(choice, config.max_rows)
+    named = config.smiles if config.smiles in library.frame.columns else ""
+    column = smiles_column(library.frame, named, library.source)
 
-
-def _featurise(
-    table: Table, column: str, scheme: str, standardise: bool, strict: bool
-) -> Featurised:
-    from rdkit import Chem
-
-    values = table.frame[column].tolist()
-    mols, invalid = parse_smiles(
-        values, source=table.source, column=column, standardise=standardise, strict=strict
-    )
-    xs, eis, eas, rows, smiles = [], [], [], [], []
-    for i, mol in enumerate(mols):
-        if mol is None:
-            continue
-        x, ei, ea = featurise(mol, scheme)
-        xs.append(x)
-        eis.append(ei)
-        eas.append(ea)
-        rows.append(i)
-        smiles.append(Chem.MolToSmiles(mol))
-    if not rows:
-        raise DataError(
-            f"none of the {len(values)} SMILES in column {column!r} is valid",
-            path=table.source,
-            hint="check data.smiles names the SMILES column",
+    def featurised() -> Featurised:
+        f, work = featurise_table(library, column, scheme, standardise, False, config.cache, False)
+        log.info(
+            "%s: %d molecules to pretrain on (%d invalid skipped; cache %s, %.0f molecules/s)",
+            library.source,
+            len(f),
+            len(f.invalid),
+            work["cache"],
+            work["molecules_per_second"],
         )
-    s = SCHEMES[scheme]
-    return Featurised(
-        x=np.concatenate(xs).astype(np.int64),
-        edge_index=np.concatenate(eis, axis=1).astype(np.int64),
-        edge_attr=np.concatenate(eas).reshape(-1, len(s.bond_vocab)).astype(np.int64),
-        atom_ptr=np.cumsum([0, *(len(x) for x in xs)]).astype(np.int64),
-        edge_ptr=np.cumsum([0, *(e.shape[1] for e in eis)]).astype(np.int64),
-        rows=np.asarray(rows, dtype=np.int64),
-        smiles=smiles,
-        scaffolds=scaffolds(smiles),
-        invalid=invalid,
-    )
+        return f
+
+    return library.source, featurised
 
 
 def _kind(labels: np.ndarray | None, asked: str) -> str:
@@ -159,7 +117,11 @@ def build(table: Table, config: MoleculeData, state: dict[str, Any] | None = Non
             hint="set data.id_column to an existing column, or leave it empty",
         )
     tasks = label_columns(frame, tuple(config.labels), (column, config.id_column), table)
-    f, work = featurise_table(table, column, scheme, standardise, config.strict, config.cache)
+    split = config.split
+    need_scaffolds = split != "random"
+    f, work = featurise_table(
+        table, column, scheme, standardise, config.strict, config.cache, need_scaffolds
+    )
     kept = frame.iloc[f.rows]
     labels = label_matrix(kept, tasks, table.source) if tasks else None
     if labels is not None and not np.isfinite(labels).any():
@@ -176,8 +138,8 @@ def build(table: Table, config: MoleculeData, state: dict[str, Any] | None = Non
     saved = state.get("task_kind")
     kind = saved if labels is not None and saved in ("classification", "regression") else None
     kind = kind or _kind(labels, config.task)
-    keys = f.scaffolds if config.split != "random" else f.smiles
-    splits = make_split(config.split, keys, config.split_seed)
+    keys = f.scaffolds if need_scaffolds else f.smiles
+    splits = make_split(split, keys, config.split_seed)
     ids = kept[config.id_column].astype(str).to_numpy() if config.id_column else f.rows.copy()
     facts = {
         "source": table.source,
@@ -186,11 +148,12 @@ def build(table: Table, config: MoleculeData, state: dict[str, Any] | None = Non
         "invalid": len(f.invalid),
         "tasks": tasks,
         "task_kind": kind,
-        "split": config.split,
+        "split": split,
         "split_sizes": {k: len(v) for k, v in splits.items()},
         "featurisation": work,
         "fingerprint": table.digest[:16],
     }
+    facts["pretrain_data"], library = pretraining_library(config, table, scheme, standardise)
     new_state = {"featuriser": scheme, "standardise": standardise, "task_kind": kind}
     return MoleculeSet(
         f,
@@ -200,6 +163,7 @@ def build(table: Table, config: MoleculeData, state: dict[str, Any] | None = Non
         splits=splits,
         ids=ids,
         pretrain_on=config.pretrain_on,
+        library=library,
         info=SCHEMES[scheme].info(),
         facts=facts,
         state=new_state,

@@ -1,6 +1,6 @@
 """The featurisation cache: parsed and featurised molecules of a table, keyed by the table's
 content (sha256 of the file) and everything that changes the result (SMILES column,
-featuriser, standardisation, row limit, RDKit version).
+featuriser and its version, standardisation, row limit, RDKit version).
 
 Stored under ``$SSLKIT_CACHE/molecules/`` (default ``~/.cache/sslkit``) as an ``.npz`` of
 integer arrays, read with ``allow_pickle=False``, and a ``.json`` of strings (canonical SMILES,
@@ -21,7 +21,7 @@ import numpy as np
 from sslkit.core.data import cache_dir
 from sslkit.core.engine.rundir import atomic_write_bytes, atomic_write_text
 
-VERSION = 1
+VERSION = 2
 
 
 @dataclass
@@ -39,7 +39,8 @@ class Featurised:
     """0-based table row of each valid molecule."""
     smiles: list[str]
     """Canonical SMILES (RDKit's ``MolToSmiles``) of each valid molecule."""
-    scaffolds: list[str]
+    scaffolds: list[str] | None
+    """Bemis-Murcko scaffold of each molecule; None until a split needed them."""
     invalid: list[dict[str, Any]] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -72,7 +73,7 @@ def load(key: str) -> Featurised | None:
             }
         info = json.loads(meta.read_text())
         return Featurised(
-            **parts, smiles=info["smiles"], scaffolds=info["scaffolds"], invalid=info["invalid"]
+            **parts, smiles=info["smiles"], scaffolds=info.get("scaffolds"), invalid=info["invalid"]
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None  # a damaged entry is rebuilt

@@ -17,7 +17,7 @@ read) are the first task's: class ids (-1 where missing) or floats (NaN where mi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -65,6 +65,7 @@ class MoleculeSet(DomainData):
         splits: dict[str, np.ndarray],
         ids: np.ndarray,
         pretrain_on: str,
+        library: Callable[[], Featurised] | None = None,
         info: dict[str, Any],
         facts: dict[str, Any],
         state: dict[str, Any],
@@ -77,6 +78,9 @@ class MoleculeSet(DomainData):
         self.splits = splits
         self.ids = ids
         self.pretrain_on = pretrain_on
+        self.library = library
+        """Featurises the molecules to pretrain on when not the data's own (ZINC, ...)."""
+        self._library_graphs: list[Data] | None = None
         self.info = info
         """The featuriser's constants the encoder is built from (a run's data must match)."""
         self.facts = facts
@@ -90,8 +94,14 @@ class MoleculeSet(DomainData):
 
     # -- training -----------------------------------------------------------------------------
     def train_dataset(self) -> list[Data]:
-        """The molecules pretraining sees: the train split's (``data.pretrain_on=train``) when
-        the data has labels to score, else all of them (an unlabelled library)."""
+        """The molecules pretraining sees: the pretraining library's (``data.pretrain_data``)
+        when there is one, else the train split's (``data.pretrain_on=train``) when the data
+        has labels to score, else all of them (an unlabelled library)."""
+        if self.library is not None:
+            if self._library_graphs is None:
+                lib = self.library()
+                self._library_graphs = [graph_of(lib, k) for k in range(len(lib))]
+            return self._library_graphs
         if self.pretrain_on == "train" and self.labels is not None and "train" in self.splits:
             return [self.graphs[i] for i in self.splits["train"]]
         return self.graphs

@@ -25,6 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+VERSION = 2
+"""Version of the featurisers, part of the cache key: raise it whenever a molecule's features
+change (2: a dative bond is Hu's "other" bond type 6, an unknown OGB stereo STEREOANY)."""
+
 
 @dataclass(frozen=True)
 class Scheme:

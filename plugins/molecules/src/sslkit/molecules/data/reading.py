@@ -17,8 +17,10 @@ from sslkit.core.errors import DataError
 EMBEDDED = {
     "bbbp": ("BBBP.csv", ("p_np",)),
     "esol": ("delaney.csv", ("logp",)),
+    "zinc": ("zinc.smi.gz", ()),
 }
-"""Embedded MoleculeNet sets: file in ``sslkit.molecules.datasets`` and label columns."""
+"""Embedded sets: file in ``sslkit.molecules.datasets`` and label columns (MoleculeNet BBBP
+and ESOL; ZINC: 29,445 unlabelled drug-like SMILES for pretraining)."""
 SMILES_NAMES = ("smiles", "canonical_smiles", "smi", "isomeric_smiles", "mol")
 PARQUET = (".parquet", ".pq")
 
@@ -45,7 +47,13 @@ def read_table(path: str, max_rows: int = 0) -> Table:
         name, labels = EMBEDDED[key]
         data = resources.files("sslkit.molecules.datasets").joinpath(name).read_bytes()
         source = f"<embedded {name}>"
-        return Table(_csv(data, source, ",", max_rows), source, _digest(data), labels)
+        if name.endswith(".smi.gz"):
+            import gzip
+
+            frame = _smi(gzip.decompress(data), source, max_rows)
+        else:
+            frame = _csv(data, source, ",", max_rows)
+        return Table(frame, source, _digest(data), labels)
     p = Path(path).expanduser()
     if not p.is_file():
         raise DataError(

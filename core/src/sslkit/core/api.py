@@ -150,7 +150,7 @@ def pretrain(
             metrics = run_task(plugin, ctx, plugin.default_task)
             record: dict[str, Any] = {"task": plugin.default_task, "metrics": metrics}
             if "skipped" not in metrics:
-                record.update(_assess(plugin, ctx, quick=True))
+                record.update(_assess(plugin, ctx, quick=True, task_metrics=metrics))
                 verdict = record["payoff"].get("verdict", {}).get("line", "")
             run.write_json("default_task.json", record)
     finally:
@@ -369,7 +369,7 @@ def evaluate(
     results = evaluate_tasks(loaded.plugin, ctx, tasks, log=log)
     default = loaded.plugin.default_task
     assessed = (
-        _assess(loaded.plugin, ctx, log)
+        _assess(loaded.plugin, ctx, log, task_metrics=results.get(default))
         if control and default in results and "skipped" not in results[default]
         else {}
     )
@@ -407,11 +407,20 @@ def evaluate(
     return report
 
 
-def _assess(plugin: Any, ctx: Any, log=None, *, quick: bool = False) -> dict[str, Any]:
+def _assess(plugin: Any, ctx: Any, log=None, *, quick: bool = False,
+            task_metrics: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
     """``{"payoff": ...}``: the default task's probe on the embeddings, the untrained control
     and the baseline (:func:`sslkit.core.evaluate.control.assess`); ``quick`` (the end of
-    ``pretrain``): only at 100% of the labels."""
+    ``pretrain``): only at 100% of the labels. A default task without labels that scored the
+    control and its baseline itself (a ``payoff`` section in its metrics, the same form:
+    ``metric``, ``verdict.line``, ``rows``; e.g. recommendation) gives that section."""
     from sslkit.core.evaluate.control import assess, control_context
+
+    own = (task_metrics or {}).get("payoff")
+    if isinstance(own, dict) and "verdict" in own:
+        if log is not None:
+            log("did pretraining pay", {"verdict": own["verdict"]["line"]})
+        return {"payoff": own}
 
     try:
         control = control_context(ctx)

@@ -180,7 +180,7 @@ def assess(
 
 
 def write_curve(section: dict[str, Any], folder: Path) -> list[str]:
-    if "rows" not in section:
+    if "rows" not in section or not section.get("curve", True):  # a ranking task's own
         return []
     payoff.plot_curve(section["metric"], section["rows"], folder / payoff.CURVE_PNG)
     return [payoff.CURVE_PNG]

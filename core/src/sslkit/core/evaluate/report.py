@@ -323,10 +323,13 @@ def payoff_section(section: dict[str, Any]) -> list[str]:
     lines += [section["verdict"]["line"], ""]
     rows = section["rows"]
     fractions = sorted({r["fraction"] for r in rows})
-    head = " | ".join(f"{f:.0%} labels" for f in fractions)
+    head = section.get("column") or " | ".join(f"{f:.0%} labels" for f in fractions)
+    caption = section.get("caption") or (
+        f"{metric} on the test split of the default task's probe ({section['task']}), mean ± "
+        "std over seeded subsamples of the training labels:"
+    )
     lines += [
-        f"{metric} on the test split of the default task's probe ({section['task']}), mean ± std "
-        "over seeded subsamples of the training labels:",
+        caption,
         "",
         f"| features | model | {head} |",
         "|---|---|" + "---:|" * len(fractions),
@@ -345,7 +348,8 @@ def payoff_section(section: dict[str, Any]) -> list[str]:
         lines.append("")
     if "seconds" in section:
         lines += [f"(control, baseline and curve: {section['seconds']:.1f} s)", ""]
-    lines += [f"![Label efficiency]({payoff.CURVE_PNG})", ""]
+    if section.get("curve", True):
+        lines += [f"![Label efficiency]({payoff.CURVE_PNG})", ""]
     return lines
 
 

@@ -62,6 +62,15 @@ def test_pretrain_evaluate_export_through_the_cli_and_faiss_top20(tmp_path):
     rec = report["tasks"]["recommend"] if "tasks" in report else report["recommend"]
     # 30 steps of LightGCN on the sample: far above the untrained encoder's near-zero recall
     assert rec["recall@20"] > 3 * rec["control_recall@20"] and "verdict" in rec
+    # report.md answers "did pretraining pay?" in core's form, with the task's own baselines
+    md = (run / "report" / "report.md").read_text()
+    section = md.split("## Did pretraining pay?", 1)[1].split("\n## ", 1)[0]
+    assert rec["verdict"] in section and "label_efficiency" not in section
+    assert "| untrained control | inner product, recall@20 |" in section
+    assert (
+        f"| item popularity | training counts, recall@20 | {rec['popularity_recall@20']:.4f}"
+        in (section)
+    )
     for space in ("user", "item"):
         done = _cli("export", str(run), "--to", "parquet", "--space", space,
                     "--out", str(tmp_path / f"{space}-pq"))  # fmt: skip

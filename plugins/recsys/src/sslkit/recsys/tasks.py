@@ -73,6 +73,7 @@ def recommend(ctx: Any) -> dict[str, Any]:
     if hasattr(ctx.method, "selection"):
         out.update(ctx.method.selection())
     out["verdict"] = verdict(out)
+    out["payoff"] = payoff_section(out)
     out["protocol"] = (
         "users rank every item by inner product; training (fit + valid) items masked; test "
         "interactions held out; popularity = training interaction counts"
@@ -142,6 +143,26 @@ def faiss_agreement(index: Any, users: np.ndarray, items: np.ndarray, data: Any,
         if len(top) != len(want) or np.abs(score[top] - score[want]).max() > tol:
             bad.append(int(user))
     return bad
+
+
+def payoff_section(m: dict[str, Any]) -> dict[str, Any]:
+    """The report's "did pretraining pay?" section in core's form (``metric``, ``verdict``,
+    ``rows``), for a task without labels: Recall@20 and NDCG@20 of the embeddings, the
+    untrained control and item popularity (one number each: no label fractions, no seeds)."""
+    rows = []
+    for prefix, features, model in (("", "embeddings", "inner product"),
+                                    ("control_", "untrained control", "inner product"),
+                                    ("popularity_", "item popularity", "training counts")):  # fmt: skip
+        for metric in ("recall@20", "ndcg@20"):
+            rows.append({"features": features, "model": f"{model}, {metric}", "fraction": 1.0,
+                         "mean": float(m[prefix + metric]), "std": 0.0})  # fmt: skip
+    return {
+        "task": "recommend", "metric": "recall@20", "verdict": {"line": m["verdict"]},
+        "rows": rows, "column": "test split", "curve": False,
+        "caption": "All-rank Recall@20 and NDCG@20 on the test interactions (training items "
+        "masked), one run: the embeddings, the same method before its first step, and item "
+        "popularity:",
+    }  # fmt: skip
 
 
 def verdict(m: dict[str, Any]) -> str:

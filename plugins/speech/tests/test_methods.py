@@ -137,3 +137,48 @@ def test_eer_and_min_dcf_by_hand() -> None:
     r = eer_min_dcf(np.array([0.9, 0.5, 0.3, 0.1]), np.array([True, False, True, False]))
     assert r["eer"] == pytest.approx(0.5)
     assert r["min_dcf"] == pytest.approx(min(0.01 * 1.0, 0.01 * 0.5, 0.99 * 0.5 + 0.0, 0.99) / 0.01)
+
+
+def test_hubert_iteration_2_clusters_a_layer_of_the_iteration_1_run(tmp_path, data) -> None:
+    from dataclasses import replace
+
+    from sslkit.core import api
+    from sslkit.speech.methods.hubert import build
+    from sslkit.speech.methods.targets import LayerFeatures
+
+    small = ["method.dim=32", "method.layers=2", "method.heads=2", "method.n_mels=40"]
+    first = api.pretrain(
+        "speech",
+        "hubert",
+        overrides=[
+            *small,
+            "data.max_files=100",
+            "data.crop_seconds=0.5",
+            "train.batch_size=8",
+            "train.max_steps=2",
+            "method.clusters=10",
+            f"train.out={tmp_path}",
+            "train.quiet=true",
+        ],
+        evaluate_default_task=False,
+        log=lambda *_: None,
+    )
+    cfg = replace(
+        HuBERTConfig(**SMALL, clusters=12, kmeans_frames=2000),
+        targets_from=str(first.run_dir),
+        target_layer=1,
+    )
+    torch.manual_seed(0)
+    m = build(cfg, data).eval()
+    assert isinstance(m.targets.features, LayerFeatures) and m.targets.features.layer == 1
+    teacher = first.method.encoder
+    for (k, v), (k2, v2) in zip(
+        teacher.state_dict().items(), m.targets.features.encoder.state_dict().items()
+    ):
+        assert k == k2 and torch.equal(v, v2)
+    batch = _batch(data, m)
+    ids = m.targets(
+        batch["wave"], batch["lengths"], m.encoder.grid(batch["wave"], batch["lengths"]).shape[1]
+    )
+    assert ids.max() < 12 and len(ids[ids >= 0].unique()) > 3
+    assert torch.isfinite(m.training_step(batch, 0)["loss"])

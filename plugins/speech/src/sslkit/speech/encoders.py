@@ -101,19 +101,19 @@ class SpeechEncoder(nn.Module):
 
     # -- front end ------------------------------------------------------------------------------
     def fbank(self, wave: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Log-mel frames ``(B, T, n_mels)`` normalised per utterance over its valid frames
-        (each band's mean removed, then one scale for all bands: a band without energy, as
-        above 4 kHz in 8 kHz audio, is not blown up into noise), zero elsewhere; and the valid
-        mask ``(B, T)``."""
+        """Log-mel frames ``(B, T, n_mels)`` normalised per utterance by one mean and one
+        scale over its valid frames and bands (the gain goes, the spectral envelope that
+        carries the speaker stays; a band without energy, as above 4 kHz in 8 kHz audio, is
+        not blown up into noise), zero elsewhere; and the valid mask ``(B, T)``."""
         logmel = torch.log(self.mel(wave) + 1e-6).transpose(1, 2)
         valid = (
             torch.arange(logmel.shape[1], device=wave.device)[None]
             < frame_count(lengths, self.hop)[:, None]
         )
         w = valid[..., None].to(logmel.dtype)
-        n = w.sum(1, keepdim=True).clamp_min(1)
-        centred = (logmel - (logmel * w).sum(1, keepdim=True) / n) * w
-        var = (centred**2).sum((1, 2), keepdim=True) / (n * logmel.shape[2])
+        n = w.sum((1, 2), keepdim=True).clamp_min(1) * logmel.shape[2]
+        centred = (logmel - (logmel * w).sum((1, 2), keepdim=True) / n) * w
+        var = (centred**2).sum((1, 2), keepdim=True) / n
         return centred / (var + 1e-5).sqrt(), valid
 
     def frames(

@@ -61,6 +61,16 @@ def test_feature_table_kinds_tokens_and_a_missing_item(tmp_path, user_csv):
     b = [price[row[p], 0] for p in ("p5", "p1", "p3", "p2")]
     assert b == sorted(b) and b[0] < b[-1] and min(b) >= 1
     assert data.features["user"] is None
+    # a user table the same way (its id column found by the interactions' column name)
+    (tmp_path / "users.tsv").write_text("customer\tcountry\nalice\tUK\nbob\tFR\nzed\tDE\n")
+    data = load_data(cfg(path=str(user_csv), user_column="customer", item_column="product",
+                         time_column="when", user_features=str(tmp_path / "users.tsv"),
+                         item_features="none"))  # fmt: skip
+    users = data.features["user"]
+    assert data.features["item"] is None and users.kinds == ["categorical"]
+    assert data.counts["user_features_missing"] == 2 and data.counts["user_features_unused"] == 1
+    country = {u: users.tokens[0][r, 0] for r, u in enumerate(data.users)}
+    assert country == {"alice": 2, "bob": 1, "carol": 0, "dave": 0}  # FR 1, UK 2 (zed unused)
 
 
 def test_feature_types_override_and_bad_feature_tables(tmp_path):

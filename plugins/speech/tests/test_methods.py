@@ -182,3 +182,36 @@ def test_hubert_iteration_2_clusters_a_layer_of_the_iteration_1_run(tmp_path, da
     )
     assert ids.max() < 12 and len(ids[ids >= 0].unique()) > 3
     assert torch.isfinite(m.training_step(batch, 0)["loss"])
+
+
+def test_dinosr_predicts_nearest_codewords_and_updates_them_by_ema(data) -> None:
+    from sslkit.speech.configs import DinoSRConfig
+    from sslkit.speech.methods.dinosr import build
+
+    torch.manual_seed(0)
+    m = build(DinoSRConfig(**SMALL, top_k=2, codebook_size=16), data).eval()
+    batch = _batch(data, m)
+    wave, lengths = batch["wave"], batch["lengths"]
+    torch.manual_seed(4)
+    got = m.training_step(batch, 0)["loss"]
+    torch.manual_seed(4)
+    layers = m.teacher.module(wave, lengths)[0][-2:]
+    normed = [F.instance_norm(h.transpose(1, 2)).transpose(1, 2) for h in layers]
+    codes = m.sums / m.counts[..., None]
+    ids = [
+        torch.cdist(x, codes[k][None].expand(len(x), -1, -1)).argmin(-1)
+        for k, x in enumerate(normed)
+    ]
+    x, valid = m.encoder.frames(wave, lengths)
+    mask = frame_mask(valid, m.cfg.mask_prob, m.cfg.mask_span)
+    h = m.encoder.transformer(x, valid, mask)[-1]
+    want = sum(F.cross_entropy(m.heads[k](h)[mask], ids[k][mask]) for k in range(2)) / 2
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+    sums, counts = m.sums.clone(), m.counts.clone()
+    m.update_codebooks(layers, torch.stack(ids), mask)
+    v = int(ids[0][mask][0])
+    assigned = normed[0][mask][ids[0][mask] == v]
+    torch.testing.assert_close(
+        m.sums[0, v], 0.9 * sums[0, v] + 0.1 * assigned.sum(0), rtol=1e-4, atol=1e-5
+    )
+    torch.testing.assert_close(m.counts[0, v], 0.9 * counts[0, v] + 0.1 * len(assigned))

@@ -36,7 +36,9 @@ def test_check_plugin(tmp_path: Path) -> None:
         },
         workdir=tmp_path,
     )
-    assert set(reports) == set(plugin.methods) == {"hubert", "bestrq", "data2vec", "speaker"}
+    assert (
+        set(reports) == set(plugin.methods) == {"hubert", "bestrq", "data2vec", "dinosr", "speaker"}
+    )
     for name, report in reports.items():
         superb = report["tasks"]["superb"]
         assert superb["label_accuracy_mfcc"] > 0.3, name  # ten digits: chance is 0.1

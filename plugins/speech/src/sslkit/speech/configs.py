@@ -103,6 +103,21 @@ class Data2VecConfig(EncoderOptions):
 
 
 @dataclass
+class DinoSRConfig(EncoderOptions):
+    top_k: int = 8
+    """Teacher layers clustered online, each with its own codebook (capped at `layers`)."""
+    codebook_size: int = 256
+    """Codewords of each layer's codebook (DinoSR: 256)."""
+    codebook_decay: float = 0.9
+    """EMA decay of the codeword sums and counts (DinoSR: 0.9)."""
+    mask_prob: float = 0.08
+    """Span starts per frame, spans of `mask_span` (HuBERT's masking, as DinoSR)."""
+    mask_span: int = 10
+    ema_start: float = 0.999
+    ema_end: float = 0.9999
+
+
+@dataclass
 class SpeakerConfig(EncoderOptions):
     temperature: float = 0.1
     margin: float = 0.1

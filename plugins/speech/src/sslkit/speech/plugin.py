@@ -14,6 +14,7 @@ from sslkit.core.plugin import (
 from sslkit.speech.configs import (
     BestRQConfig,
     Data2VecConfig,
+    DinoSRConfig,
     HuBERTConfig,
     SpeakerConfig,
     SpeechData,
@@ -23,7 +24,7 @@ plugin = Plugin(
     name="speech",
     version=distribution_version("sslkit-speech"),
     summary="Speech and audio (wav/flac/ogg folders, CSV manifests): HuBERT, BEST-RQ, data2vec, "
-    "speaker contrastive; SUPERB-style evaluation",
+    "DinoSR, speaker contrastive; SUPERB-style evaluation",
     data_config=SpeechData,
     load_data="sslkit.speech.data:load_data",
     methods=Registry(
@@ -53,6 +54,14 @@ plugin = Plugin(
                 summary="regress the EMA teacher's averaged top-k layers at masked frames",
                 paper="Baevski et al., data2vec: A General Framework for Self-supervised "
                 "Learning in Speech, Vision and Language, ICML 2022",
+            ),
+            MethodSpec(
+                "dinosr",
+                DinoSRConfig,
+                "sslkit.speech.methods.dinosr:build",
+                summary="predict online-clustered codewords of the EMA teacher's top layers",
+                paper="Liu et al., DinoSR: Self-Distillation and Online Clustering for "
+                "Self-supervised Speech Representation Learning, NeurIPS 2023",
             ),
             MethodSpec(
                 "speaker",

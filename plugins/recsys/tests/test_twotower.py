@@ -158,7 +158,7 @@ def test_cold_start_items_are_ranked_from_their_features(tmp_path, one_thread):
     result = api.pretrain(
         "recsys", "twotower",
         overrides=["data.cold_items=0.1", f"train.out={tmp_path}", "train.quiet=true",
-                   "train.device=cpu", "train.max_steps=200", "train.batch_size=512"],
+                   "train.device=cpu", "train.max_steps=100", "train.batch_size=512"],
     )  # fmt: skip
     m = result.metrics
     assert m["cold_items"] > 50

@@ -109,3 +109,34 @@ def test_a_vit_patch_that_does_not_divide_the_image_is_a_config_error():
 
     with pytest.raises(ConfigError, match="method.patch = 16 does not divide"):
         build_encoder(SimCLRConfig(arch="vit", patch=16), {**INFO, "size": [28, 28, 28]})
+
+
+def test_local_loss_is_nt_xent_within_each_image_written_out():
+    from sslkit.medical.methods.global_local import local_nt_xent
+
+    z = torch.randn(2, 2, 3, 5)  # 2 images, 2 views, 3 regions, dim 5
+    t = 0.3
+    total, count = 0.0, 0
+    for img in range(2):
+        rows = [
+            torch.nn.functional.normalize(z[img, v, r], dim=0) for v in (0, 1) for r in range(3)
+        ]
+        for i, a in enumerate(rows):
+            pos = (i + 3) % 6  # the same region of the other view
+            logits = [float(a @ rows[j]) / t for j in range(6) if j != i]
+            total += -(float(a @ rows[pos]) / t) + math.log(sum(math.exp(v) for v in logits))
+            count += 1
+    torch.testing.assert_close(
+        local_nt_xent(z, t), torch.tensor(total / count), rtol=1e-5, atol=1e-5
+    )
+
+
+def test_partition_views_cut_inside_their_partition():
+    from sslkit.medical.augment import PartitionViews
+
+    x = torch.arange(32, dtype=torch.float32).expand(1, 32, 32, 32).clone()  # value = last index
+    views = PartitionViews((32, 32, 32), partitions=4, crop=0.5, intensity=0.0)
+    for seed in range(6):
+        (v, part) = views((x,), torch.Generator().manual_seed(seed))
+        centre = float(v[0, 0, 16, 16, 15:17].mean())  # the sub-volume's centre, last axis
+        assert 8 * int(part) - 1 <= centre <= 8 * (int(part) + 1) + 1, (seed, part, centre)

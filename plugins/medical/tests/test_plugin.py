@@ -26,10 +26,11 @@ def test_conformance_kit_passes_for_every_method(tmp_path):
             "simclr": ["method.arch=resnet10", "method.width=4", "method.proj_hidden=16"],
             "monai-ssl": [*TINY_VIT, "method.deconv_chns=4"],
             "mae": [*TINY_VIT, "method.decoder_width=16", "method.decoder_depth=1"],
+            "global-local": ["data.size=[32]", "method.width=4", "method.proj_dim=16"],
         },
         workdir=tmp_path / "runs",
     )
-    assert set(reports) == {"simclr", "monai-ssl", "mae"}
+    assert set(reports) == {"simclr", "monai-ssl", "mae", "global-local"}
 
 
 def test_report_says_whether_pretraining_paid(tmp_path):

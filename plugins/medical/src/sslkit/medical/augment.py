@@ -10,6 +10,8 @@ seed, the epoch and the example, with any number of workers and after a resume.
 - :class:`RestorationViews` (MONAI's SSL recipe): two views, each one of coarse dropout
   in-painting (small holes filled) or out-painting (all but the holes filled), then coarse
   shuffle (local pixel shuffling within swapped regions);
+- :class:`PartitionViews` (global-local): a sub-volume from a random partition along the last
+  axis, resized back, in two intensity-only views, with the partition's index;
 - :class:`PatchNoise` (MAE): one uniform number per patch, the masking noise.
 """
 
@@ -149,3 +151,52 @@ class PatchNoise:
 
     def __call__(self, example: tuple[torch.Tensor, ...], rng: torch.Generator):
         return (example[0], torch.rand(self.patches, generator=rng))
+
+
+class PartitionViews(_MonaiViews):
+    """Chaitanya et al. 2020's views, in 3-D: partition ``s`` of ``partitions`` along the last
+    axis drawn at random, a sub-volume of side ``crop`` x size centred in that partition (the
+    other axes at random), resized back to the image size, then two views of it with random
+    intensity shift, scale and noise (no spatial change, so voxel k of one view is voxel k of the
+    other). Returns the views and ``s``."""
+
+    def __init__(self, size: tuple[int, ...], partitions: int, crop: float, intensity: float):
+        self.size = tuple(int(s) for s in size)
+        self.partitions, self.crop, self.intensity = int(partitions), float(crop), float(intensity)
+
+    def _compose(self) -> Any:
+        from monai.transforms import (
+            Compose,
+            RandGaussianNoise,
+            RandScaleIntensity,
+            RandShiftIntensity,
+        )
+
+        return Compose([
+            RandShiftIntensity(offsets=self.intensity, prob=0.8),
+            RandScaleIntensity(factors=self.intensity, prob=0.8),
+            RandGaussianNoise(prob=0.5, std=0.02),
+        ])  # fmt: skip
+
+    def cut(self, x: torch.Tensor, part: int, rng: torch.Generator) -> torch.Tensor:
+        import torch.nn.functional as F
+
+        sides = [max(2, round(self.crop * s)) for s in self.size]
+        starts = []
+        for axis, (s, c) in enumerate(zip(self.size, sides)):
+            if axis == len(self.size) - 1:  # the partition's axis: centre inside partition part
+                lo, hi = part * s / self.partitions, (part + 1) * s / self.partitions
+                centre = lo + float(torch.rand((), generator=rng)) * (hi - lo)
+                start = round(centre - c / 2)
+            else:
+                start = int(torch.randint(0, s - c + 1, (1,), generator=rng))
+            starts.append(min(max(start, 0), s - c))
+        box = x[(slice(None), *[slice(a, a + c) for a, c in zip(starts, sides)])]
+        mode = "trilinear" if len(self.size) == 3 else "bilinear"
+        return F.interpolate(box[None], size=self.size, mode=mode, align_corners=False)[0]
+
+    def __call__(self, example: tuple[torch.Tensor, ...], rng: torch.Generator):
+        part = int(torch.randint(0, self.partitions, (1,), generator=rng))
+        sub = self.cut(example[0], part, rng)
+        views = torch.stack([self.view(sub, rng), self.view(sub, rng)])
+        return (views, torch.tensor(part, dtype=torch.long))

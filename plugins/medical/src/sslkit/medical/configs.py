@@ -142,3 +142,28 @@ class MAEConfig(EncoderOptions):
     """Blocks of the decoder."""
     norm_pixels: bool = True
     """Reconstruct each patch standardised by its own mean and variance (the paper's choice)."""
+
+
+@dataclass
+class GlobalLocalConfig(EncoderOptions):
+    """Global (partition-aware) and local contrast, as Chaitanya et al. 2020, on a UNet."""
+
+    arch: Arch = "unet"
+    width: int = 8
+    partitions: int = 4
+    """Partitions of each volume along its last axis (RAS: inferior to superior); sub-volumes
+    from the same partition of different volumes are positives of each other."""
+    crop: float = 0.5
+    """Side of the sub-volume a view is cut from, as a fraction of the image (resized back)."""
+    proj_dim: int = 128
+    """Output width of the global projection head."""
+    temperature: float = 0.1
+    """Temperature of both contrastive losses."""
+    local_levels: int = 2
+    """Decoder blocks trained by the local loss (1: the deepest; 2: one more, a quarter of the
+    image size per axis)."""
+    local_region: int = 2
+    """Side, in feature-map voxels, of a local region (averaged into one local embedding)."""
+    intensity: float = 0.1
+    """Largest random intensity shift and scale of the views (intensity only: the local loss
+    compares the same voxels of two views)."""

@@ -14,7 +14,13 @@ from sslkit.core.plugin import (
     TaskSpec,
     distribution_version,
 )
-from sslkit.medical.configs import MAEConfig, MedicalData, MonaiSSLConfig, SimCLRConfig
+from sslkit.medical.configs import (
+    GlobalLocalConfig,
+    MAEConfig,
+    MedicalData,
+    MonaiSSLConfig,
+    SimCLRConfig,
+)
 
 M = "sslkit.medical.methods"
 T = "sslkit.medical.tasks"
@@ -54,6 +60,15 @@ plugin = Plugin(
                 f"{M}.mae:build",
                 summary="reconstruct 75% hidden 2-D / 3-D patches from the visible ones",
                 paper="He et al., Masked Autoencoders Are Scalable Vision Learners, CVPR 2022",
+            ),
+            MethodSpec(
+                "global-local",
+                GlobalLocalConfig,
+                f"{M}.global_local:build",
+                summary="UNet: partition-aware global contrast of sub-volumes, local contrast of "
+                "decoder feature-map regions",
+                paper="Chaitanya et al., Contrastive learning of global and local features for "
+                "medical image segmentation with limited annotations, NeurIPS 2020",
             ),
         ],
     ),

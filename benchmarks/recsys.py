@@ -209,6 +209,10 @@ def main() -> None:
             faiss_row = faiss_round_trip(result, out / f"export-{tag}")
             print("  FAISS round trip:", faiss_row, flush=True)
         rows.append(row)
+        write(args, rows, ratio, faiss_row)  # after each method: a stopped run keeps its rows
+
+
+def write(args, rows: list, ratio: dict | None, faiss_row: dict | None) -> None:
     payload = {"machine": machine(("torch", "numpy", "faiss-cpu")), "paper": PAPER,
                "protocol": "LightGCN's Gowalla train.txt/test.txt; validation = random 10% of "
                "each user's train.txt interactions (chooses the step); graph = the other 90%; "

@@ -165,3 +165,28 @@ def test_cold_start_items_are_ranked_from_their_features(tmp_path, one_thread):
     assert m["cold_recall@20"] > 2 * m["control_cold_recall@20"]
     assert m["cold_recall@20"] > 2 * m["random_cold_recall@20"]
     assert m["recall@20"] > 3 * m["control_recall@20"]
+
+
+def test_twotower_trains_on_a_users_own_file_with_an_item_table(tmp_path, user_csv, one_thread):
+    """The user's purchases (string ids, a duplicate, a one-purchase user, dates) and an item
+    table without p6: trains and evaluates; p6 (bought once, last: the item the preset's 10%
+    of cold-start items draws here) has neither a trained id nor features, and still gets a
+    unit vector like every item (the tower of missing values)."""
+    from sslkit.core import api
+
+    (tmp_path / "items.csv").write_text(ITEMS_CSV)
+    result = api.pretrain(
+        "recsys", "twotower",
+        overrides=[f"data.path={user_csv}", "data.user_column=customer",
+                   "data.item_column=product", "data.time_column=when",
+                   f"data.item_features={tmp_path / 'items.csv'}", "data.val_fraction=0",
+                   f"train.out={tmp_path / 'runs'}", "train.quiet=true", "train.device=cpu",
+                   "train.max_steps=5", "train.batch_size=4", "method.feature_dim=8",
+                   "method.hidden=16", "method.embed_dim=8"],
+    )  # fmt: skip
+    data = result.data
+    assert data.counts["item_features_missing"] == 1 and data.counts["duplicates"] == 1
+    assert data.items[data.warm_items :].tolist() == ["p6"]
+    assert "recall@20" in result.metrics and "verdict" in result.metrics
+    items = result.method.embed(torch.arange(data.n["item"]), space="item").detach()
+    assert torch.isfinite(items).all() and torch.allclose(items.norm(dim=1), torch.ones(len(items)))

@@ -175,3 +175,46 @@ def test_embedder_reads_dict_inputs_and_batches_alike():
     torch.testing.assert_close(z, method.encoder(Batch.from_data_list(graphs)))
     spec = method.encoder_spec()
     assert spec["build"].endswith(":MoleculeEmbedder") and spec["kwargs"]["out_dim"] == 12
+
+
+def test_graphmae_loss_is_the_scaled_cosine_error_of_the_remasked_decoder():
+    from sslkit.molecules.configs import GraphMAEConfig
+    from sslkit.molecules.methods.graphmae import GraphMAE, sce_loss
+
+    target = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    pred = torch.tensor([[3.0, 4.0], [1.0, 1.0]])
+    # cosines 3/5 and 1/sqrt(2); alpha 2: ((1 - 0.6)^2 + (1 - 0.7071068)^2) / 2
+    by_hand = ((1 - 0.6) ** 2 + (1 - 1 / math.sqrt(2)) ** 2) / 2
+    assert abs(float(sce_loss(target, pred, 2.0)) - by_hand) < 1e-6
+
+    torch.manual_seed(0)
+    method = GraphMAE(GraphMAEConfig(hidden_dim=8, num_layers=2), INFO)
+    rng = torch.Generator().manual_seed(0)
+    views = [method.train_transform()(mol_graph(s), rng) for s in ("CCO", "c1ccccc1N")]
+    batch = Batch.from_data_list(views)
+    masked = batch.masked_atom_index
+    assert masked.tolist() == [views[0].masked_atom_index.item(),
+                               *(views[1].masked_atom_index + 3).tolist()]  # fmt: skip
+    h = method.encoder.atoms(batch)
+    dec = method.decoder
+    x = dec.enc_to_dec(dec.activation(h))
+    x = x.clone()
+    x[masked] = 0  # re-masked by hand
+    out = dec.conv(x, batch.edge_index, batch.edge_attr)[masked]
+    expected = sce_loss(F.one_hot(batch.mask_label, 119).float(), out)
+    torch.testing.assert_close(method.training_step(batch, 0)["loss"], expected)
+    assert len(views[0].masked_atom_index) == int(3 * 0.25 + 1)  # GraphMAE chem's rate 0.25
+
+
+def test_tanimoto_and_cosine_neighbours_by_hand():
+    import numpy as np
+
+    from sslkit.molecules.similarity import cosine_neighbours, tanimoto
+
+    a = np.array([[1, 1, 0, 0], [0, 0, 0, 0]])
+    b = np.array([[1, 0, 1, 0], [1, 1, 0, 0], [0, 0, 0, 0]])
+    # |a & b| / |a | b|: 1/3, 2/2, 0/2; an empty pair counts as identical
+    assert np.allclose(tanimoto(a, b), [[1 / 3, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    library = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    sims, idx = cosine_neighbours(np.array([[3.0, 0.1]]), library, 2)
+    assert idx.tolist() == [[0, 2]] and abs(sims[0, 1] - (3.1 / np.sqrt(9.01) / np.sqrt(2))) < 1e-5

@@ -26,7 +26,7 @@ def test_conformance_kit_passes_for_every_method(tmp_path):
         method_overrides={"molclr": ["method.feat_dim=16"]},
         workdir=tmp_path / "runs",
     )
-    assert set(reports) == {"attrmask", "molclr"}
+    assert set(reports) == {"attrmask", "graphmae", "molclr"}
 
 
 def test_probe_beats_chance_and_a_shuffled_label_control_on_bbbp(tmp_path):
@@ -183,5 +183,12 @@ def test_pretrain_on_an_unlabelled_library_then_evaluate_on_bbbp(tmp_path):
         log=lambda *_: None,
     )
     assert len(res.data.train_dataset()) == 40 and res.data.task_kind() == "none"
+    from sslkit.molecules.similarity import search
+
+    found = search(str(res.run_dir), ["CCO", "c1ccccc1O"], k=3)
+    assert [r["query"] for r in found] == ["CCO"] * 3 + ["Oc1ccccc1"] * 3
+    # the library holds each query 8 times: its top neighbours are itself (Tanimoto 1)
+    assert all(r["smiles"] == r["query"] and r["tanimoto"] == 1.0 for r in found)
+    assert all(abs(r["cosine"] - 1) < 1e-5 for r in found)
     report = api.evaluate(res.run_dir, task="property_prediction", data="bbbp", control=False)
     assert report["tasks"]["property_prediction"]["roc_auc"] > 0.5

@@ -109,3 +109,15 @@ class MolCLRConfig(EncoderOptions):
     embed: Literal["pooled", "feature"] = "pooled"
     """What is exported: the pooled GIN output (hidden_dim wide, as for every method here), or
     MolCLR's feature layer (feat_dim wide, what MolCLR fine-tunes)."""
+
+
+@dataclass
+class GraphMAEConfig(EncoderOptions):
+    """GraphMAE (Hou et al. 2022, "GraphMAE: Self-Supervised Masked Graph Autoencoders"), its
+    chemistry variant: masked atoms re-masked before a one-layer GIN decoder that reconstructs
+    their atom type, scaled cosine error."""
+
+    mask_rate: float = 0.25
+    """Fraction of each molecule's atoms masked (int(n * rate + 1) atoms; GraphMAE chem: 0.25)."""
+    alpha: float = 1.0
+    """Exponent of the scaled cosine error (GraphMAE chem: alpha_l = 1)."""

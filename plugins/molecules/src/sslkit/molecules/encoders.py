@@ -91,9 +91,12 @@ class EdgeGINConv(nn.Module):
     """Hu et al.'s ``GINConv`` (see the module's docstring). ``fast``: a
     :class:`FastAggregation` of the batch (CPU), the same sum by sparse and dense products."""
 
-    def __init__(self, dim: int, bond_vocab: Sequence[int], self_loop: Sequence[int]):
+    def __init__(
+        self, dim: int, bond_vocab: Sequence[int], self_loop: Sequence[int], out_dim: int = 0
+    ):
         super().__init__()
-        self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.ReLU(), nn.Linear(2 * dim, dim))
+        out = int(out_dim) or dim  # GraphMAE's decoder layer: Linear(2d, out_dim) last
+        self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.ReLU(), nn.Linear(2 * dim, out))
         self.bond = CategoricalEmbedding(bond_vocab, dim)
         self.register_buffer(
             "self_loop", torch.tensor([list(self_loop)], dtype=torch.long), persistent=False

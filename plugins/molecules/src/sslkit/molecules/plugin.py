@@ -14,14 +14,14 @@ from sslkit.core.plugin import (
     TaskSpec,
     distribution_version,
 )
-from sslkit.molecules.configs import AttrMaskConfig, MolCLRConfig, MoleculeData
+from sslkit.molecules.configs import AttrMaskConfig, GraphMAEConfig, MolCLRConfig, MoleculeData
 
 M = "sslkit.molecules.methods"
 
 plugin = Plugin(
     name="molecules",
     version=distribution_version("sslkit-molecules"),
-    summary="Molecules (SMILES via RDKit, PyG graphs): attribute masking, MolCLR; "
+    summary="Molecules (SMILES via RDKit, PyG graphs): attribute masking, GraphMAE, MolCLR; "
     "scaffold-split property prediction",
     data_config=MoleculeData,
     load_data="sslkit.molecules.data:load_data",
@@ -35,6 +35,14 @@ plugin = Plugin(
                 f"{M}.attrmask:build",
                 summary="predict the type of masked atoms (15%) with a linear head on a GIN",
                 paper="Hu et al., Strategies for Pre-training Graph Neural Networks, ICLR 2020",
+            ),
+            MethodSpec(
+                "graphmae",
+                GraphMAEConfig,
+                f"{M}.graphmae:build",
+                summary="reconstruct masked atoms' types through a re-masked GIN decoder "
+                "(scaled cosine error), GraphMAE's chemistry variant",
+                paper="Hou et al., GraphMAE: Self-Supervised Masked Graph Autoencoders, KDD 2022",
             ),
             MethodSpec(
                 "molclr",
@@ -85,6 +93,13 @@ plugin = Plugin(
                 "sslkit.molecules.finetune:fine_tuning",
                 summary="Hu et al.'s fine-tuning (GIN + linear head, 100 epochs, batch 32, "
                 "dropout 0.5, test at the best val epoch) beside the same network untrained",
+                on_request=True,
+            ),
+            TaskSpec(
+                "similarity",
+                "sslkit.molecules.similarity:similarity_task",
+                summary="test molecules query the train molecules (FAISS, cosine): mean Tanimoto "
+                "of the 10 embedding neighbours beside random and fingerprint neighbours",
                 on_request=True,
             ),
         ],

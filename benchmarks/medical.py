@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, write_result
+from _common import machine, write_result, write_table
 
 PUBLISHED = {
     "ResNet-18+3D": {"acc": 0.721, "auc": 0.827},
@@ -73,11 +73,23 @@ def embed(encoder: Any, images: Any) -> np.ndarray:
 
 def probe(encoder: Any, data: Any, seeds: int) -> dict[str, Any]:
     """Test ACC/AUC of the logistic probe at each label fraction (mean, std over seeds)."""
+    X = {s: embed(encoder, data.images[data.split_index(s)]) for s in ("train", "val", "test")}
+    return probe_features(X, data, seeds)
+
+
+def raw_voxels(data: Any, seeds: int) -> dict[str, Any]:
+    """The same probe on the raw voxels, average-pooled to 8 per axis (the report's baseline)."""
+    from sslkit.medical.baselines import pooled_voxels
+
+    X = {s: pooled_voxels(data.images[data.split_index(s)]) for s in ("train", "val", "test")}
+    return probe_features(X, data, seeds)
+
+
+def probe_features(X: dict[str, np.ndarray], data: Any, seeds: int) -> dict[str, Any]:
     from sslkit.core.evaluate.logistic import fit_logistic
     from sslkit.core.evaluate.payoff import label_subsample
     from sslkit.medical.tasks import MEDICAL_PROBE, scores
 
-    X = {s: embed(encoder, data.images[data.split_index(s)]) for s in ("train", "val", "test")}
     y = {s: data.labels[data.split_index(s), 0].astype(np.int64) for s in X}
     out = {}
     for f in FRACTIONS:
@@ -112,6 +124,35 @@ def finetune_all(encoder: Any, data: Any, seeds: int, epochs: int, fractions) ->
     return out
 
 
+def _cell(block: dict[str, Any] | None, f: str) -> str:
+    if not block or f not in block:
+        return "-"
+    acc, auc = block[f]["acc"], block[f]["auc"]
+    sd = f" ± {acc['std']:.3f} / {auc['std']:.3f}" if acc["n"] > 1 else ""
+    return f"{acc['mean']:.3f} / {auc['mean']:.3f}{sd} (n={acc['n']})"
+
+
+def table(result: dict[str, Any]) -> None:
+    """The docs table (docs/medical.md, between the ``medical-benchmark`` markers)."""
+    rows = []
+    if "raw_voxels" in result:
+        rows.append(["none", "probe, raw voxels (8^3)",
+                     *[_cell(result["raw_voxels"], str(f)) for f in FRACTIONS]])  # fmt: skip
+    for method, row in result["methods"].items():
+        for label, key in (("probe, pretrained", "probe"), ("probe, untrained", "probe_untrained"),
+                           ("fine-tuned, pretrained", "finetuned"),
+                           ("fine-tuned, from scratch", "scratch")):  # fmt: skip
+            if key in row:
+                rows.append([method, label, *[_cell(row[key], str(f)) for f in FRACTIONS]])
+    for name in ("ResNet-18+3D", "ResNet-50+3D"):
+        p = PUBLISHED[name]
+        rows.append(
+            [f"MedMNIST v2 {name}", "from scratch", f"{p['acc']:.3f} / {p['auc']:.3f}", "-", "-"]
+        )
+    header = ["method", "features", "100% labels ACC / AUC", "10%", "1%"]
+    write_table("medical.md", "medical-benchmark", rows, header)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--methods", nargs="+", default=["simclr", "monai-ssl", "mae"])
@@ -123,7 +164,21 @@ def main() -> None:
     parser.add_argument("--run", action="append", default=[], help="method=run_dir to reuse")
     parser.add_argument("--out", default="runs/benchmark-medical")
     parser.add_argument("--tag", default="")
+    parser.add_argument("--table", default="", help="only write the docs table from this JSON")
+    parser.add_argument("--add-raw", action="store_true", help="with --table: add raw voxels")
     args = parser.parse_args()
+    if args.table:
+        import json
+
+        result = json.loads(Path(args.table).read_text())
+        if args.add_raw:
+            from sslkit.medical.configs import MedicalData
+            from sslkit.medical.data import load_data
+
+            result["raw_voxels"] = raw_voxels(load_data(MedicalData()), args.seeds)
+            Path(args.table).write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+        table(result)
+        return
 
     import torch
 
@@ -149,6 +204,7 @@ def main() -> None:
         "methods": {},
     }
     data = load_data(MedicalData())
+    result["raw_voxels"] = raw_voxels(data, args.seeds)
     name = "medical" + (f"-{args.tag}" if args.tag else "")
     scratch_done: dict[str, Any] = {}
     for method in args.methods:
@@ -175,6 +231,7 @@ def main() -> None:
             row["scratch"] = scratch_done[key]
         result["methods"][method] = row
         path = write_result(name, result)
+    table(result)
     print(f"wrote {path}")
 
 

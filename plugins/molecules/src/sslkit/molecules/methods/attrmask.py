@@ -20,24 +20,15 @@ import torch
 from torch import nn
 
 from sslkit.core.objectives import MaskedPrediction
-from sslkit.molecules.augment import MaskAtoms
 from sslkit.molecules.configs import AttrMaskConfig
-from sslkit.molecules.methods.base import MoleculeMethod
+from sslkit.molecules.methods.base import MaskedAtomMethod
 
 
-class AttrMask(MoleculeMethod):
-    matryoshka = (
-        "attribute masking predicts atom types from atom representations, not from the "
-        "molecule embedding"
-    )
-
+class AttrMask(MaskedAtomMethod):
     def __init__(self, cfg: AttrMaskConfig, info: dict[str, Any]):
         super().__init__(cfg, info)
         self.head = nn.Linear(self.encoder.gnn.out_dim, int(info["atom_types"]))
         self.loss = MaskedPrediction()
-
-    def train_transform(self) -> MaskAtoms:
-        return MaskAtoms(self.cfg.mask_rate, self.info["mask_atom"])
 
     def training_step(self, batch: Any, step: int):
         h = self.encoder.atoms(batch)

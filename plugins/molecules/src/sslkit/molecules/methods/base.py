@@ -31,3 +31,17 @@ class MoleculeMethod(Method):
 
     def embedder(self, space: str | None = None) -> nn.Module:
         return self.encoder
+
+
+class MaskedAtomMethod(MoleculeMethod):
+    """A method whose views are Hu et al.'s masked atoms (``cfg.mask_rate``) and whose loss
+    reads the masked atoms' representations (attrmask, graphmae): no Matryoshka sizes."""
+
+    matryoshka = (
+        "the loss predicts masked atoms from atom representations, not from the molecule embedding"
+    )
+
+    def train_transform(self):
+        from sslkit.molecules.augment import MaskAtoms
+
+        return MaskAtoms(self.cfg.mask_rate, self.info["mask_atom"])

@@ -22,10 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sslkit.molecules.augment import MaskAtoms
 from sslkit.molecules.configs import GraphMAEConfig
 from sslkit.molecules.encoders import EdgeGINConv
-from sslkit.molecules.methods.base import MoleculeMethod
+from sslkit.molecules.methods.base import MaskedAtomMethod
 
 
 def sce_loss(target: Tensor, pred: Tensor, alpha: float = 1.0) -> Tensor:
@@ -51,19 +50,11 @@ class Decoder(nn.Module):
         return self.conv(x * keep, batch.edge_index, batch.edge_attr)
 
 
-class GraphMAE(MoleculeMethod):
-    matryoshka = (
-        "GraphMAE reconstructs atom types from atom representations, not from the molecule "
-        "embedding"
-    )
-
+class GraphMAE(MaskedAtomMethod):
     def __init__(self, cfg: GraphMAEConfig, info: dict[str, Any]):
         super().__init__(cfg, info)
         self.classes = int(info["atom_types"])
         self.decoder = Decoder(self.encoder.gnn.out_dim, self.classes, info)
-
-    def train_transform(self) -> MaskAtoms:
-        return MaskAtoms(self.cfg.mask_rate, self.info["mask_atom"])
 
     def training_step(self, batch: Any, step: int):
         h = self.encoder.atoms(batch)

@@ -45,7 +45,9 @@ def mean_std(values: list[float]) -> dict[str, float]:
     }
 
 
-def pretrain(method: str, out: Path, runs: dict[str, str]) -> tuple[Any, dict[str, Any]]:
+def pretrain(
+    method: str, out: Path, runs: dict[str, str], sets: list[str] = ()
+) -> tuple[Any, dict[str, Any]]:
     from sslkit.core import api
 
     if method in runs:
@@ -53,7 +55,7 @@ def pretrain(method: str, out: Path, runs: dict[str, str]) -> tuple[Any, dict[st
         return loaded.method, {"run": runs[method]}
     start, wall = time.process_time(), time.time()
     res = api.pretrain(
-        "medical", method, overrides=[f"train.out={out}", "train.quiet=true"],
+        "medical", method, overrides=[*sets, f"train.out={out}", "train.quiet=true"],
         evaluate_default_task=False, log=lambda *_: None,
     )  # fmt: skip
     return res.method, {
@@ -132,18 +134,23 @@ def _cell(block: dict[str, Any] | None, f: str) -> str:
     return f"{acc['mean']:.3f} / {auc['mean']:.3f}{sd} (n={acc['n']})"
 
 
-def table(result: dict[str, Any]) -> None:
-    """The docs table (docs/medical.md, between the ``medical-benchmark`` markers)."""
+def table(results: list[dict[str, Any]]) -> None:
+    """The docs table (docs/medical.md, between the ``medical-benchmark`` markers) of one or
+    more result files."""
     rows = []
-    if "raw_voxels" in result:
-        rows.append(["none", "probe, raw voxels (8^3)",
-                     *[_cell(result["raw_voxels"], str(f)) for f in FRACTIONS]])  # fmt: skip
-    for method, row in result["methods"].items():
+    for result in results:
+        if "raw_voxels" in result:
+            rows.append(["none", "probe, raw voxels (8^3)",
+                         *[_cell(result["raw_voxels"], str(f)) for f in FRACTIONS]])  # fmt: skip
+            break
+    for method, row in [(m, w) for r in results for m, w in r["methods"].items()]:
+        steps = row["pretraining"].get("steps")
+        name = f"{method} ({steps} steps)" if steps else method
         for label, key in (("probe, pretrained", "probe"), ("probe, untrained", "probe_untrained"),
                            ("fine-tuned, pretrained", "finetuned"),
                            ("fine-tuned, from scratch", "scratch")):  # fmt: skip
             if key in row:
-                rows.append([method, label, *[_cell(row[key], str(f)) for f in FRACTIONS]])
+                rows.append([name, label, *[_cell(row[key], str(f)) for f in FRACTIONS]])
     for name in ("ResNet-18+3D", "ResNet-50+3D"):
         p = PUBLISHED[name]
         rows.append(
@@ -164,20 +171,22 @@ def main() -> None:
     parser.add_argument("--run", action="append", default=[], help="method=run_dir to reuse")
     parser.add_argument("--out", default="runs/benchmark-medical")
     parser.add_argument("--tag", default="")
-    parser.add_argument("--table", default="", help="only write the docs table from this JSON")
+    parser.add_argument("--set", action="append", default=[], help="pretraining override")
+    parser.add_argument("--table", nargs="*", default=[], help="only write the docs table")
     parser.add_argument("--add-raw", action="store_true", help="with --table: add raw voxels")
     args = parser.parse_args()
     if args.table:
         import json
 
-        result = json.loads(Path(args.table).read_text())
+        results = [json.loads(Path(t).read_text()) for t in args.table]
         if args.add_raw:
             from sslkit.medical.configs import MedicalData
             from sslkit.medical.data import load_data
 
-            result["raw_voxels"] = raw_voxels(load_data(MedicalData()), args.seeds)
-            Path(args.table).write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
-        table(result)
+            results[0]["raw_voxels"] = raw_voxels(load_data(MedicalData()), args.seeds)
+            text = json.dumps(results[0], indent=2, sort_keys=True) + "\n"
+            Path(args.table[0]).write_text(text)
+        table(results)
         return
 
     import torch
@@ -194,7 +203,8 @@ def main() -> None:
         "load_average_at_start": os.getloadavg(),
         "protocol": {
             "data": "AdrenalMNIST3D 28^3 (embedded), official train/val/test 1188/98/298",
-            "pretraining": "default preset of each method, seed 0, train split only",
+            "pretraining": "default preset of each method, seed 0, train split only; "
+            f"overrides {args.set}",
             "probe": f"logistic, C by val log-loss; {args.seeds} label subsamples below 100%",
             "fine_tuning": f"encoder + linear head, Adam 1e-3 cosine, flips, {args.ft_epochs} "
             f"epochs (at least 100 steps), epoch by val AUC, {args.ft_seeds} seeds, "
@@ -209,7 +219,7 @@ def main() -> None:
     scratch_done: dict[str, Any] = {}
     for method in args.methods:
         print(f"{method}: pretraining", flush=True)
-        m, facts = pretrain(method, Path(args.out), runs)
+        m, facts = pretrain(method, Path(args.out), runs, args.set)
         row: dict[str, Any] = {"pretraining": facts, "encoder": m.encoder_spec()["kwargs"]}
         cpu = time.process_time()
         row["probe"] = probe(m.embedder(), data, args.seeds)
@@ -231,7 +241,7 @@ def main() -> None:
             row["scratch"] = scratch_done[key]
         result["methods"][method] = row
         path = write_result(name, result)
-    table(result)
+    table([result])
     print(f"wrote {path}")
 
 

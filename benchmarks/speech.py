@@ -111,11 +111,10 @@ def main() -> None:
 
 HEADER = [
     "features",
-    "digit acc",
-    "speaker acc",
+    "digit acc, test (dev)",
+    "speaker acc, test (dev)",
     "SV EER",
-    "untrained digit",
-    "untrained speaker",
+    "untrained: digit, speaker",
     "utt/s",
 ]
 
@@ -127,17 +126,24 @@ def _fmt(row: dict[str, Any], key: str) -> str:
     return f"{s['mean']:.3f} ± {s['std']:.3f}" if s["n"] > 1 else f"{s['mean']:.3f}"
 
 
+def _cell(row: dict[str, Any], kind: str) -> str:
+    return f"{_fmt(row, f'{kind}_accuracy')} ({_fmt(row, f'{kind}_dev_accuracy')})"
+
+
 def table(rows: dict[str, Any]) -> list[list[str]]:
     out = []
     for name, row in rows.items():
+        untrained = "-"
+        if "label_accuracy_untrained" in row:
+            untrained = f"{_fmt(row, 'label_accuracy_untrained')}, {_fmt(row, 'speaker_accuracy_untrained')}"
+        name = {"mfcc": "MFCC floor (39-d)", "logmel": "log-mel floor (80)"}.get(name, name)
         out.append(
             [
                 name,
-                _fmt(row, "label_accuracy"),
-                _fmt(row, "speaker_accuracy"),
+                _cell(row, "label"),
+                _cell(row, "speaker"),
                 _fmt(row, "sv_eer"),
-                _fmt(row, "label_accuracy_untrained"),
-                _fmt(row, "speaker_accuracy_untrained"),
+                untrained,
                 _fmt(row, "utterances_per_s"),
             ]
         )

@@ -100,7 +100,7 @@ plugin = Plugin(
             ),
         ],
     ),
-    default_method="hubert",
+    default_method="bestrq",
     default_task="superb",
     presets="sslkit.speech.presets",
 )

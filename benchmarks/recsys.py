@@ -34,7 +34,7 @@ from _common import SHARED_DATA, machine, write_result
 
 GOWALLA = SHARED_DATA / "recsys" / "gowalla"
 PAPER = {"recall@20": 0.1830, "ndcg@20": 0.1554}  # LightGCN, Gowalla (He et al. 2020)
-PAPER_EPOCHS = 1000  # LightGCN's and SELFRec's Gowalla runs train up to 1,000 epochs
+PAPER_EPOCHS = 1000  # the projection's length: LightGCN-PyTorch's default --epochs (code/parse.py)
 METHODS = ("lightgcn", "xsimgcl", "simgcl", "sgl", "twotower")
 
 

@@ -47,18 +47,18 @@ def mean_std(values: list[float]) -> dict[str, float]:
 
 def pretrain(
     method: str, out: Path, runs: dict[str, str], sets: list[str] = ()
-) -> tuple[Any, dict[str, Any]]:
+) -> tuple[Any, Any, dict[str, Any]]:
     from sslkit.core import api
 
     if method in runs:
         loaded = api.load_run(runs[method])
-        return loaded.method, {"run": runs[method]}
+        return loaded.method, loaded.data, {"run": runs[method]}
     start, wall = time.process_time(), time.time()
     res = api.pretrain(
         "medical", method, overrides=[*sets, f"train.out={out}", "train.quiet=true"],
         evaluate_default_task=False, log=lambda *_: None,
     )  # fmt: skip
-    return res.method, {
+    return res.method, res.data, {
         "run": str(res.run_dir), "steps": res.steps,
         "cpu_seconds": round(time.process_time() - start, 1),
         "wall_seconds": round(time.time() - wall, 1), "last_loss": res.losses[-1],
@@ -219,24 +219,25 @@ def main() -> None:
     scratch_done: dict[str, Any] = {}
     for method in args.methods:
         print(f"{method}: pretraining", flush=True)
-        m, facts = pretrain(method, Path(args.out), runs, args.set)
+        m, own, facts = pretrain(method, Path(args.out), runs, args.set)
+        own = own if own is not None else data  # the run's preprocessing (global-local: 32^3)
         row: dict[str, Any] = {"pretraining": facts, "encoder": m.encoder_spec()["kwargs"]}
         cpu = time.process_time()
-        row["probe"] = probe(m.embedder(), data, args.seeds)
+        row["probe"] = probe(m.embedder(), own, args.seeds)
         control = fresh_encoder(m, 0)
-        row["probe_untrained"] = probe(control, data, args.seeds)
+        row["probe_untrained"] = probe(control, own, args.seeds)
         row["probe_cpu_seconds"] = round(time.process_time() - cpu, 1)
         print(f"{method}: probe {row['probe']['1.0']} untrained {row['probe_untrained']['1.0']}",
               flush=True)  # fmt: skip
         if method in ft_methods:
             row["finetuned"] = finetune_all(
-                m.embedder(), data, args.ft_seeds, args.ft_epochs, args.ft_fractions
+                m.embedder(), own, args.ft_seeds, args.ft_epochs, args.ft_fractions
             )
             key = repr(sorted(row["encoder"].items()))
             if key not in scratch_done:
                 print(f"{method}: the same network from scratch", flush=True)
                 scratch_done[key] = finetune_all(
-                    control, data, args.ft_seeds, args.ft_epochs, args.ft_fractions
+                    control, own, args.ft_seeds, args.ft_epochs, args.ft_fractions
                 )
             row["scratch"] = scratch_done[key]
         result["methods"][method] = row

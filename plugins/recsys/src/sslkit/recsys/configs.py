@@ -87,16 +87,11 @@ class RecsysData:
 
 @dataclass
 class EncoderOptions(MethodOptions):
-    """The LightGCN encoder of He et al. 2020: id embeddings of users and items propagated
-    ``num_layers`` times over the symmetrically normalised user-item graph; the first options
-    of every method's config. ``sslkit.recsys.encoders.build_encoder`` reads them."""
+    """The first options of every method's config: the embedding width and the selection of
+    the best step on validation Recall@20."""
 
     embed_dim: int = 64
     """Width of the user and item embeddings (LightGCN, SELFRec: 64)."""
-    num_layers: int = 3
-    """Propagation layers (LightGCN: 3; SELFRec's SimGCL configs: 2)."""
-    reg: float = 1e-4
-    """L2 weight on the batch's ego embeddings (LightGCN's decay, 1e-4)."""
     eval_every: int = 0
     """Steps between validation measurements of Recall@20 (the best step is kept); 0: about
     20 measurements a run."""
@@ -106,12 +101,24 @@ class EncoderOptions(MethodOptions):
 
 
 @dataclass
-class LightGCNConfig(EncoderOptions):
+class GraphEncoderOptions(EncoderOptions):
+    """The LightGCN encoder of He et al. 2020: id embeddings of users and items propagated
+    ``num_layers`` times over the symmetrically normalised user-item graph.
+    ``sslkit.recsys.encoders.build_encoder`` reads them."""
+
+    num_layers: int = 3
+    """Propagation layers (LightGCN: 3; SELFRec's SimGCL configs: 2)."""
+    reg: float = 1e-4
+    """L2 weight on the batch's ego embeddings (LightGCN's decay, 1e-4)."""
+
+
+@dataclass
+class LightGCNConfig(GraphEncoderOptions):
     pass
 
 
 @dataclass
-class ContrastOptions(EncoderOptions):
+class ContrastOptions(GraphEncoderOptions):
     """What the contrastive methods add to LightGCN's BPR: ``cl_weight`` times InfoNCE over
     the batch's unique users and items."""
 
@@ -150,7 +157,7 @@ class SGLConfig(ContrastOptions):
 
 
 @dataclass
-class TwoTowerConfig(MethodOptions):
+class TwoTowerConfig(EncoderOptions):
     """The two-tower model of Yao et al. 2021: user and item towers over ids and features,
     in-batch softmax with logQ correction, plus the SSL task over two correlated-feature-
     masking views of items."""
@@ -180,8 +187,3 @@ class TwoTowerConfig(MethodOptions):
     other) or random (RFM: a random half)."""
     value_dropout: float = 0.1
     """Share of the values of multi-valued and text features dropped in each SSL view."""
-    eval_every: int = 0
-    """Steps between validation measurements of Recall@20 (the best step is kept); 0: about
-    20 measurements a run."""
-    patience: int = 0
-    """Stop after this many validation measurements without a new best; 0: whole budget."""

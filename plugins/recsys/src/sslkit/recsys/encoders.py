@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from sslkit.core.nn import records_init
-from sslkit.recsys.configs import EncoderOptions
+from sslkit.recsys.configs import EncoderOptions, GraphEncoderOptions
 
 # torch warns once a process that CSR support is "in beta"; CSR @ dense is all we use
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
@@ -149,7 +149,7 @@ class EmbeddingTable(nn.Module):
         return self.table[rows.long()]
 
 
-def build_encoder(options: EncoderOptions, users: int, items: int, edges: int,
+def build_encoder(options: GraphEncoderOptions, users: int, items: int, edges: int,
                   first_layer: int = 0) -> LightGCN:  # fmt: skip
     """The LightGCN encoder of ``options`` (``embed_dim``, ``num_layers``) for ``users`` x
     ``items`` and a graph of ``edges`` non-zeros (its buffers are set by ``set_graph``)."""

@@ -50,4 +50,6 @@ def embedding_std(z: torch.Tensor) -> torch.Tensor:
     """Mean over dimensions of the per-dimension std of L2-normalised embeddings (SimSiam,
     Chen & He 2021): about ``1/sqrt(dim)`` when healthy, 0 when collapsed."""
     x = F.normalize(z.reshape(-1, z.shape[-1]).float(), dim=-1)
+    if x.shape[0] < 2:  # undefined (NaN, as torch gives) without torch's degrees-of-freedom warning
+        return x.new_full((), float("nan"))
     return x.std(dim=0).mean()

@@ -104,6 +104,19 @@ DEFAULT_PROBE = ProbeProtocol(
 log-loss, 5-fold stratified CV below 10,000 train rows and one seeded held-out tenth from
 there on, warm-started along the grid; at most 100,000 train rows."""
 
+VAL_SPLIT_PROBE = ProbeProtocol(
+    cs=(0.001, 0.01, 0.1, 1.0, 10.0),
+    select="val",
+    folds=5,
+    scoring="log_loss",
+    standardise=True,
+    solver="lbfgs",
+    max_iter=2000,
+)
+"""For data sets that come with a validation split (scaffold-split molecules, MedMNIST):
+standardised features, C with the best log-loss on the val split (5-fold stratified CV on
+train when there is none)."""
+
 
 class FittedProbe:
     """A fitted logistic probe: it prepares the rows it predicts as the protocol says."""

@@ -15,19 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from sslkit.core.evaluate.logistic import ProbeProtocol, fit_logistic
+from sslkit.core.evaluate.logistic import VAL_SPLIT_PROBE, fit_logistic
 
-MEDICAL_PROBE = ProbeProtocol(
-    cs=(0.001, 0.01, 0.1, 1.0, 10.0),
-    select="val",
-    folds=5,
-    scoring="log_loss",
-    standardise=True,
-    solver="lbfgs",
-    max_iter=2000,
-)
-"""Standardised features, C with the best log-loss on the val split (5-fold stratified CV on
-train without one)."""
+MEDICAL_PROBE = VAL_SPLIT_PROBE
+"""Core's probe for data with a val split: standardised features, C with the best log-loss on
+MedMNIST's val split."""
 
 
 def scores(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:

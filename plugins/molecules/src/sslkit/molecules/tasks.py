@@ -15,17 +15,9 @@ from typing import Any
 import numpy as np
 
 from sslkit.core.evaluate.embeddings import Embeddings
-from sslkit.core.evaluate.logistic import ProbeProtocol, fit_logistic
+from sslkit.core.evaluate.logistic import VAL_SPLIT_PROBE, fit_logistic
 
-MOLECULES_PROBE = ProbeProtocol(
-    cs=(0.001, 0.01, 0.1, 1.0, 10.0),
-    select="val",
-    folds=5,
-    scoring="log_loss",
-    standardise=True,
-    solver="lbfgs",
-    max_iter=2000,
-)
+MOLECULES_PROBE = VAL_SPLIT_PROBE
 """The molecules probe: standardised features, C with the best log-loss on the val split
 (the scaffold split's model-selection molecules; 5-fold stratified CV on train without one)."""
 

@@ -236,6 +236,31 @@ def test_a_method_can_stop_training_and_keep_its_weights(tmp_path):
     assert Method.stop_requested(method) == ""
 
 
+class RemembersItsStop(AE):
+    """Stops after step 5 and keeps that in a buffer, which the checkpoint saves."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("stopped", torch.zeros(()))
+
+    def on_train_step_end(self, step, total_steps):
+        if step + 1 == 5:
+            self.stopped.fill_(1.0)
+
+    def stop_requested(self):
+        return "early stop: remembered" if bool(self.stopped) else ""
+
+
+def test_a_run_resumed_after_the_method_stopped_takes_no_step(tmp_path):
+    run = RunDir.create(tmp_path, "r")
+    first = fit(RemembersItsStop(), RandomRows(), config(epochs=10), run)
+    assert first.steps == 5 and first.stop_reason == "early stop: remembered"
+    method = RemembersItsStop()
+    again = fit(method, RandomRows(), config(epochs=10, resume=True), run)
+    assert again.start_step == again.steps == 5  # not one step more
+    assert again.stop_reason == "early stop: remembered" and bool(method.stopped)
+
+
 def test_the_validation_loss_does_not_perturb_training(tmp_path, monkeypatch):
     cfg = config(epochs=2, early_stop="val_loss", monitor_every=3, patience=100)
     torch.manual_seed(0)

@@ -54,7 +54,9 @@ class Method(nn.Module):
       (early stopping on a metric of the method's own, e.g. a recommender's validation
       recall); the method puts back the weights it wants to keep before answering. Under DDP
       the ranks agree (any rank's request stops all) in one small all-reduce a step, made only
-      for methods that override it. The reason is the run's ``stop_reason``.
+      for methods that override it. The reason is the run's ``stop_reason``. A resumed run
+      asks it once more before its first step: a method that keeps its stop in a buffer (saved
+      with the checkpoint) stays stopped.
     - ``param_groups(weight_decay)`` returns the optimizer's parameter groups, or ``None`` (the
       default) for the engine's: ``train.weight_decay`` on every trainable parameter but biases,
       norm weights and other 1-d parameters (:func:`sslkit.core.engine.optim.no_decay_groups`).

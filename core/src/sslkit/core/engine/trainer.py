@@ -164,6 +164,10 @@ def _loop(step_fn, method, optimizer, train, plan, pos, cbs, ctx, run, env, tc,
         with StopSignals() as signals:
             method.train()
             stopped = False
+            if asks_stop and pos.step:  # resumed: a method that stopped before stays stopped
+                asked = method.stop_requested()
+                if ddp.agree([float(bool(asked))], env.device)[0] > 0:
+                    ctx.stop_reason, stopped = asked or "stopped by the method", True
             while pos.step < ctx.total_steps and not stopped:
                 micro: list[tuple[torch.Tensor, Any]] = []
                 steps_before, resumed_within = pos.step, pos.batch_in_epoch > 0

@@ -62,7 +62,7 @@ class HuBERTConfig(EncoderOptions):
     """k-means clusters of the targets (HuBERT: 100 on MFCCs, 500 in iteration 2)."""
     targets_from: str = ""
     """Empty: iteration 1, k-means on 39-d MFCCs (with deltas). A run folder: the next iteration,
-    k-means on `target_layer` of that run's encoder (`sslkit speech iterate <run>`)."""
+    k-means on `target_layer` of that run's encoder (`--set method.targets_from=runs/it1`)."""
     target_layer: int = -1
     """Hidden state of the `targets_from` run clustered for the next iteration (-1: the middle
     layer, HuBERT's layer 6 of 12)."""

@@ -10,7 +10,7 @@ loss (``unmasked_weight``: the paper's alpha on unmasked frames, 0 as in the pap
 
 Iteration 1 clusters 39-d MFCCs (13 + deltas + delta-deltas, averaged to the encoder's frame
 rate, standardised); ``targets_from=<run>`` clusters hidden state ``target_layer`` of that
-run's encoder instead (iteration 2; ``sslkit speech iterate <run>`` starts it). The k-means
+run's encoder instead (iteration 2: ``--set method.targets_from=runs/it1``). The k-means
 (faiss) is fitted when the method is built, on up to ``kmeans_frames`` frames of the training
 audio; the units of each training crop are computed in the step, from the same crop.
 """

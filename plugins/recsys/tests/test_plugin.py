@@ -219,8 +219,18 @@ def test_patience_stops_training_and_keeps_the_best_validation_weights(tmp_path,
     m = result.method
     best_step = int(m.best[1])
     assert result.steps < 400 and result.steps == best_step + 10
-    assert [s for s, _ in m.curve] == list(range(5, result.steps + 1, 5))
-    assert max(v for _, v in m.curve) == pytest.approx(float(m.best[0]), rel=1e-6)
-    # the weights are the best measurement's: measuring them again gives its recall
-    assert m.validation_recall() == pytest.approx(float(m.best[0]), rel=1e-6)
-    assert m.curve[-1][1] < float(m.best[0])
+    assert [p.step for p in m.curve] == list(range(5, result.steps + 1, 5))
+    assert max(p.recall for p in m.curve) == pytest.approx(float(m.best[0]), rel=1e-6)
+    # the weights are the best measurement's: measuring them again gives its recall and NDCG
+    best = max(m.curve, key=lambda p: p.recall)
+    assert m.validation_metrics() == pytest.approx((best.recall, best.ndcg), rel=1e-6)
+    assert m.curve[-1].recall < float(m.best[0])
+    assert 0 < m.curve[0].eval_cpu_seconds < m.curve[-1].eval_cpu_seconds < m.curve[-1].cpu_seconds
+    # resumed from its last checkpoint, the stopped run stays stopped with the same weights
+    again = api.pretrain(
+        "recsys", "lightgcn",
+        overrides=[f"train.out={tmp_path}", "train.quiet=true", "train.resume=true"],
+        evaluate_default_task=False,
+    )  # fmt: skip
+    assert again.steps == result.steps and "before the resume" in again.method.stop_requested()
+    assert again.method.validation_recall() == pytest.approx(float(m.best[0]), rel=1e-6)

@@ -8,7 +8,8 @@ beside the published numbers; and featurisation throughput with the cache cold a
 
 The full protocol (10 seeds x 100 epochs) costs hours of CPU per method; ``--seeds`` and
 ``--epochs`` cut it (the result file states what was run, and the projected CPU time of the
-full protocol from the measured time per epoch). ``--run attrmask=runs/molecules-attrmask``
+full protocol from the measured time per epoch). ``mlm`` (a token Transformer) is scored on
+the same molecules as tokens, with its run's vocabulary. ``--run attrmask=runs/molecules-attrmask``
 reuses a finished pretraining run instead of pretraining again. Results go to
 ``benchmarks/results/molecules.json`` (``--tag`` adds a suffix).
 """
@@ -69,7 +70,8 @@ def throughput() -> dict[str, Any]:
 
 def pretrained(method: str, runs: dict[str, str], out: Path) -> tuple[Any, dict[str, Any]]:
     """The embedder of ``method`` pretrained on ZINC (the default preset), or of a given run;
-    ``none``: the untrained network (seed 0)."""
+    ``none``: the untrained network (seed 0). ``facts["tokens"]``: the run's token vocabulary
+    (``mlm``), which its data must be read with."""
     from sslkit.core import api
     from sslkit.molecules.configs import AttrMaskConfig, MoleculeData
     from sslkit.molecules.data import load_data
@@ -81,7 +83,12 @@ def pretrained(method: str, runs: dict[str, str], out: Path) -> tuple[Any, dict[
         return untrained_like(build_encoder(AttrMaskConfig(), data.info), 0), {"cpu_seconds": 0}
     if method in runs:
         loaded = api.load_run(runs[method])
-        return loaded.method.embedder(), {"run": runs[method], "cpu_seconds": None}
+        tokens = loaded.data.state().get("tokens")
+        return loaded.method.embedder(), {
+            "run": runs[method],
+            "cpu_seconds": None,
+            "tokens": tokens,
+        }
     start = time.process_time()
     res = api.pretrain(
         "molecules",
@@ -94,6 +101,7 @@ def pretrained(method: str, runs: dict[str, str], out: Path) -> tuple[Any, dict[
         "run": str(res.run_dir),
         "steps": res.steps,
         "cpu_seconds": round(time.process_time() - start, 1),
+        "tokens": res.data.state().get("tokens"),
     }
 
 
@@ -156,8 +164,12 @@ def main() -> None:
     }
     for method in args.methods:
         embedder, facts = pretrained(method, runs, Path(args.out))
+        tokens = facts.pop("tokens", None)
         row: dict[str, Any] = {"pretraining": facts}
         for name, data in datasets.items():
+            if tokens:  # the molecules as the run's tokens
+                config = MoleculeData(path=name, pretrain_data="self")
+                data = load_data(config, state={"tokens": tokens})
             scores: dict[str, Any] = {"probe": probe(embedder, data)}
             best, last, cpu = [], [], []
             for seed in range(args.seeds):

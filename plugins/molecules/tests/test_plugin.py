@@ -23,10 +23,13 @@ def test_conformance_kit_passes_for_every_method(tmp_path):
     reports = check_plugin(
         plugin,
         overrides=SMALL,
-        method_overrides={"molclr": ["method.feat_dim=16"]},
+        method_overrides={
+            "molclr": ["method.feat_dim=16"],
+            "mlm": ["method.ff_dim=32", "method.num_layers=1", "method.max_length=48"],
+        },
         workdir=tmp_path / "runs",
     )
-    assert set(reports) == {"attrmask", "graphmae", "molclr"}
+    assert set(reports) == {"attrmask", "graphmae", "molclr", "mlm"}
 
 
 def test_probe_beats_chance_and_a_shuffled_label_control_on_bbbp(tmp_path):

@@ -11,6 +11,7 @@ Each transform holds settings only (numbers and tuples), draws every random numb
   (yuyangw/MolCLR ``dataset/dataset.py``, ``dataset_subgraph.py``, ``dataset_mix.py``): atom
   masking, bond deletion (both directions of a bond), subgraph removal (a breadth-first
   subgraph from a random atom: its atoms masked, its bonds deleted).
+- :class:`MaskTokens`: RoBERTa's dynamic masking of a token sequence (``mlm``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
@@ -153,3 +155,47 @@ def _keep(m: int, bonds: Tensor) -> Tensor:
     keep[2 * bonds] = False
     keep[2 * bonds + 1] = False
     return keep
+
+
+class MaskTokens:
+    """RoBERTa's masking (Liu et al. 2019; Hugging Face's ``DataCollatorForLanguageModeling``,
+    which SELFormer trains with), drawn anew each time a molecule is seen: each token but the
+    special ones (ids below ``specials``: [pad], [unk], [cls], [eos], [mask]) is chosen with
+    probability ``mask_rate``; a chosen token becomes [mask] with probability ``replace_mask``,
+    else a random token (uniform over the non-special vocabulary) with probability
+    ``replace_random / (1 - replace_mask)``, else stays. Returns ``{"tokens": ids after
+    masking, "labels": the original id at chosen positions, -100 elsewhere}``. A molecule
+    may have no chosen token, as in RoBERTa; the loss averages over the batch's chosen
+    tokens."""
+
+    def __init__(
+        self,
+        mask_rate: float,
+        replace_mask: float,
+        replace_random: float,
+        mask_id: int,
+        specials: int,
+        vocab_size: int,
+    ):
+        if not 0 <= replace_mask + replace_random <= 1:
+            raise ValueError("replace_mask + replace_random must be between 0 and 1")
+        self.mask_rate, self.replace_mask = float(mask_rate), float(replace_mask)
+        self.replace_random = float(replace_random)
+        self.mask_id, self.specials, self.vocab_size = int(mask_id), int(specials), int(vocab_size)
+
+    def __call__(self, example: np.ndarray, rng: torch.Generator) -> dict[str, Tensor]:
+        ids = torch.as_tensor(example, dtype=torch.long)
+        n = ids.numel()
+        chosen = (torch.rand(n, generator=rng) < self.mask_rate) & (ids >= self.specials)
+        how = torch.rand(n, generator=rng)
+        random_ids = torch.randint(
+            self.specials, max(self.vocab_size, self.specials + 1), (n,), generator=rng
+        )
+        out = ids.clone()
+        to_mask = chosen & (how < self.replace_mask)
+        to_random = chosen & (how >= self.replace_mask)
+        to_random &= how < self.replace_mask + self.replace_random
+        out[to_mask] = self.mask_id
+        out[to_random] = random_ids[to_random]
+        labels = torch.where(chosen, ids, torch.full_like(ids, -100))
+        return {"tokens": out, "labels": labels}

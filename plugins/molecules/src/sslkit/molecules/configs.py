@@ -11,7 +11,7 @@ budget of the embedded default.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from sslkit.core.method_config import MethodOptions
 
@@ -121,3 +121,36 @@ class GraphMAEConfig(EncoderOptions):
     """Fraction of each molecule's atoms masked (int(n * rate + 1) atoms; GraphMAE chem: 0.25)."""
     alpha: float = 1.0
     """Exponent of the scaled cosine error (GraphMAE chem: alpha_l = 1)."""
+
+
+@dataclass
+class MLMConfig(EncoderOptions):
+    """Masked language modelling over SMILES or SELFIES tokens with a small RoBERTa (Liu et al.
+    2019, "RoBERTa"; SELFormer, Yüksel et al. 2023, over SELFIES): 15% of the tokens chosen,
+    80% of them replaced by [mask], 10% by a random token, 10% kept; cross-entropy on them."""
+
+    tokens: Literal["selfies", "smiles"] = "selfies"
+    """What the molecules are written as: SELFIES (SELFormer) or SMILES (Schwaller et al.'s
+    atom-level tokens), from each molecule's canonical SMILES."""
+    max_length: int = 128
+    """Most tokens a molecule keeps, [cls] and [eos] included (longer ones are truncated and
+    counted)."""
+    hidden_dim: int = 256
+    """Width of the token states and of the molecule embedding (their mean)."""
+    num_layers: int = 4
+    heads: int = 4
+    """Attention heads of every layer (hidden_dim must be a multiple)."""
+    ff_dim: int = 1024
+    """Width of each layer's feed-forward block."""
+    dropout: float = 0.1
+    """Dropout of the embeddings, attention and feed-forward blocks (RoBERTa: 0.1)."""
+    mask_rate: float = 0.15
+    """Fraction of each molecule's tokens chosen for prediction (RoBERTa: 0.15)."""
+    replace_mask: float = 0.8
+    """Of the chosen tokens, the fraction replaced by [mask] (RoBERTa: 0.8)."""
+    replace_random: float = 0.1
+    """Of the chosen tokens, the fraction replaced by a random token (RoBERTa: 0.1; the rest
+    are kept)."""
+    jk: ClassVar[str] = "last"
+    pooling: ClassVar[str] = "mean"
+    """Fixed, not options: the embedding is the mean of the last layer's token states."""

@@ -14,14 +14,21 @@ from sslkit.core.plugin import (
     TaskSpec,
     distribution_version,
 )
-from sslkit.molecules.configs import AttrMaskConfig, GraphMAEConfig, MolCLRConfig, MoleculeData
+from sslkit.molecules.configs import (
+    AttrMaskConfig,
+    GraphMAEConfig,
+    MLMConfig,
+    MolCLRConfig,
+    MoleculeData,
+)
 
 M = "sslkit.molecules.methods"
 
 plugin = Plugin(
     name="molecules",
     version=distribution_version("sslkit-molecules"),
-    summary="Molecules (SMILES via RDKit, PyG graphs): attribute masking, GraphMAE, MolCLR; "
+    summary="Molecules (SMILES via RDKit, PyG graphs, SELFIES): attribute masking, GraphMAE, "
+    "MolCLR, masked language modelling; "
     "scaffold-split property prediction",
     data_config=MoleculeData,
     load_data="sslkit.molecules.data:load_data",
@@ -51,6 +58,15 @@ plugin = Plugin(
                 summary="NT-Xent between two views: atom masking, bond deletion, subgraph removal",
                 paper="Wang et al., Molecular Contrastive Learning of Representations via Graph "
                 "Neural Networks, Nature Machine Intelligence 2022",
+            ),
+            MethodSpec(
+                "mlm",
+                MLMConfig,
+                f"{M}.mlm:build",
+                summary="masked language modelling (RoBERTa: 15% of tokens, 80/10/10) with a "
+                "small Transformer over SELFIES or SMILES tokens, SELFormer style",
+                paper="Yüksel et al., SELFormer: molecular representation learning via SELFIES "
+                "language models, Machine Learning: Science and Technology 2023",
             ),
         ],
     ),

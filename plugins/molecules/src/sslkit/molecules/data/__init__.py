@@ -8,8 +8,8 @@ the label columns, parse and featurise every SMILES (cached, see
 :class:`~sslkit.molecules.data.domain.MoleculeSet`. Pretraining reads another library when
 ``data.pretrain_data`` names one (the embedded ZINC for the embedded BBBP and ESOL), featurised
 when training starts. ``state`` (from a run) fixes the
-featuriser, the standardisation and the task kind, so evaluate and export featurise as
-pretraining did.
+featuriser, the standardisation, the task kind and the token vocabulary (``mlm``), so
+evaluate and export featurise and tokenise as pretraining did.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from sslkit.molecules.data.reading import (
     smiles_column,
 )
 from sslkit.molecules.data.splits import make_split
+from sslkit.molecules.data.tokens import Tokeniser
 
 __all__ = [
     "MoleculeData",
@@ -155,6 +156,9 @@ def build(table: Table, config: MoleculeData, state: dict[str, Any] | None = Non
     }
     facts["pretrain_data"], library = pretraining_library(config, table, scheme, standardise)
     new_state = {"featuriser": scheme, "standardise": standardise, "task_kind": kind}
+    tokeniser = Tokeniser.from_state(state["tokens"]) if state.get("tokens") else None
+    if tokeniser is not None:
+        new_state["tokens"] = tokeniser.state()
     return MoleculeSet(
         f,
         labels=labels,
@@ -167,4 +171,5 @@ def build(table: Table, config: MoleculeData, state: dict[str, Any] | None = Non
         info=SCHEMES[scheme].info(),
         facts=facts,
         state=new_state,
+        tokeniser=tokeniser,
     )

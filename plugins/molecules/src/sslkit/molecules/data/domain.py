@@ -10,6 +10,10 @@ Inputs handed to ``Method.embed`` are dicts of tensors: ``x``, ``edge_index``, `
 ``atoms`` (the atom count of each molecule: its length is the number of molecules, so an
 exported ONNX encoder has a dynamic batch axis).
 
+Token inputs (the ``mlm`` method, :meth:`MoleculeSet.use_tokens`): the molecules' canonical
+SMILES tokenised (:mod:`~sslkit.molecules.data.tokens`), inputs ``{"tokens": (molecules,
+longest) int64}`` right-padded with ``[pad]`` (id 0); training items are id arrays.
+
 Labels: ``labels`` holds every task ``(molecules, tasks)`` with NaN for a missing label; the
 labels of ``eval_batches`` (what core's generic tasks and the "did pretraining pay?" section
 read) are the first task's: class ids (-1 where missing) or floats (NaN where missing).
@@ -17,6 +21,7 @@ read) are the first task's: class ids (-1 where missing) or floats (NaN where mi
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,6 +32,9 @@ from torch_geometric.data import Batch, Data
 from sslkit.core.data import DomainData, EvalBatch
 from sslkit.core.errors import UsageError
 from sslkit.molecules.data.cache import Featurised
+from sslkit.molecules.data.tokens import Tokeniser, pad
+
+log = logging.getLogger("sslkit.molecules")
 
 
 def graph_of(f: Featurised, k: int) -> Data:
@@ -69,6 +77,7 @@ class MoleculeSet(DomainData):
         info: dict[str, Any],
         facts: dict[str, Any],
         state: dict[str, Any],
+        tokeniser: Tokeniser | None = None,
     ):
         self.featurised = featurised
         self.graphs = [graph_of(featurised, k) for k in range(len(featurised))]
@@ -81,6 +90,10 @@ class MoleculeSet(DomainData):
         self.library = library
         """Featurises the molecules to pretrain on when not the data's own (ZINC, ...)."""
         self._library_graphs: list[Data] | None = None
+        self._library_data: Featurised | None = None
+        self.tokeniser = tokeniser
+        """Set: the inputs are token ids (``mlm``; restored from a run's state)."""
+        self._token_ids: list[np.ndarray] | None = None
         self.info = info
         """The featuriser's constants the encoder is built from (a run's data must match)."""
         self.facts = facts
@@ -93,23 +106,101 @@ class MoleculeSet(DomainData):
         return self.featurised.smiles
 
     # -- training -----------------------------------------------------------------------------
-    def train_dataset(self) -> list[Data]:
+    def _library(self) -> Featurised:
+        if self._library_data is None:
+            assert self.library is not None
+            self._library_data = self.library()
+        return self._library_data
+
+    def _pretrain_rows(self) -> np.ndarray | None:
+        """The data's molecules pretraining sees (None: the pretraining library's)."""
+        if self.library is not None:
+            return None
+        if self.pretrain_on == "train" and self.labels is not None and "train" in self.splits:
+            return self.splits["train"]
+        return np.arange(len(self.graphs))
+
+    def train_dataset(self) -> list[Any]:
         """The molecules pretraining sees: the pretraining library's (``data.pretrain_data``)
         when there is one, else the train split's (``data.pretrain_on=train``) when the data
-        has labels to score, else all of them (an unlabelled library)."""
-        if self.library is not None:
+        has labels to score, else all of them (an unlabelled library). Graphs, or token id
+        arrays in token mode."""
+        rows = self._pretrain_rows()
+        if self.tokeniser is not None:
+            if rows is not None:
+                return [self.token_ids()[i] for i in rows]
+            ids, counts = self.tokeniser.encode(self._library().smiles)
+            self._log_tokens(str(self.facts.get("pretrain_data")), len(ids), counts)
+            return ids
+        if rows is None:
             if self._library_graphs is None:
-                lib = self.library()
+                lib = self._library()
                 self._library_graphs = [graph_of(lib, k) for k in range(len(lib))]
             return self._library_graphs
-        if self.pretrain_on == "train" and self.labels is not None and "train" in self.splits:
-            return [self.graphs[i] for i in self.splits["train"]]
-        return self.graphs
+        return [self.graphs[i] for i in rows]
 
     def collate(self, items: list[Any]) -> Any:
+        if isinstance(items[0], dict):  # token views: {"tokens": ids, "labels": targets}
+            fill = {"tokens": self.tokeniser.pad_id if self.tokeniser else 0, "labels": -100}
+            return {k: pad([it[k] for it in items], fill.get(k, 0)) for k in items[0]}
+        if isinstance(items[0], np.ndarray):
+            return {"tokens": pad(items, self.tokeniser.pad_id if self.tokeniser else 0)}
         if isinstance(items[0], tuple):
             return tuple(Batch.from_data_list(list(view)) for view in zip(*items))
         return Batch.from_data_list(items)
+
+    # -- token inputs -------------------------------------------------------------------------
+    def use_tokens(self, kind: str, max_length: int) -> Tokeniser:
+        """Switch the inputs to token ids of ``kind`` (selfies, smiles): the vocabulary is
+        fitted on the molecules pretraining reads, unless the data holds one already (a run's
+        state), which must then be of the same kind and length."""
+        t = self.tokeniser
+        if t is not None:
+            if (t.kind, t.max_length) != (kind, int(max_length)):
+                raise UsageError(
+                    f"the run's tokens are {t.kind} of at most {t.max_length}, not {kind} of "
+                    f"{max_length}; keep method.tokens and method.max_length as the run had them"
+                )
+            return t
+        rows = self._pretrain_rows()
+        smiles = self._library().smiles if rows is None else [self.smiles[i] for i in rows]
+        self.tokeniser = Tokeniser.fit(smiles, kind, max_length)
+        self._state["tokens"] = self.tokeniser.state()
+        return self.tokeniser
+
+    def token_ids(self) -> list[np.ndarray]:
+        """The token ids of the data's molecules (token mode)."""
+        assert self.tokeniser is not None, "use_tokens() first"
+        if self._token_ids is None:
+            self._token_ids, counts = self.tokeniser.encode(self.smiles)
+            self.facts["tokens"] = counts
+            self._log_tokens(str(self.facts.get("source")), len(self._token_ids), counts)
+        return self._token_ids
+
+    def _log_tokens(self, source: str, n: int, counts: dict[str, int]) -> None:
+        """One line with the counts; a warning when molecules were cut or not encodable."""
+        t = self.tokeniser
+        assert t is not None
+        lost = counts["truncated"] or counts["unencodable"]
+        (log.warning if lost else log.info)(
+            "%s: %d molecules as %s tokens (vocabulary %d): %d longer than %d tokens truncated "
+            "(method.max_length), %d not encodable, %d unknown tokens",
+            source,
+            n,
+            t.kind,
+            len(t),
+            counts["truncated"],
+            t.max_length,
+            counts["unencodable"],
+            counts["unknown_tokens"],
+        )
+
+    def inputs_of(self, index: Any) -> dict[str, torch.Tensor]:
+        """The ``embed`` inputs of the molecules ``index`` (graphs, or tokens in token mode)."""
+        if self.tokeniser is not None:
+            ids = self.token_ids()
+            return {"tokens": pad([ids[i] for i in index], self.tokeniser.pad_id)}
+        return batch_inputs([self.graphs[i] for i in index])
 
     # -- evaluation ---------------------------------------------------------------------------
     def split_names(self) -> list[str]:
@@ -137,7 +228,7 @@ class MoleculeSet(DomainData):
         bs = max(int(batch_size), 1)
         for start in range(0, len(index), bs):
             part = index[start : start + bs]
-            inputs = batch_inputs([self.graphs[i] for i in part])
+            inputs = self.inputs_of(part)
             yield EvalBatch(self.ids[part], inputs, self.first_task(part))
 
     def export_batches(self, batch_size: int) -> Iterator[EvalBatch]:

@@ -29,7 +29,7 @@ def test_conformance_kit_passes_for_every_method(tmp_path):
         },
         workdir=tmp_path / "runs",
     )
-    assert set(reports) == {"attrmask", "graphmae", "molclr", "mlm"}
+    assert set(reports) == {"attrmask", "contextpred", "graphmae", "molclr", "mlm"}
 
 
 def test_probe_beats_chance_and_a_shuffled_label_control_on_bbbp(tmp_path):

@@ -11,6 +11,8 @@ Each transform holds settings only (numbers and tuples), draws every random numb
   (yuyangw/MolCLR ``dataset/dataset.py``, ``dataset_subgraph.py``, ``dataset_mix.py``): atom
   masking, bond deletion (both directions of a bond), subgraph removal (a breadth-first
   subgraph from a random atom: its atoms masked, its bonds deleted).
+- :class:`SubstructContext`: Hu et al.'s ``ExtractSubstructureContextPair`` (``chem/util.py``)
+  for context prediction: a random centre atom, its k-hop substructure, its context ring.
 - :class:`MaskTokens`: RoBERTa's dynamic masking of a token sequence (``mlm``).
 """
 
@@ -199,3 +201,79 @@ class MaskTokens:
         out[to_random] = random_ids[to_random]
         labels = torch.where(chosen, ids, torch.full_like(ids, -100))
         return {"tokens": out, "labels": labels}
+
+
+def hop_distances(edge_index: Tensor, n: int, source: int) -> list[int]:
+    """Shortest-path length (bonds) from ``source`` to every atom; -1 where unreachable."""
+    neighbours: list[list[int]] = [[] for _ in range(n)]
+    for a, b in edge_index.t().tolist():
+        neighbours[a].append(b)
+    dist = [-1] * n
+    dist[source] = 0
+    frontier = [source]
+    while frontier:
+        nxt = []
+        for atom in frontier:
+            for v in neighbours[atom]:
+                if dist[v] < 0:
+                    dist[v] = dist[atom] + 1
+                    nxt.append(v)
+        frontier = nxt
+    return dist
+
+
+def induced(g: Data, atoms: list[int]) -> tuple[Data, dict[int, int]]:
+    """The subgraph of ``g`` on ``atoms`` (renumbered in ascending order, as networkx's
+    ``subgraph`` and Hu et al.'s ``reset_idxes``), and the old -> new atom numbers."""
+    keep = sorted(atoms)
+    new = {a: i for i, a in enumerate(keep)}
+    inside = torch.zeros(int(g.num_nodes), dtype=torch.bool)
+    inside[torch.tensor(keep, dtype=torch.long)] = True
+    edges = inside[g.edge_index[0]] & inside[g.edge_index[1]]
+    renumber = torch.full((int(g.num_nodes),), -1, dtype=torch.long)
+    renumber[torch.tensor(keep, dtype=torch.long)] = torch.arange(len(keep))
+    sub = Data(
+        x=g.x[torch.tensor(keep, dtype=torch.long)],
+        edge_index=renumber[g.edge_index[:, edges]],
+        edge_attr=g.edge_attr[edges],
+        num_nodes=len(keep),
+    )
+    return sub, new
+
+
+class SubstructContext:
+    """Hu et al.'s substructure / context pair (context prediction): a centre atom drawn
+    uniformly; the substructure is every atom within ``k`` bonds of it (``k`` = the GIN's
+    layers), with ``center_substruct_index``; the context every atom more than ``l1`` and at
+    most ``l2`` bonds away (their ``symmetric_difference`` of the ``l1`` and ``l2`` balls),
+    with ``overlap_context_index``: the context atoms also in the substructure (distance
+    ``l1 + 1 .. k``), numbered in the context. A molecule with no atom past ``l1`` has no
+    context: its context graph has no atom, and the batch leaves the pair out, as Hu et al.'s
+    ``BatchSubstructContext`` does."""
+
+    def __init__(self, k: int, l1: int, l2: int):
+        self.k, self.l1, self.l2 = int(k), int(l1), int(l2)
+
+    def __call__(self, example: Data, rng: torch.Generator, center: int | None = None):
+        n = int(example.num_nodes)
+        if center is None:
+            center = int(torch.randint(n, (), generator=rng))
+        dist = hop_distances(example.edge_index, n, center)
+        sub_atoms = [a for a in range(n) if 0 <= dist[a] <= self.k]
+        ctx_atoms = [a for a in range(n) if self.l1 < dist[a] <= self.l2]
+        sub, sub_map = induced(example, sub_atoms)
+        sub.center_substruct_index = torch.tensor([sub_map[center]], dtype=torch.long)
+        if not ctx_atoms:
+            empty = torch.zeros((0, example.x.size(1)), dtype=example.x.dtype)
+            ctx = Data(
+                x=empty,
+                edge_index=torch.zeros((2, 0), dtype=torch.long),
+                edge_attr=torch.zeros((0, example.edge_attr.size(1)), dtype=torch.long),
+                num_nodes=0,
+            )
+            ctx.overlap_context_index = torch.zeros(0, dtype=torch.long)
+            return sub, ctx
+        ctx, ctx_map = induced(example, ctx_atoms)
+        overlap = [ctx_map[a] for a in ctx_atoms if dist[a] <= self.k]
+        ctx.overlap_context_index = torch.tensor(overlap, dtype=torch.long)
+        return sub, ctx

@@ -154,3 +154,20 @@ class MLMConfig(EncoderOptions):
     jk: ClassVar[str] = "last"
     pooling: ClassVar[str] = "mean"
     """Fixed, not options: the embedding is the mean of the last layer's token states."""
+
+
+@dataclass
+class ContextPredConfig(EncoderOptions):
+    """Context prediction (Hu et al. 2020, "Strategies for Pre-training Graph Neural
+    Networks"), CBOW: the GIN's representation of a centre atom from its k-hop substructure
+    (k = num_layers) against the mean of a second GIN's representations of the context
+    anchor atoms (between num_layers - 1 and num_layers - 1 + csize bonds away); negatives are
+    other molecules' contexts in the batch."""
+
+    csize: int = 3
+    """Width of the context ring in bonds (Hu et al.: 3, so r1 = 4 and r2 = 7 with 5 layers);
+    also the context GIN's number of layers."""
+    neg_samples: int = 1
+    """Negative contexts per substructure (the batch's contexts shifted by 1, 2, ...)."""
+    context_pooling: Literal["mean", "sum", "max"] = "mean"
+    """How the context anchor atoms' representations are pooled (CBOW; Hu et al.: mean)."""

@@ -210,18 +210,25 @@ class MoleculeEmbedder(nn.Module):
         return self.read_out(self.atoms(inputs), inputs)
 
 
+def gnn_options(cfg: Any, info: dict[str, Any], num_layers: int = 0) -> dict[str, Any]:
+    """The :class:`MoleculeGNN` keyword arguments of ``cfg`` (an :class:`EncoderOptions`) for
+    data of ``info`` (the featuriser's vocabularies and self-loop bond, from
+    ``MoleculeSet.info``); ``num_layers`` > 0 replaces ``cfg.num_layers``."""
+    return {
+        "atom_vocab": list(info["atom_vocab"]),
+        "bond_vocab": list(info["bond_vocab"]),
+        "self_loop": list(info["self_loop"]),
+        "hidden_dim": int(cfg.hidden_dim),
+        "num_layers": int(num_layers or cfg.num_layers),
+        "dropout": float(cfg.dropout),
+        "jk": str(cfg.jk),
+    }
+
+
 def build_encoder(cfg: Any, info: dict[str, Any], out_dim: int = 0) -> MoleculeEmbedder:
     """The :class:`MoleculeEmbedder` that ``cfg`` (an :class:`EncoderOptions`) describes for
-    data of ``info`` (the featuriser's vocabularies and self-loop bond, from
-    ``MoleculeSet.info``); ``out_dim`` > 0 adds a linear layer after pooling."""
+    data of ``info`` (see :func:`gnn_options`); ``out_dim`` > 0 adds a linear layer after
+    pooling."""
     return MoleculeEmbedder(
-        pooling=str(cfg.pooling),
-        out_dim=int(out_dim),
-        atom_vocab=list(info["atom_vocab"]),
-        bond_vocab=list(info["bond_vocab"]),
-        self_loop=list(info["self_loop"]),
-        hidden_dim=int(cfg.hidden_dim),
-        num_layers=int(cfg.num_layers),
-        dropout=float(cfg.dropout),
-        jk=str(cfg.jk),
+        pooling=str(cfg.pooling), out_dim=int(out_dim), **gnn_options(cfg, info)
     )

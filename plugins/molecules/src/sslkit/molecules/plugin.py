@@ -16,6 +16,7 @@ from sslkit.core.plugin import (
 )
 from sslkit.molecules.configs import (
     AttrMaskConfig,
+    ContextPredConfig,
     GraphMAEConfig,
     MLMConfig,
     MolCLRConfig,
@@ -27,8 +28,8 @@ M = "sslkit.molecules.methods"
 plugin = Plugin(
     name="molecules",
     version=distribution_version("sslkit-molecules"),
-    summary="Molecules (SMILES via RDKit, PyG graphs, SELFIES): attribute masking, GraphMAE, "
-    "MolCLR, masked language modelling; "
+    summary="Molecules (SMILES via RDKit, PyG graphs, SELFIES): attribute masking, context "
+    "prediction, GraphMAE, MolCLR, masked language modelling; "
     "scaffold-split property prediction",
     data_config=MoleculeData,
     load_data="sslkit.molecules.data:load_data",
@@ -41,6 +42,14 @@ plugin = Plugin(
                 AttrMaskConfig,
                 f"{M}.attrmask:build",
                 summary="predict the type of masked atoms (15%) with a linear head on a GIN",
+                paper="Hu et al., Strategies for Pre-training Graph Neural Networks, ICLR 2020",
+            ),
+            MethodSpec(
+                "contextpred",
+                ContextPredConfig,
+                f"{M}.contextpred:build",
+                summary="tell a centre atom's k-hop substructure from other molecules' context "
+                "rings (CBOW over anchor atoms, shifted negatives), Hu et al.",
                 paper="Hu et al., Strategies for Pre-training Graph Neural Networks, ICLR 2020",
             ),
             MethodSpec(

@@ -145,8 +145,9 @@ class MoleculeSet(DomainData):
             return {k: pad([it[k] for it in items], fill.get(k, 0)) for k in items[0]}
         if isinstance(items[0], np.ndarray):
             return {"tokens": pad(items, self.tokeniser.pad_id if self.tokeniser else 0)}
-        if isinstance(items[0], tuple):
-            return tuple(Batch.from_data_list(list(view)) for view in zip(*items))
+        if isinstance(items[0], tuple):  # views; a pair whose view has no atom is left out
+            kept = [it for it in items if all(int(v.num_nodes) > 0 for v in it)] or items
+            return tuple(Batch.from_data_list(list(view)) for view in zip(*kept))
         return Batch.from_data_list(items)
 
     # -- token inputs -------------------------------------------------------------------------

@@ -20,17 +20,17 @@ nox.options.reuse_existing_virtualenvs = True
 
 ROOT = Path(__file__).parent
 PLUGINS = sorted(p.name for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").is_file())
-# each member's own tests, then the cross-member integration tests
-TEST_DIRS = [
-    "core/tests",
-    "cli/tests",
-    "packages/sslkit-testing/tests",
-    *[f"plugins/{p}/tests" for p in PLUGINS],
-    "tests",
-]
+# the shared members' own tests and the cross-member integration tests; each plugin's own tests
+# run once, in `isolation` (a venv holding that plugin alone, installed from its wheel)
+SHARED_TEST_DIRS = ["core/tests", "cli/tests", "packages/sslkit-testing/tests", "tests"]
+TEST_DIRS = [*SHARED_TEST_DIRS[:3], *[f"plugins/{p}/tests" for p in PLUGINS], "tests"]
 # the conformance kit (every method x DDP, export, resume, import) runs in its own session
 PYTEST = ["-m", "not slow and not conformance", "-p", "no:cacheprovider", "-q"]
 CONFORMANCE = ["-m", "conformance and not slow", "-p", "no:cacheprovider", "-q"]
+# two pytest-xdist workers, one torch thread each: most of a test's time is one thread (Python,
+# small tensors, a child process starting), so two of them keep both cores busy
+WORKERS = ["-n", "2", "--dist", "worksteal"]
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 @nox.session(venv_backend="none")
@@ -55,11 +55,11 @@ def namespace(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def tests(session: nox.Session) -> None:
-    """Every member's own tests in the shared workspace environment (slow tests excluded)."""
-    env = {"SSLKIT_PLUGINS": None}
-    for folder in TEST_DIRS:
-        if any((ROOT / folder).glob("test_*.py")) or any((ROOT / folder).glob("**/test_*.py")):
-            session.run("pytest", *PYTEST, *session.posargs, folder, env=env)
+    """The tests of core, cli, sslkit-testing and the cross-member tests, in the workspace
+    environment (slow tests excluded); each plugin's own tests run in `isolation`
+    (`uv run nox -s isolation -- graphs` for one plugin)."""
+    env = {"SSLKIT_PLUGINS": None, **ONE_THREAD}
+    session.run("pytest", *PYTEST, *WORKERS, *session.posargs, *SHARED_TEST_DIRS, env=env)
 
 
 @nox.session(venv_backend="none")
@@ -67,15 +67,16 @@ def conformance(session: nox.Session) -> None:
     """``sslkit.testing.check_plugin`` on every method of every plugin (and the kit's own tests
     on the digits plugin): 2-process DDP, every export format, SIGTERM + resume, light import.
     Prints one summary line per plugin."""
-    env = {"SSLKIT_PLUGINS": None}
+    env = {"SSLKIT_PLUGINS": None, **ONE_THREAD}
     folders = ["packages/sslkit-testing/tests", *[f"plugins/{p}/tests" for p in PLUGINS]]
-    session.run("pytest", *CONFORMANCE, *session.posargs, *folders, env=env)
+    session.run("pytest", *CONFORMANCE, *WORKERS, *session.posargs, *folders, env=env)
 
 
 @nox.session(venv_backend="none")
 def isolation(session: nox.Session) -> None:
     """Build the wheels; for each plugin, a fresh venv with core + cli + that plugin alone:
-    its tests pass, `sslkit plugins` lists only it, and one CLI pretrain/evaluate/export runs."""
+    its tests pass (this is where a plugin's own tests run), `sslkit plugins` lists only it,
+    and one CLI pretrain/evaluate/export runs."""
     work = Path(tempfile.mkdtemp(prefix="sslkit-isolation-"))
     dist = work / "dist"
     session.run("uv", "build", "--all-packages", "--wheel", "-q", "-o", str(dist), external=True)
@@ -103,10 +104,12 @@ def isolation(session: nox.Session) -> None:
                 *map(str, wanted),
                 "pytest>=8",
                 "pytest-timeout>=2.3",
+                "pytest-xdist>=3.6",
                 external=True,
             )
             env = {
                 "SSLKIT_PLUGINS": None,
+                **ONE_THREAD,
                 "VIRTUAL_ENV": str(venv),
                 "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}",
             }
@@ -132,6 +135,7 @@ def isolation(session: nox.Session) -> None:
                     "-m",
                     "pytest",
                     *PYTEST,
+                    *WORKERS,
                     "--rootdir",
                     str(ROOT),
                     "-c",

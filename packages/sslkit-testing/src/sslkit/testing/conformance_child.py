@@ -1,22 +1,29 @@
-"""The child processes of :func:`sslkit.testing.check_plugin`: one training run of one method,
-as the CLI would start it, with the facts the parent compares written to ``OUT/NAME-*.json``.
+"""The child processes of :func:`sslkit.testing.check_plugin`: one training run per method of a
+plugin, one after another in one process (so that importing torch and the plugin's libraries is
+paid once per plugin, not once per method), as the CLI would start each run.
 
-``python -m sslkit.testing.conformance_child PLUGIN METHOD OUT NAME [--stop-after K] -- SETS``
+``python -m sslkit.testing.conformance_child PLUGIN OUT RUNS.json``
 
 - ``PLUGIN`` is the import path of the plugin object (``sslkit.tabular.plugin:plugin``); it is
   registered in this process, so a plugin under test needs no installed entry point.
-- Under ``torch.distributed.run`` every rank trains and writes its weights
-  (``NAME-rank<r>.safetensors``).
-- ``--stop-after K`` sends this process a real SIGTERM at the end of optimizer step ``K``; the
-  engine checkpoints and stops (exit code 143), as it would when a scheduler pre-empts a job.
+- ``RUNS.json`` lists the runs: ``[{"method": ..., "name": ..., "sets": [...], "stop_after":
+  K}, ...]``; each trains into ``OUT/<name>`` and prints ``run <name>`` first (a failure's
+  traceback follows the name of the run it belongs to).
+- Under ``torch.distributed.run`` the process group is made once, before the first run, and
+  every run of every rank writes its final weights (``<name>-rank<r>.safetensors``).
+- ``stop_after: K`` sends this process a real SIGTERM at the end of optimizer step ``K``; the
+  engine checkpoints and stops, as it would when a scheduler pre-empts a job, and the child
+  writes ``<name>-stopped.json`` before it goes on to the next run.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -46,10 +53,9 @@ def _stopping(build: Any, after: int) -> Any:
     return wrapped
 
 
-def main(argv: list[str]) -> int:
+def _train(plugin: Any, run: dict[str, Any], out: Path) -> None:
     import dataclasses
 
-    import torch
     from safetensors.torch import save_file
 
     from sslkit.core import api
@@ -57,34 +63,52 @@ def main(argv: list[str]) -> int:
     from sslkit.core.engine.signals import RunInterrupted
     from sslkit.core.plugin import Registry, register
 
-    parser = argparse.ArgumentParser()
-    parser.add_argument("plugin")
-    parser.add_argument("method")
-    parser.add_argument("out")
-    parser.add_argument("name")
-    parser.add_argument("--stop-after", type=int, default=0)
-    cut = argv.index("--") if "--" in argv else len(argv)
-    args = parser.parse_args(argv[:cut])
-    args.sets = argv[cut + 1 :]
-
-    torch.set_num_threads(1)
-    plugin = _plugin(args.plugin)
-    if args.stop_after:
-        spec = plugin.methods[args.method]
-        spec = dataclasses.replace(spec, build=_stopping(spec.build, args.stop_after))
-        others = [plugin.methods[n] for n in plugin.methods if n != args.method]
+    method, name, stop = run["method"], run["name"], int(run.get("stop_after", 0))
+    if stop:
+        spec = plugin.methods[method]
+        spec = dataclasses.replace(spec, build=_stopping(spec.build, stop))
+        others = [plugin.methods[n] for n in plugin.methods if n != method]
         plugin = dataclasses.replace(plugin, methods=Registry("method", [spec, *others]))
     register(plugin)
-    sets = [*args.sets, f"train.out={args.out}", f"train.name={args.name}", "train.device=cpu"]
-    cfg = build_run_config(plugin, args.method, overrides=sets)
+    sets = [*run["sets"], f"train.out={out}", f"train.name={name}", "train.device=cpu"]
+    cfg = build_run_config(plugin, method, overrides=sets)
     try:
         result = api.pretrain(cfg, evaluate_default_task=False, log=lambda *_: None)
-    except RunInterrupted:
-        return 143
-    # the process group is gone after pretrain: the rank comes from torchrun's environment
+    except RunInterrupted as stopped:
+        (out / f"{name}-stopped.json").write_text(json.dumps({"exit_code": stopped.exit_code}))
+        return
     rank = os.environ.get("RANK", "0")
     state = {k: v.detach().cpu().contiguous() for k, v in result.method.state_dict().items()}
-    save_file(state, os.path.join(args.out, f"{args.name}-rank{rank}.safetensors"))
+    save_file(state, str(out / f"{name}-rank{rank}.safetensors"))
+
+
+def main(argv: list[str]) -> int:
+    import torch
+    import torch.distributed as dist
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("plugin")
+    parser.add_argument("out")
+    parser.add_argument("runs")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    plugin = _plugin(args.plugin)
+    runs = json.loads(Path(args.runs).read_text())
+    # one group for all the runs, made before the first: the engine joins a group it finds (as
+    # under a launcher that made it); a second init after the engine's teardown would hang on
+    # torchrun's store. The engine's own setup and teardown are tested in core.
+    group = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if group:
+        dist.init_process_group("gloo")
+    try:
+        for run in runs:
+            print(f"run {run['name']}", flush=True)
+            _train(plugin, run, Path(args.out))
+            if group:
+                dist.barrier()
+    finally:
+        if group:
+            dist.destroy_process_group()
     return 0
 
 

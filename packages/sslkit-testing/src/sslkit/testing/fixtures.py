@@ -51,9 +51,28 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Any:
     return _run
 
 
+_KEY = "sslkit-conformance"
+_LINES: list[str] = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: Any, call: Any) -> Iterator[None]:
+    """The summary lines a test's conformance checks wrote travel with its report, so that they
+    reach the terminal also from a pytest-xdist worker."""
+    outcome = yield
+    if call.when == "call":
+        from sslkit.testing.conformance import SUMMARY
+
+        report = outcome.get_result()
+        report.user_properties.extend((_KEY, line) for line in SUMMARY)
+        SUMMARY.clear()
+
+
+def pytest_runtest_logreport(report: Any) -> None:
+    _LINES.extend(value for key, value in report.user_properties if key == _KEY)
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """The conformance kit's summary lines (one per plugin checked), after the test results."""
-    from sslkit.testing.conformance import SUMMARY
-
-    for line in SUMMARY:
+    for line in _LINES:
         terminalreporter.write_line(line)

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from sslkit.core.errors import ConfigError
 from sslkit.molecules.augment import SubstructContext
 from sslkit.molecules.configs import ContextPredConfig
 from sslkit.molecules.encoders import MoleculeGNN, gnn_options, pool
@@ -60,8 +61,6 @@ class ContextPred(MoleculeMethod):
 
     def __init__(self, cfg: ContextPredConfig, info: dict[str, Any]):
         super().__init__(cfg, info)
-        if cfg.csize < 1 or cfg.neg_samples < 1:
-            raise ValueError("method.csize and method.neg_samples must be at least 1")
         self.context = MoleculeGNN(**gnn_options(cfg, info, num_layers=int(cfg.csize)))
 
     def train_transform(self) -> SubstructContext:
@@ -84,4 +83,8 @@ class ContextPred(MoleculeMethod):
 
 
 def build(cfg: ContextPredConfig, data: Any) -> ContextPred:
+    if cfg.csize < 1 or cfg.neg_samples < 1:
+        raise ConfigError(
+            f"method.csize={cfg.csize} and method.neg_samples={cfg.neg_samples} must be at least 1"
+        )
     return ContextPred(cfg, data.info)

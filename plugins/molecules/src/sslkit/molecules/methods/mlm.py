@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sslkit.core.engine.method import Method
+from sslkit.core.errors import ConfigError
 from sslkit.core.objectives import MaskedPrediction
 from sslkit.molecules.augment import MaskTokens
 from sslkit.molecules.configs import MLMConfig
@@ -89,4 +90,10 @@ class MLM(Method):
 
 
 def build(cfg: MLMConfig, data: Any) -> MLM:
+    if cfg.hidden_dim % cfg.heads:
+        raise ConfigError(
+            f"method.hidden_dim={cfg.hidden_dim} must be a multiple of method.heads={cfg.heads}"
+        )
+    if cfg.max_length < 3:
+        raise ConfigError(f"method.max_length={cfg.max_length}: at least 3 ([cls], a token, [eos])")
     return MLM(cfg, data.use_tokens(cfg.tokens, cfg.max_length))

@@ -11,16 +11,6 @@ pytest.importorskip("sslkit.recsys", reason="needs sslkit-recsys")
 pytest.importorskip("sslkit.events", reason="needs sslkit-events' Online Retail sample")
 
 
-@pytest.fixture
-def one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_cold_start_items_are_ranked_from_their_features(tmp_path, one_thread):
     """10% of the Online Retail products are held out of training; a short two-tower run ranks
     them, from their descriptions and prices, for the users who bought them far above its

@@ -13,15 +13,9 @@ def _cache(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
+def _one_thread(one_thread):
     """One torch thread for the in-process runs: the test models are small, and on a busy
     2-core machine a second thread mostly waits (a fine-tuning test: 121 s against 8 s)."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 USER_CSV = """compound,structure,active,toxic

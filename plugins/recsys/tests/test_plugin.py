@@ -107,18 +107,6 @@ def test_pretrain_evaluate_export_through_the_cli_and_faiss_top20(tmp_path):
     assert len(faiss_agreement(wrong, u, v, data, sample)) > 40
 
 
-@pytest.fixture
-def one_thread():
-    """One torch thread: these sparse products are small, and two threads on two shared
-    cores spend more time waiting on each other than computing."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_default_data_against_popularity_and_the_untrained_control(tmp_path, one_thread):
     """A short LightGCN on the shipped sample: far above the untrained control; against item
     popularity it is reported either way (Online Retail is popularity-heavy: see

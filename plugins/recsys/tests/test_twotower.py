@@ -141,14 +141,6 @@ def test_mutual_information_and_correlated_masking_groups():
     assert (keep2.sum(1) == 2).all() and (keep1.sum(1) == 2).all()
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_twotower_trains_on_a_users_own_file_with_an_item_table(tmp_path, user_csv, one_thread):
     """The user's purchases (string ids, a duplicate, a one-purchase user, dates) and an item
     table without p6: trains and evaluates; p6 (bought once, last: the item the preset's 10%

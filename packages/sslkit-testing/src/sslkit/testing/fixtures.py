@@ -27,6 +27,18 @@ def register_plugin() -> Iterator[Any]:
 
 
 @pytest.fixture
+def one_thread() -> Iterator[None]:
+    """One torch thread for one test: in-process runs of small models on a busy machine spend
+    a second thread mostly waiting (restored afterwards)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def only_plugins(monkeypatch: pytest.MonkeyPatch) -> Any:
     """Limit discovery to the given domains (``SSLKIT_PLUGINS``) for one test: ``only_plugins("a")``;
     ``only_plugins()`` hides every plugin (an empty ``SSLKIT_PLUGINS`` would mean "no limit")."""

@@ -159,7 +159,7 @@ def isolation(session: nox.Session) -> None:
                     "--epochs",
                     "1",
                     # the default task and its payoff section are the plugin's tests' to prove
-                    # (speech's took 200 s of CPU here); the CLI path is what this run checks
+                    # (speech's 2-step pretrain took 209 s of CPU with it); the CLI path is what this run checks
                     "--no-evaluate",
                     "--quiet",
                     "--out",

@@ -6,17 +6,22 @@ beside the published numbers; and featurisation throughput with the cache cold a
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nice uv run python benchmarks/molecules.py \\
         --methods none attrmask molclr --seeds 10 --epochs 100
 
-The full protocol (10 seeds x 100 epochs) costs hours of CPU per method; ``--seeds`` and
-``--epochs`` cut it (the result file states what was run, and the projected CPU time of the
-full protocol from the measured time per epoch). ``mlm`` (a token Transformer) is scored on
-the same molecules as tokens, with its run's vocabulary. ``--run attrmask=runs/molecules-attrmask``
-reuses a finished pretraining run instead of pretraining again. Results go to
+The full protocol (10 seeds x 100 epochs) costs about 2 CPU hours per method on one core, so
+it is built to accumulate: every fine-tuning seed is written to the result file as it ends, and
+a second call with the same ``--tag`` reuses the file's pretraining runs (while their folders
+exist) and skips the seeds it holds for the same ``--epochs``. ``--seed-from K`` starts at seed
+K, so two processes (two tags) can share the seeds; ``--table FILE...`` merges result files
+(per method and set, the seeds fine-tuned for the most epochs) into the table of
+``docs/molecules.md``. ``--seeds 0`` runs the probes only. ``mlm`` (a token Transformer) is
+scored on the same molecules as tokens, with its run's vocabulary.
+``--run attrmask=runs/molecules-attrmask`` reuses a finished pretraining run. Results go to
 ``benchmarks/results/molecules.json`` (``--tag`` adds a suffix).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -26,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, write_result
+from _common import RESULTS, machine, write_result, write_table
 
 PUBLISHED = {
     # BBBP test ROC-AUC x 100, fine-tuned GIN pretrained on ZINC-2M (scaffold split, 10 seeds)
@@ -35,6 +40,9 @@ PUBLISHED = {
     "graphcl": (69.7, "You et al. 2020 GraphCL, Table 5 (Hu et al.'s protocol)"),
     "graphmae": (72.0, "Hou et al. 2022 GraphMAE, Table 4 (test at the last epoch)"),
 }
+
+
+SETS = {"bbbp": "roc_auc", "esol": "rmse"}
 
 
 def _mean_std(values: list[float]) -> dict[str, float]:
@@ -122,11 +130,87 @@ def probe(embedder: Any, data: Any) -> dict[str, float]:
     return {"test": out[key], "val": out[f"val_{key}"]}
 
 
+def _summary(seeds: dict[str, dict[str, Any]], epochs: int) -> dict[str, Any]:
+    """Mean and std over the seeds fine-tuned for ``epochs`` epochs, and the CPU time."""
+    done = [r for r in seeds.values() if r["epochs"] == epochs]
+    if not done:
+        return {}
+    cpu = sum(r["cpu_seconds"] for r in done)
+    per_epoch = cpu / (len(done) * epochs)
+    return {
+        "fine_tuned_best_val": _mean_std([r["test_at_best_val"] for r in done]),
+        "fine_tuned_last_epoch": _mean_std([r["test_last"] for r in done]),
+        "best_epoch": _mean_std([r["best_epoch"] for r in done]),
+        "fine_tune_cpu_seconds": round(cpu, 1),
+        "cpu_seconds_per_epoch": round(per_epoch, 2),
+        "projected_full_cpu_hours": round(per_epoch * 100 * 10 / 3600, 2),
+    }
+
+
+def _merged(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per method: the pretraining facts and, per set, the probe and the seeds fine-tuned for
+    the most epochs found in any of ``results`` (later files add seeds)."""
+    out: dict[str, dict[str, Any]] = {}
+    for result in results:
+        for method, row in result["methods"].items():
+            into = out.setdefault(method, {"pretraining": row["pretraining"]})
+            for name in SETS:
+                if name not in row:
+                    continue
+                got = into.setdefault(name, {"probe": row[name]["probe"], "seeds": {}})
+                seeds = row[name].get("seeds", {})
+                most = max([r["epochs"] for r in [*got["seeds"].values(), *seeds.values()]] or [0])
+                got["seeds"] = {
+                    k: r for k, r in {**got["seeds"], **seeds}.items() if r["epochs"] == most
+                }
+                got["epochs"] = most
+    return out
+
+
+def table(results: list[dict[str, Any]]) -> None:
+    """The docs table (docs/molecules.md, between the ``MOLECULES-BENCH`` markers)."""
+
+    def cell(summary: dict[str, Any], key: str) -> str:
+        if not summary:
+            return "-"
+        v = summary[key]
+        return f"{v['mean']:.4f} ± {v['std']:.4f} (n={v['n']})"
+
+    rows = []
+    for method, row in _merged(results).items():
+        cells = [method]
+        for name in SETS:
+            got = row.get(name, {})
+            summary = _summary(got.get("seeds", {}), got.get("epochs", 0))
+            probe_test = got.get("probe", {}).get("test")
+            cells += [
+                "-" if probe_test is None else f"{probe_test:.4f}",
+                cell(summary, "fine_tuned_best_val"),
+                cell(summary, "fine_tuned_last_epoch"),
+                str(got.get("epochs", "-")) if summary else "-",
+            ]
+        cpu = row["pretraining"].get("cpu_seconds")
+        cells.append("-" if cpu is None else f"{cpu:.0f}")
+        rows.append(cells)
+    header = ["method"]
+    for name, metric in SETS.items():
+        header += [f"{name.upper()} probe (test {metric})", f"{name.upper()} fine-tuned, best val"
+                   " epoch", f"{name.upper()} fine-tuned, last epoch", f"{name.upper()} epochs"]  # fmt: skip
+    header.append("pretraining CPU s")
+    write_table("molecules.md", "MOLECULES-BENCH", rows, header)
+
+
+def _reusable(facts: dict[str, Any]) -> bool:
+    """A finished pretraining run (the file records one only when it ended) still on disk."""
+    return bool(facts.get("run")) and Path(facts["run"], "checkpoints").is_dir()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--methods", nargs="+", default=["none", "attrmask", "molclr"])
-    parser.add_argument("--datasets", nargs="+", default=["bbbp", "esol"])
-    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--datasets", nargs="+", default=list(SETS), choices=list(SETS))
+    parser.add_argument("--seeds", type=int, default=10, help="fine-tuning seeds (0: probe only)")
+    parser.add_argument("--seed-from", type=int, default=0, help="the first fine-tuning seed")
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--run", action="append", default=[], help="method=run_dir to reuse")
     parser.add_argument("--out", default="runs/benchmark-molecules")
@@ -134,7 +218,11 @@ def main() -> None:
     parser.add_argument(
         "--no-throughput", action="store_true", help="skip the featurisation timing"
     )
+    parser.add_argument("--table", nargs="*", default=[], help="only write the docs table")
     args = parser.parse_args()
+    if args.table:
+        table([json.loads(Path(t).read_text()) for t in args.table])
+        return
 
     import torch
 
@@ -142,55 +230,64 @@ def main() -> None:
     from sslkit.molecules.data import load_data
     from sslkit.molecules.finetune import FineTuneOptions, fine_tune
 
-    runs = dict(r.split("=", 1) for r in args.run)
-    result: dict[str, Any] = {
-        "machine": machine(("torch", "torch_geometric", "rdkit", "numpy")),
-        "threads": torch.get_num_threads(),
-        "load_average_at_start": os.getloadavg(),
-        "protocol": {
+    name = "molecules" + (f"-{args.tag}" if args.tag else "")
+    previous = RESULTS / f"{name}.json"
+    result: dict[str, Any] = json.loads(previous.read_text()) if previous.exists() else {}
+    runs = {m: r["pretraining"]["run"] for m, r in result.get("methods", {}).items()
+            if _reusable(r["pretraining"])}  # fmt: skip
+    runs.update(dict(r.split("=", 1) for r in args.run))
+    result.update(
+        machine=machine(("torch", "torch_geometric", "rdkit", "numpy")),
+        threads=torch.get_num_threads(),
+        load_average_at_start=os.getloadavg(),
+        protocol={
             "split": "deterministic scaffold split (Hu et al.), 80/10/10",
             "pretraining": "the default preset of each method on the embedded ZINC (29,445 "
             "molecules, one pass), seed 0",
-            "fine_tuning": f"Hu et al.: batch 32, Adam 1e-3, dropout 0.5; {args.epochs} epochs "
-            f"(paper: 100), {args.seeds} seeds (paper: 10)",
+            "fine_tuning": "Hu et al.: batch 32, Adam 1e-3, dropout 0.5 (mlm: 0.1); the epochs "
+            "of each set's row (paper: 100) and its seeds (paper: 10)",
             "probe": "the default task's linear probe on frozen embeddings (pretraining seed 0)",
         },
-        "published_bbbp": PUBLISHED,
-        "throughput": {} if args.no_throughput else throughput(),
-        "methods": {},
-    }
+        published_bbbp=PUBLISHED,
+    )
+    if not args.no_throughput:
+        result["throughput"] = throughput()
+    result.setdefault("methods", {})
     datasets = {
         name: load_data(MoleculeData(path=name, pretrain_data="self")) for name in args.datasets
     }
+    path = previous
     for method in args.methods:
         embedder, facts = pretrained(method, runs, Path(args.out))
         tokens = facts.pop("tokens", None)
-        row: dict[str, Any] = {"pretraining": facts}
-        for name, data in datasets.items():
+        row = result["methods"].setdefault(method, {})
+        if not row or row["pretraining"].get("run") != facts.get("run"):
+            row.clear()  # another pretraining run: its old scores do not apply
+            row["pretraining"] = facts
+        for set_name, data in datasets.items():
             if tokens:  # the molecules as the run's tokens
-                config = MoleculeData(path=name, pretrain_data="self")
+                config = MoleculeData(path=set_name, pretrain_data="self")
                 data = load_data(config, state={"tokens": tokens})
-            scores: dict[str, Any] = {"probe": probe(embedder, data)}
-            best, last, cpu = [], [], []
-            for seed in range(args.seeds):
+            scores = row.setdefault(set_name, {})
+            scores["probe"] = probe(embedder, data)
+            seeds = scores.setdefault("seeds", {})
+            for seed in range(args.seed_from, args.seed_from + args.seeds):
+                done = seeds.get(str(seed))
+                if done and done["epochs"] == args.epochs:
+                    continue
                 ft = fine_tune(embedder, data, FineTuneOptions(epochs=args.epochs, seed=seed))
-                best.append(ft["test_at_best_val"])
-                last.append(ft["test_last"])
-                cpu.append(ft["cpu_seconds"])
-                print(f"{method} {name} seed {seed}: best-val {best[-1]:.4f} last {last[-1]:.4f} "
-                      f"({cpu[-1]:.0f} s CPU)", flush=True)  # fmt: skip
-            per_epoch = sum(cpu) / max(1, args.seeds * args.epochs)
-            scores.update(
-                fine_tuned_best_val=_mean_std(best),
-                fine_tuned_last_epoch=_mean_std(last),
-                fine_tune_cpu_seconds=round(sum(cpu), 1),
-                cpu_seconds_per_epoch=round(per_epoch, 2),
-                projected_full_cpu_hours=round(per_epoch * 100 * 10 / 3600, 2),
-            )
-            row[name] = scores
-            print(method, name, scores["probe"], scores["fine_tuned_best_val"], flush=True)
-        result["methods"][method] = row
-        path = write_result("molecules" + (f"-{args.tag}" if args.tag else ""), result)
+                seeds[str(seed)] = {
+                    "epochs": args.epochs,
+                    **{k: ft[k] for k in ("test_at_best_val", "test_last", "best_epoch",
+                                          "best_val", "cpu_seconds")},
+                }  # fmt: skip
+                print(f"{method} {set_name} seed {seed}: best-val {ft['test_at_best_val']:.4f} "
+                      f"last {ft['test_last']:.4f} ({ft['cpu_seconds']:.0f} s CPU)", flush=True)  # fmt: skip
+                scores.update(_summary(seeds, args.epochs))
+                path = write_result(name, result)
+            scores.update(_summary(seeds, args.epochs))
+            print(method, set_name, scores["probe"], scores.get("fine_tuned_best_val"), flush=True)
+            path = write_result(name, result)
     print(f"wrote {path}")
 
 

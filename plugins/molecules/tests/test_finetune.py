@@ -71,3 +71,15 @@ def test_fine_tuned_on_esol_beats_predicting_the_mean():
     assert all(torch.equal(a, b) for a, b in zip(before, encoder.parameters()))
     twin = untrained_like(encoder, seed=1)
     assert not torch.equal(twin.gnn.atom.tables[0].weight, encoder.gnn.atom.tables[0].weight)
+
+
+def test_the_gin_dropout_zeroes_a_fraction_p_and_scales_the_rest():
+    from sslkit.molecules.encoders import dropout
+
+    h = torch.rand(400, 300) + 1.0  # no zero before dropout
+    out = dropout(h, 0.5, training=True)
+    dropped = out == 0
+    assert abs(dropped.float().mean().item() - 0.5) < 0.01  # 120,000 draws: std 0.0014
+    assert torch.allclose(out[~dropped], 2.0 * h[~dropped])
+    assert torch.equal(dropout(h, 0.5, training=False), h)
+    assert torch.equal(dropout(h, 1.0, training=True), torch.zeros_like(h))

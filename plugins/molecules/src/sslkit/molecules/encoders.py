@@ -156,9 +156,20 @@ class MoleculeGNN(nn.Module):
             h = norm(conv(h, edge_index, edge_attr, fast))
             if i < self.num_layers - 1:
                 h = F.relu(h)
-            h = F.dropout(h, self.dropout, self.training)
+            h = dropout(h, self.dropout, self.training)
             hidden.append(h)
         return torch.cat(hidden, dim=1) if self.jk == "concat" else h
+
+
+def dropout(h: Tensor, p: float, training: bool) -> Tensor:
+    """``F.dropout``, with the mask drawn by ``rand_like`` on CPU: torch's CPU ``bernoulli_``
+    cost 4 ms for a batch's 768 x 300 atoms, a tenth of a fine-tuning step (``rand_like``:
+    1.8 ms)."""
+    if not training or p <= 0.0 or h.device.type != "cpu" or tracing():
+        return F.dropout(h, p, training)
+    if p >= 1.0:
+        return torch.zeros_like(h)
+    return h * (torch.rand_like(h) >= p).to(h.dtype) * (1.0 / (1.0 - p))
 
 
 def pool(h: Tensor, batch: Tensor, atoms: Tensor, how: str = "mean") -> Tensor:

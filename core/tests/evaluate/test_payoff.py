@@ -181,3 +181,28 @@ def test_a_remembered_score_is_not_fitted_again(monkeypatch):
     sets[payoff.CONTROL][0].y[0] = 1 - sets[payoff.CONTROL][0].y[0]
     with pytest.raises(AssertionError, match="fitted again"):
         payoff.label_curve(sets, models, "classification", PROBE, fractions=(1.0,), memo=memo)
+
+
+def test_the_mean_over_tasks_averages_each_seeds_score_then_takes_mean_and_std():
+    def curve(metric, a, b, labels):
+        rows = [{"features": "pretrained", "model": "probe", "fraction": 0.1, "labels": labels,
+                 "mean": 0.0, "std": 0.0, "seeds": 2, "scores": a},
+                {"features": "untrained control", "model": "probe", "fraction": 0.1,
+                 "labels": labels, "mean": 0.0, "std": 0.0, "seeds": 2, "scores": b}]  # fmt: skip
+        return metric, rows
+
+    first, second = (
+        curve("roc_auc", [0.6, 0.8], [0.5, 0.7], 10),
+        curve("roc_auc", [0.9, 0.7], [0.6, 0.6], 4),
+    )
+    metric, rows = payoff.mean_over_tasks([first, second])
+    assert metric == "roc_auc" and len(rows) == 2
+    # seed by seed: (0.6 + 0.9) / 2 = 0.75 and (0.8 + 0.7) / 2 = 0.75
+    assert rows[0]["scores"] == pytest.approx([0.75, 0.75])
+    assert rows[0]["mean"] == pytest.approx(0.75) and rows[0]["std"] == pytest.approx(0.0)
+    assert rows[1]["scores"] == pytest.approx([0.55, 0.65])
+    assert rows[1]["mean"] == pytest.approx(0.6) and rows[1]["std"] == pytest.approx(0.05)
+    assert rows[0]["labels"] == 14 and rows[0]["tasks"] == 2
+    assert payoff.mean_over_tasks([first]) is first
+    with pytest.raises(ValueError, match="different metrics"):
+        payoff.mean_over_tasks([first, curve("accuracy", [0.5, 0.5], [0.5, 0.5], 3)])

@@ -195,3 +195,41 @@ def test_pretrain_on_an_unlabelled_library_then_evaluate_on_bbbp(tmp_path):
     assert all(abs(r["cosine"] - 1) < 1e-5 for r in found)
     report = api.evaluate(res.run_dir, task="property_prediction", data="bbbp", control=False)
     assert report["tasks"]["property_prediction"]["roc_auc"] > 0.5
+
+
+def test_did_pretraining_pay_scores_every_task_of_multi_task_data(tmp_path):
+    """Two label columns with gaps: the verdict's scores are the mean of each task's, the
+    same as the data with that task alone gives (the split is the same, by SMILES)."""
+    import pandas as pd
+
+    from sslkit.core import api
+    from sslkit.core.evaluate.control import assess, control_context
+    from sslkit.core.evaluate.embeddings import TaskContext
+    from sslkit.molecules.data.reading import read_table
+
+    frame = read_table("bbbp").frame.iloc[:600].reset_index(drop=True)
+    smiles = frame["smiles"].astype(str)
+    table = pd.DataFrame({"smiles": smiles, "p_np": frame["p_np"].astype(float),
+                          "nitrogens": (smiles.str.count("N") >= 2).astype(float)})  # fmt: skip
+    table.loc[::7, "p_np"] = np.nan
+    table.loc[::5, "nitrogens"] = np.nan
+    files = {}
+    for name, cols in {"both": ["p_np", "nitrogens"], "a": ["p_np"], "b": ["nitrogens"]}.items():
+        files[name] = tmp_path / f"{name}.csv"
+        table[["smiles", *cols]].to_csv(files[name], index=False)
+    res = api.pretrain(
+        "molecules", "attrmask", evaluate_default_task=False, log=lambda *_: None,
+        overrides=[f"data.path={files['both']}", "method.hidden_dim=16", "method.num_layers=2",
+                   "train.max_steps=2", f"train.out={tmp_path}", "train.quiet=true"],
+    )  # fmt: skip
+    sections = {}
+    for name, path in files.items():
+        loaded = api.load_run(res.run_dir, data=str(path))
+        ctx = TaskContext(None, loaded.config, loaded.data, loaded.method)
+        sections[name] = assess(loaded.plugin, ctx, control_context(ctx), fractions=(1.0,), seeds=1)
+    both, a, b = sections["both"], sections["a"], sections["b"]
+    assert both["tasks"] == 2 and "tasks" not in a and "the 2 of 2 tasks" in both["verdict"]["line"]
+    for row, ra, rb in zip(both["rows"], a["rows"], b["rows"], strict=True):
+        assert (row["features"], row["model"]) == (ra["features"], ra["model"])
+        assert row["mean"] == pytest.approx((ra["mean"] + rb["mean"]) / 2, abs=1e-9)
+    assert a["rows"][0]["mean"] != pytest.approx(b["rows"][0]["mean"], abs=1e-6)

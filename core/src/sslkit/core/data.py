@@ -82,6 +82,14 @@ class DomainData(ABC):
     def has_labels(self) -> bool:
         return False
 
+    def task_labels(self, split: str) -> Any:
+        """Every task's labels of the split's rows, in ``eval_batches`` order: a ``(rows,
+        tasks)`` float array, NaN where a label is missing, for data with several tasks (e.g.
+        Tox21's twelve assays); None (the default) when the one label of ``eval_batches`` is
+        the task. The "did pretraining pay?" section then scores every task with at least
+        two classes in its train and test rows and reports the mean over them."""
+        return None
+
     def task_kind(self) -> str:
         """``classification``, ``regression`` or ``none``: what generic probes fit on labels."""
         return "classification" if self.has_labels() else "none"

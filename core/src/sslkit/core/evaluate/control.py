@@ -63,10 +63,16 @@ def _aligned(name: str, split: str, emb: Embeddings, reference: Embeddings) -> E
 
 
 def feature_sets(
-    plugin: Plugin, ctx: TaskContext, control: TaskContext | None
+    plugin: Plugin,
+    ctx: TaskContext,
+    control: TaskContext | None,
+    task: int | None = None,
+    features: dict[tuple[str, str], Embeddings] | None = None,
 ) -> tuple[dict[str, tuple], dict[str, tuple[str, ...]], Any, str | None]:
     """``(sets, models, protocol, baseline name)`` of the default task: each set is
-    ``(train, test, val or None)`` with the labelled rows only, aligned across sets."""
+    ``(train, test, val or None)`` with the labelled rows only, aligned across sets.
+    ``task``: the column of ``ctx.data.task_labels`` to label them with (None: the labels of
+    the embeddings); ``features`` keeps each set's features of a split across calls."""
     from sslkit.core.evaluate.logistic import DEFAULT_PROBE
     from sslkit.core.evaluate.report import holdout_rows, split_roles
 
@@ -91,19 +97,33 @@ def feature_sets(
         getters[baseline.name] = lambda split: raw(ctx, split)
         models[baseline.name] = ("probe", "boosting") if baseline.boosting else ("probe",)
 
+    kind = ctx.data.task_kind()
+
     def rows_of(split: str) -> tuple[Embeddings, np.ndarray]:
         ref = ctx.embeddings(split)
-        return ref, payoff.labelled_rows(ref, ctx.data.task_kind())
+        if task is not None:
+            y = np.asarray(ctx.data.task_labels(split), dtype=np.float64)[:, task]
+            if kind != "regression":  # class ids, -1 where missing (as eval_batches gives)
+                y = np.where(np.isfinite(y), y, -1).astype(np.int64)
+            ref = Embeddings(ref.ids, ref.X, y)
+        return ref, payoff.labelled_rows(ref, kind)
+
+    cached = {} if features is None else features
+
+    def get_features(name: str, split: str) -> Embeddings:
+        if (name, split) not in cached:
+            cached[(name, split)] = getters[name](split)
+        return cached[(name, split)]
 
     sets: dict[str, tuple] = {}
-    for name, get in getters.items():
+    for name in getters:
         parts = []
         for split in (train_name, test_name, val_name):
             if split is None:
                 parts.append(None)
                 continue
             ref, keep = rows_of(split)
-            parts.append(payoff.take(_aligned(name, split, get(split), ref), keep))
+            parts.append(payoff.take(_aligned(name, split, get_features(name, split), ref), keep))
         if test_name is None:  # one labelled split: the same seeded 80/20 hold-out in every set
             fit, held = holdout_rows(len(parts[0].X), ctx.seed)
             parts = [payoff.take(parts[0], fit), payoff.take(parts[0], held), parts[2]]
@@ -153,19 +173,26 @@ def assess(
     data = ctx.data
     if not data.has_labels():
         return {"skipped": "no labels: the untrained control and the baselines need a task"}
-    sets, models, protocol, baseline = feature_sets(plugin, ctx, control)
-    train = sets[payoff.PRETRAINED][0]
     kind = data.task_kind()
-    test = sets[payoff.PRETRAINED][1]
-    if len(train.X) < 2 or (kind != "regression" and len(np.unique(train.y)) < 2):
-        return {"skipped": "too few labelled training rows to compare (need two classes)"}
-    if len(test.X) < 2 or (kind != "regression" and len(np.unique(test.y)) < 2):
-        return {"skipped": "the test rows hold fewer than two classes: nothing to score"}
+    matrix = data.task_labels(data.split_names()[0])
+    columns = [None] if matrix is None else list(range(np.shape(matrix)[1]))
     memo = _load_memo(ctx.run_dir)
-    metric, rows = payoff.label_curve(
-        sets, models, kind, protocol, fractions=fractions, seeds=seeds, seed=ctx.seed, memo=memo
-    )
+    features: dict[tuple[str, str], Embeddings] = {}
+    curves, why = [], ""
+    for task in columns:
+        sets, models, protocol, baseline = feature_sets(plugin, ctx, control, task, features)
+        train, test = sets[payoff.PRETRAINED][:2]
+        if len(train.X) < 2 or (kind != "regression" and len(np.unique(train.y)) < 2):
+            why = "too few labelled training rows to compare (need two classes)"
+        elif len(test.X) < 2 or (kind != "regression" and len(np.unique(test.y)) < 2):
+            why = "the test rows hold fewer than two classes: nothing to score"
+        else:
+            curves.append(payoff.label_curve(sets, models, kind, protocol, fractions=fractions,
+                                             seeds=seeds, seed=ctx.seed, memo=memo))  # fmt: skip
     _save_memo(ctx.run_dir, memo)
+    if not curves:
+        return {"skipped": why if len(columns) == 1 else f"no task could be scored: {why}"}
+    metric, rows = payoff.mean_over_tasks(curves)
     out: dict[str, Any] = {
         "task": plugin.default_task,
         "metric": metric,
@@ -175,6 +202,14 @@ def assess(
         "verdict": payoff.verdict(metric, rows),
         "low_labels": payoff.low_label_lines(metric, rows),
     }
+    if matrix is not None:
+        out["tasks"] = len(curves)
+        out["verdict"]["line"] += (
+            f" (The mean over the {len(curves)} of {len(columns)} tasks whose train and test "
+            "rows hold two classes.)"
+            if kind != "regression"
+            else f" (The mean over {len(curves)} of {len(columns)} tasks.)"
+        )
     out["seconds"] = round(time.perf_counter() - start, 3)
     return out
 

@@ -197,6 +197,32 @@ def label_curve(
     return metric, rows
 
 
+def mean_over_tasks(
+    curves: list[tuple[str, list[dict[str, Any]]]],
+) -> tuple[str, list[dict[str, Any]]]:
+    """One :func:`label_curve` of several tasks (each ``(metric, rows)``, the same feature
+    sets, models, fractions and seeds in the same order): per row the mean over the tasks of
+    each seed's score, then the mean and std of those over the seeds; ``labels`` the tasks'
+    summed training labels. One curve is returned as it is."""
+    if len(curves) == 1:
+        return curves[0]
+    metric, first = curves[0]
+    if any(m != metric for m, _ in curves):
+        raise ValueError(f"the tasks are scored by different metrics ({[m for m, _ in curves]})")
+    rows = []
+    for i, row in enumerate(first):
+        scores = np.mean([np.asarray(rows_t[i]["scores"]) for _, rows_t in curves], axis=0)
+        rows.append({
+            **row,
+            "labels": int(sum(rows_t[i]["labels"] for _, rows_t in curves)),
+            "mean": float(np.mean(scores)),
+            "std": float(np.std(scores)),
+            "scores": [float(v) for v in scores],
+            "tasks": len(curves),
+        })  # fmt: skip
+    return metric, rows
+
+
 def _row(rows: list[dict[str, Any]], features: str, fraction: float, model: str = "probe"):
     for row in rows:
         if row["features"] == features and row["model"] == model and row["fraction"] == fraction:

@@ -15,8 +15,9 @@ SMILES tokenised (:mod:`~sslkit.molecules.data.tokens`), inputs ``{"tokens": (mo
 longest) int64}`` right-padded with ``[pad]`` (id 0); training items are id arrays.
 
 Labels: ``labels`` holds every task ``(molecules, tasks)`` with NaN for a missing label; the
-labels of ``eval_batches`` (what core's generic tasks and the "did pretraining pay?" section
-read) are the first task's: class ids (-1 where missing) or floats (NaN where missing).
+labels of ``eval_batches`` (what core's generic tasks read) are the first task's: class ids
+(-1 where missing) or floats (NaN where missing); the "did pretraining pay?" section reads every
+task (:meth:`MoleculeSet.task_labels`).
 """
 
 from __future__ import annotations
@@ -240,6 +241,13 @@ class MoleculeSet(DomainData):
 
     def has_labels(self) -> bool:
         return self.labels is not None and bool(np.isfinite(self.labels[:, 0]).any())
+
+    def task_labels(self, split: str) -> np.ndarray | None:
+        """Every task's labels of the split's molecules (NaN: missing) when there are several
+        tasks, so that "did pretraining pay?" scores them all; None for one task."""
+        if self.labels is None or self.labels.shape[1] < 2:
+            return None
+        return self.labels[self.split_index(split)].astype(np.float64)
 
     def task_kind(self) -> str:
         return self.kind if self.has_labels() else "none"

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from sslkit.medical.plugin import plugin
 
@@ -87,3 +88,49 @@ def test_segmentation_on_the_nifti_sample_reports_dice(tmp_path):
     untrained = segment(res.method.embedder(), data, seed=0, steps=0)
     assert trained["scored_on"].startswith("train") and trained["labelled_images"] == 1
     assert trained["dice_class_1"] > 0.3 > untrained["dice_class_1"], (trained, untrained)
+
+
+def test_segmentation_takes_global_locals_pretrained_decoder_blocks():
+    """Chaitanya et al. fine-tune the encoder and the decoder blocks the local stage trained:
+    the BasicUNet holds them; without them its up-sampling blocks are new."""
+    from sslkit.medical.configs import GlobalLocalConfig, MedicalData
+    from sslkit.medical.data import load_data
+    from sslkit.medical.methods.global_local import build
+    from sslkit.medical.segment import segmentation_network
+
+    data = load_data(MedicalData(max_items=8, size=(32,)))
+    torch.manual_seed(0)
+    method = build(GlobalLocalConfig(arch="unet", width=4, local_levels=2), data)
+    blocks = method.decoder_blocks()
+    assert list(blocks) == ["upcat_4", "upcat_3"]
+    with_blocks = segmentation_network(method.embedder(), 2, blocks)
+    without = segmentation_network(method.embedder(), 2)
+    for name, block in blocks.items():
+        for key, value in block.state_dict().items():
+            assert torch.equal(getattr(with_blocks, name).state_dict()[key], value), key
+        weight = "convs.conv_0.conv.weight"
+        assert not torch.equal(
+            getattr(without, name).state_dict()[weight], block.state_dict()[weight]
+        )
+    # the encoder's weights are the method's in both
+    key = "down_1.convs.conv_0.conv.weight"
+    assert torch.equal(with_blocks.state_dict()[key], method.embedder().state_dict()[key])
+
+
+def test_the_segmentation_task_fine_tunes_global_locals_decoder_blocks(tmp_path):
+    from types import SimpleNamespace
+
+    from sslkit.medical.configs import GlobalLocalConfig, MedicalData
+    from sslkit.medical.data import load_data
+    from sslkit.medical.methods.global_local import build
+    from sslkit.medical.segment import segmentation_task
+
+    manifest = tmp_path / "seg.csv"
+    manifest.write_text(
+        f"image,mask\n{FIXTURES / 'anatomical.nii'},{FIXTURES / 'anatomical_label.nii.gz'}\n"
+    )
+    data = load_data(MedicalData(path=str(manifest), size=(32,)))
+    method = build(GlobalLocalConfig(arch="unet", width=4, local_levels=2), data)
+    out = segmentation_task(SimpleNamespace(data=data, method=method, seed=0))
+    assert out["pretrained_decoder_blocks"] == 2 and "scratch_pretrained_decoder_blocks" not in out
+    assert "dice" in out and "scratch_dice" in out

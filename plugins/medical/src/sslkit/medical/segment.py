@@ -1,7 +1,9 @@
 """Segmentation fine-tuning with few labelled images, with and without the pretrained encoder.
 
 The network is the segmentation network of the encoder's family, built by MONAI: a
-``BasicUNet`` for ``unet`` (the pretrained contracting half, a new expanding half), a
+``BasicUNet`` for ``unet`` (the pretrained contracting half, a new expanding half but for the
+up-sampling blocks the method pretrained: global-local's local stage, as Chaitanya et al.
+fine-tune their pretrained encoder and decoder blocks), a
 ``SwinUNETR`` for ``swin`` (its ``swinViT`` pretrained), a ``UNETR`` for ``vit`` (its ``vit``
 pretrained; UNETR's fixed 16^3 patches and 12 blocks). The same network from scratch (same
 seed) is trained beside it. Loss: MONAI ``DiceCELoss`` (softmax, one-hot labels, the background left out of the Dice
@@ -28,9 +30,12 @@ LR = 3e-3
 BATCH = 2
 
 
-def segmentation_network(encoder: nn.Module, classes: int) -> nn.Module | str:
-    """A MONAI segmentation network whose encoder holds ``encoder``'s weights (a copy), or why
-    there is none for this encoder."""
+def segmentation_network(
+    encoder: nn.Module, classes: int, decoder: dict[str, nn.Module] | None = None
+) -> nn.Module | str:
+    """A MONAI segmentation network whose encoder holds ``encoder``'s weights (a copy), and
+    whose BasicUNet blocks named in ``decoder`` (``upcat_4``, ...) hold those blocks' weights;
+    or why there is none for this encoder."""
     quiet_monai()
     from monai.networks.nets import UNETR, BasicUNet, SwinUNETR
 
@@ -43,6 +48,8 @@ def segmentation_network(encoder: nn.Module, classes: int) -> nn.Module | str:
         net = BasicUNet(dims, in_ch, classes, features=unet_features(width))
         missing = net.load_state_dict(encoder.state_dict(), strict=False).missing_keys
         assert all(not k.startswith(("conv_0", "down_")) for k in missing)
+        for name, block in (decoder or {}).items():
+            getattr(net, name).load_state_dict(block.state_dict())
         return net
     if arch == "swin":
         width = encoder.net.patch_embed.embed_dim
@@ -100,15 +107,18 @@ def dice_per_class(net: nn.Module, images: torch.Tensor, masks: torch.Tensor, cl
 
 
 def segment(
-    encoder: nn.Module, data: Any, seed: int, steps: int = STEPS, lr: float = LR
-) -> dict[str, Any]:
+    encoder: nn.Module, data: Any, seed: int, steps: int = STEPS, lr: float = LR,
+    decoder: dict[str, nn.Module] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Dice per class of the segmentation network of ``encoder`` (and the pretrained
+    ``decoder`` blocks, see :func:`segmentation_network`) trained on the train masks."""
     masks = data.masks
     classes = int(masks.max()) + 1
     splits = data.split_names()
     train = data.split_index("train")
     test = data.split_index("test") if "test" in splits else train
     torch.manual_seed(seed)
-    net = segmentation_network(copy.deepcopy(encoder), classes)
+    net = segmentation_network(copy.deepcopy(encoder), classes, decoder)
     if isinstance(net, str):
         return {"skipped": net}
     train_segmentation(net, data.images[train], masks[train], classes, seed, steps, lr)
@@ -117,6 +127,8 @@ def segment(
     out["dice"] = float(np.mean(dice))
     out["scored_on"] = "test" if "test" in splits else "train (no test split)"
     out["labelled_images"] = float(len(train))
+    if decoder:
+        out["pretrained_decoder_blocks"] = float(len(decoder))
     return out
 
 
@@ -125,7 +137,9 @@ def segmentation_task(ctx: Any) -> dict[str, Any]:
     if data.masks is None:
         return {"skipped": "the images have no masks (a manifest with a mask column)"}
     encoder = ctx.method.embedder()
-    pretrained = segment(encoder.cpu(), data, ctx.seed)
+    blocks = getattr(ctx.method, "decoder_blocks", None)
+    decoder = blocks() if blocks is not None else None  # weights are copied, to the CPU
+    pretrained = segment(encoder.cpu(), data, ctx.seed, decoder=decoder)
     if "skipped" in pretrained:
         return pretrained
     scratch = segment(fresh_encoder(ctx.method, ctx.seed), data, ctx.seed)

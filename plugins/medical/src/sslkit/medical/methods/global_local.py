@@ -18,7 +18,10 @@ Deviation, said plainly: the paper trains the global stage, then the local stage
 encoder frozen. Here both losses are summed in every step and the local loss reads the encoder's
 maps detached, so the encoder still learns from the global loss only and the decoder from the
 local loss only, but the decoder sees the encoder while it trains (one run, no stage switch).
-The exported encoder is the UNet's contracting half (global embedding: mean of the deepest map).
+The exported encoder is the UNet's contracting half (global embedding: mean of the deepest map);
+the ``segmentation`` task also loads the local stage's up-sampling blocks
+(:meth:`GlobalLocal.decoder_blocks`) into the BasicUNet it fine-tunes, as the paper fine-tunes
+the pretrained encoder and decoder blocks.
 """
 
 from __future__ import annotations
@@ -80,6 +83,11 @@ class GlobalLocal(MedicalMethod):
         )
         self.local = LocalDecoder(self.encoder, int(cfg.local_levels), int(cfg.proj_dim))
         self.loss = InfoNCE(temperature=cfg.temperature)
+
+    def decoder_blocks(self) -> dict[str, nn.Module]:
+        """The local stage's up-sampling blocks by their BasicUNet names, for segmentation."""
+        names = ("upcat_4", "upcat_3", "upcat_2")
+        return dict(zip(names, self.local.blocks, strict=False))
 
     def train_transform(self) -> PartitionViews:
         c = self.cfg

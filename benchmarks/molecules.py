@@ -261,7 +261,8 @@ def main() -> None:
         embedder, facts = pretrained(method, runs, Path(args.out))
         tokens = facts.pop("tokens", None)
         row = result["methods"].setdefault(method, {})
-        if not row or row["pretraining"].get("run") != facts.get("run"):
+        fresh = method != "none" and method not in runs  # pretrained just now
+        if not row or fresh or row["pretraining"].get("run") != facts.get("run"):
             row.clear()  # another pretraining run: its old scores do not apply
             row["pretraining"] = facts
         for set_name, data in datasets.items():

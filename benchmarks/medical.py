@@ -107,10 +107,13 @@ def probe_features(X: dict[str, np.ndarray], data: Any, seeds: int) -> dict[str,
     return out
 
 
-def finetune_all(encoder: Any, data: Any, seeds: int, epochs: int, fractions) -> dict[str, Any]:
+def finetune_all(
+    encoder: Any, data: Any, seeds: int, epochs: int, fractions, out: dict[str, Any], save
+) -> dict[str, Any]:
+    """Fine-tune at each label fraction for ``seeds`` seeds into ``out`` (``save()`` after
+    each fraction, so a stopped benchmark keeps what it measured)."""
     from sslkit.medical.finetune import finetune
 
-    out = {}
     for f in fractions:
         rows, cpu = [], time.process_time()
         for seed in range(seeds):
@@ -122,7 +125,9 @@ def finetune_all(encoder: Any, data: Any, seeds: int, epochs: int, fractions) ->
             "auc": mean_std([r["auc"] for r in rows]),
             "val_auc": mean_std([r["val_auc"] for r in rows]),
             "cpu_seconds": round(time.process_time() - cpu, 1),
+            "lr": rows[-1]["lr"],
         }
+        save()
     return out
 
 
@@ -206,7 +211,7 @@ def main() -> None:
             "pretraining": "default preset of each method, seed 0, train split only; "
             f"overrides {args.set}",
             "probe": f"logistic, C by val log-loss; {args.seeds} label subsamples below 100%",
-            "fine_tuning": f"encoder + linear head, Adam 1e-3 cosine, flips, {args.ft_epochs} "
+            "fine_tuning": f"encoder + linear head, Adam 1e-3 (ViT: 1e-4) cosine, flips, {args.ft_epochs} "
             f"epochs (at least 100 steps), epoch by val AUC, {args.ft_seeds} seeds, "
             f"fractions {args.ft_fractions}, methods {ft_methods}",
         },
@@ -229,18 +234,19 @@ def main() -> None:
         row["probe_cpu_seconds"] = round(time.process_time() - cpu, 1)
         print(f"{method}: probe {row['probe']['1.0']} untrained {row['probe_untrained']['1.0']}",
               flush=True)  # fmt: skip
+        result["methods"][method] = row
+        path = write_result(name, result)
         if method in ft_methods:
-            row["finetuned"] = finetune_all(
-                m.embedder(), own, args.ft_seeds, args.ft_epochs, args.ft_fractions
-            )
+            plan = (args.ft_seeds, args.ft_epochs, args.ft_fractions)
+            save = lambda: write_result(name, result)  # noqa: E731
+            finetune_all(m.embedder(), own, *plan, row.setdefault("finetuned", {}), save)
             key = repr(sorted(row["encoder"].items()))
             if key not in scratch_done:
                 print(f"{method}: the same network from scratch", flush=True)
-                scratch_done[key] = finetune_all(
-                    control, own, args.ft_seeds, args.ft_epochs, args.ft_fractions
-                )
+                scratch_done[key] = {}
+                row["scratch"] = scratch_done[key]
+                finetune_all(control, own, *plan, scratch_done[key], save)
             row["scratch"] = scratch_done[key]
-        result["methods"][method] = row
         path = write_result(name, result)
     table([result])
     print(f"wrote {path}")

@@ -67,7 +67,14 @@ def test_finetuning_beats_chance_and_reports_the_network_from_scratch(tmp_path):
     # AdrenalMNIST3D's test split is 77% normal: chance AUC is 0.5, and a network that
     # learnt nothing predicts one class (ACC of the majority, AUC near 0.5)
     assert out["auc"] > 0.6, out
-    assert out["best_epoch"] >= 1 and out["n_train"] == 120
+    assert out["best_epoch"] >= 1 and out["n_train"] == 120 and out["lr"] == 1e-3
+    # a ViT is fine-tuned at 1e-4 unless told otherwise
+    from sslkit.medical.configs import EncoderOptions
+    from sslkit.medical.encoders import build_encoder
+
+    vit = build_encoder(EncoderOptions(arch="vit", width=16, depth=1, heads=2, patch=7), data.info)
+    assert finetune(vit, data, epochs=1, min_steps=1, batch_size=120)["lr"] == 1e-4
+    assert finetune(vit, data, epochs=1, min_steps=1, batch_size=120, lr=3e-4)["lr"] == 3e-4
 
 
 def test_segmentation_on_the_nifti_sample_reports_dice(tmp_path):

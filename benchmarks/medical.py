@@ -11,11 +11,19 @@ Probes: :mod:`sslkit.medical.tasks` (C on val) on ``--seeds`` label subsamples; 
 :func:`sslkit.medical.finetune.finetune` (epoch by val AUC) for ``--ft-seeds`` seeds (the seed
 draws the label subsample, the head and the batches). The result file states what was run and
 the CPU seconds of each part. Results go to ``benchmarks/results/medical.json`` (``--tag``).
+
+The whole matrix is hours of CPU (a 32^3 UNet or a ViT fine-tuning seed at every fraction is
+about 12 minutes of one core), so it accumulates: each fine-tuning seed is written as it ends;
+a second call with the same ``--tag`` reuses the file's pretraining runs (while their folders
+exist), probes and seeds (for the same ``--ft-epochs``); ``--ft-seed-from K`` starts at seed K
+and ``--no-scratch`` leaves the network from scratch to another tag, so two processes can share
+the work; ``--table FILE...`` merges the files' seeds into the docs table.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -26,7 +34,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, write_result, write_table
+from _common import RESULTS, machine, write_result, write_table
 
 PUBLISHED = {
     "ResNet-18+3D": {"acc": 0.721, "auc": 0.827},
@@ -107,27 +115,86 @@ def probe_features(X: dict[str, np.ndarray], data: Any, seeds: int) -> dict[str,
     return out
 
 
+def _stats(block: dict[str, Any]) -> None:
+    """A fraction's ``acc``, ``auc``, ``val_auc`` (mean, std, n) and CPU seconds over its seeds
+    fine-tuned for the most epochs."""
+    runs = list(block.get("seeds", {}).values())
+    if not runs:
+        return
+    most = max(r["epochs_asked"] for r in runs)
+    runs = [r for r in runs if r["epochs_asked"] == most]
+    for key in ("acc", "auc", "val_auc"):
+        block[key] = mean_std([r[key] for r in runs])
+    block["cpu_seconds"] = round(sum(r["cpu_seconds"] for r in runs), 1)
+    block["lr"] = runs[-1]["lr"]
+
+
+def _seeded(block: dict[str, Any]) -> dict[str, Any] | None:
+    """The block's seeds by seed; a block written before seeds were kept holds them only when
+    it ran one seed (seed 0: the script started at 0), else None (it cannot take more)."""
+    if "seeds" in block or "acc" not in block:
+        return block.setdefault("seeds", {})
+    if block["acc"]["n"] != 1:
+        return None
+    block["seeds"] = {"0": {
+        "acc": block["acc"]["mean"], "auc": block["auc"]["mean"],
+        "val_auc": block["val_auc"]["mean"], "best_epoch": None, "lr": block.get("lr", 1e-3),
+        "epochs_asked": block.get("epochs_asked", 15), "cpu_seconds": block["cpu_seconds"],
+    }}  # fmt: skip
+    return block["seeds"]
+
+
 def finetune_all(
-    encoder: Any, data: Any, seeds: int, epochs: int, fractions, out: dict[str, Any], save
+    encoder: Any, data: Any, seeds: range, epochs: int, fractions, out: dict[str, Any], save
 ) -> dict[str, Any]:
-    """Fine-tune at each label fraction for ``seeds`` seeds into ``out`` (``save()`` after
-    each fraction, so a stopped benchmark keeps what it measured)."""
+    """Fine-tune at each label fraction for each of ``seeds`` into ``out`` (per fraction:
+    ``seeds`` by seed, and :func:`_stats`); a seed ``out`` holds for ``epochs`` is skipped, and
+    ``save()`` runs after each seed, so a stopped benchmark keeps what it measured."""
     from sslkit.medical.finetune import finetune
 
     for f in fractions:
-        rows, cpu = [], time.process_time()
-        for seed in range(seeds):
-            rows.append(finetune(encoder, data, fraction=f, seed=seed, epochs=epochs))
-            print(f"  fine-tune {f:.0%} seed {seed}: acc {rows[-1]['acc']:.4f} auc "
-                  f"{rows[-1]['auc']:.4f} (best epoch {rows[-1]['best_epoch']:.0f})", flush=True)  # fmt: skip
-        out[str(f)] = {
-            "acc": mean_std([r["acc"] for r in rows]),
-            "auc": mean_std([r["auc"] for r in rows]),
-            "val_auc": mean_std([r["val_auc"] for r in rows]),
-            "cpu_seconds": round(time.process_time() - cpu, 1),
-            "lr": rows[-1]["lr"],
-        }
-        save()
+        block = out.setdefault(str(f), {})
+        done = _seeded(block)
+        if done is None:
+            print(f"  {f:.0%}: kept as it is (several seeds written before seeds were kept)")
+            continue
+        for seed in seeds:
+            if done.get(str(seed), {}).get("epochs_asked") == epochs:
+                continue
+            cpu = time.process_time()
+            r = finetune(encoder, data, fraction=f, seed=seed, epochs=epochs)
+            done[str(seed)] = {
+                **{k: r[k] for k in ("acc", "auc", "val_auc", "best_epoch", "lr")},
+                "epochs_asked": epochs,
+                "cpu_seconds": round(time.process_time() - cpu, 1),
+            }
+            print(f"  fine-tune {f:.0%} seed {seed}: acc {r['acc']:.4f} auc {r['auc']:.4f} "
+                  f"(best epoch {r['best_epoch']:.0f})", flush=True)  # fmt: skip
+            _stats(block)
+            save()
+    return out
+
+
+def merged(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per method, its rows of ``results`` with the fine-tuning seeds of every file (later
+    files add seeds; a block without seeds, from before they were kept, is taken as it is)."""
+    import copy
+
+    out: dict[str, dict[str, Any]] = {}
+    for result in results:
+        for method, row in result["methods"].items():
+            if method not in out:
+                out[method] = copy.deepcopy(row)
+                continue
+            into = out[method]
+            for key in ("finetuned", "scratch"):
+                for f, block in row.get(key, {}).items():
+                    target = into.setdefault(key, {}).setdefault(f, {})
+                    mine, theirs = _seeded(target), _seeded(copy.deepcopy(block))
+                    if mine is None or theirs is None:  # several seeds, not kept one by one
+                        continue
+                    mine.update(theirs)
+                    _stats(target)
     return out
 
 
@@ -148,7 +215,7 @@ def table(results: list[dict[str, Any]]) -> None:
             rows.append(["none", "probe, raw voxels (8^3)",
                          *[_cell(result["raw_voxels"], str(f)) for f in FRACTIONS]])  # fmt: skip
             break
-    for method, row in [(m, w) for r in results for m, w in r["methods"].items()]:
+    for method, row in merged(results).items():
         steps = row["pretraining"].get("steps")
         name = f"{method} ({steps} steps)" if steps else method
         for label, key in (("probe, pretrained", "probe"), ("probe, untrained", "probe_untrained"),
@@ -170,6 +237,12 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=["simclr", "monai-ssl", "mae"])
     parser.add_argument("--seeds", type=int, default=3, help="probe label subsamples")
     parser.add_argument("--ft-seeds", type=int, default=3)
+    parser.add_argument("--ft-seed-from", type=int, default=0, help="the first fine-tuning seed")
+    parser.add_argument(
+        "--no-scratch",
+        action="store_true",
+        help="skip the network from scratch (another tag has it)",
+    )
     parser.add_argument("--ft-epochs", type=int, default=15)
     parser.add_argument("--ft-fractions", nargs="+", type=float, default=list(FRACTIONS))
     parser.add_argument("--ft-methods", nargs="*", default=None, help="fine-tune only these")
@@ -181,8 +254,6 @@ def main() -> None:
     parser.add_argument("--add-raw", action="store_true", help="with --table: add raw voxels")
     args = parser.parse_args()
     if args.table:
-        import json
-
         results = [json.loads(Path(t).read_text()) for t in args.table]
         if args.add_raw:
             from sslkit.medical.configs import MedicalData
@@ -200,54 +271,64 @@ def main() -> None:
     from sslkit.medical.data import load_data
     from sslkit.medical.finetune import fresh_encoder
 
-    runs = dict(r.split("=", 1) for r in args.run)
+    name = "medical" + (f"-{args.tag}" if args.tag else "")
+    previous = RESULTS / f"{name}.json"
+    result: dict[str, Any] = json.loads(previous.read_text()) if previous.exists() else {}
+    runs = {m: r["pretraining"]["run"] for m, r in result.get("methods", {}).items()
+            if Path(r["pretraining"].get("run") or "/nonexistent", "checkpoints").is_dir()}  # fmt: skip
+    runs.update(dict(r.split("=", 1) for r in args.run))
     ft_methods = args.methods if args.ft_methods is None else args.ft_methods
-    result: dict[str, Any] = {
-        "machine": machine(("torch", "monai", "numpy", "scikit-learn")),
-        "threads": torch.get_num_threads(),
-        "load_average_at_start": os.getloadavg(),
-        "protocol": {
+    seeds = range(args.ft_seed_from, args.ft_seed_from + args.ft_seeds)
+    result.update(
+        machine=machine(("torch", "monai", "numpy", "scikit-learn")),
+        threads=torch.get_num_threads(),
+        load_average_at_start=os.getloadavg(),
+        protocol={
             "data": "AdrenalMNIST3D 28^3 (embedded), official train/val/test 1188/98/298",
             "pretraining": "default preset of each method, seed 0, train split only; "
             f"overrides {args.set}",
             "probe": f"logistic, C by val log-loss; {args.seeds} label subsamples below 100%",
-            "fine_tuning": f"encoder + linear head, Adam 1e-3 (ViT: 1e-4) cosine, flips, {args.ft_epochs} "
-            f"epochs (at least 100 steps), epoch by val AUC, {args.ft_seeds} seeds, "
-            f"fractions {args.ft_fractions}, methods {ft_methods}",
+            "fine_tuning": "encoder + linear head, Adam 1e-3 (ViT: 1e-4) cosine, flips, "
+            f"{args.ft_epochs} epochs (at least 100 steps), epoch by val AUC; seeds {list(seeds)} "
+            f"in this call, fractions {args.ft_fractions}, methods {ft_methods}",
         },
-        "published": PUBLISHED,
-        "methods": {},
-    }
+        published=PUBLISHED,
+    )
+    result.setdefault("methods", {})
     data = load_data(MedicalData())
-    result["raw_voxels"] = raw_voxels(data, args.seeds)
-    name = "medical" + (f"-{args.tag}" if args.tag else "")
-    scratch_done: dict[str, Any] = {}
+    if "raw_voxels" not in result:
+        result["raw_voxels"] = raw_voxels(data, args.seeds)
+    save = lambda: write_result(name, result)  # noqa: E731
     for method in args.methods:
         print(f"{method}: pretraining", flush=True)
+        reused = method in runs
         m, own, facts = pretrain(method, Path(args.out), runs, args.set)
         own = own if own is not None else data  # the run's preprocessing (global-local: 32^3)
-        row: dict[str, Any] = {"pretraining": facts, "encoder": m.encoder_spec()["kwargs"]}
-        cpu = time.process_time()
-        row["probe"] = probe(m.embedder(), own, args.seeds)
+        row = result["methods"].get(method)
+        if row is None or not reused or row["pretraining"].get("run") != facts.get("run"):
+            row = result["methods"][method] = {"pretraining": facts}  # a new run: new scores
+        row["encoder"] = m.encoder_spec()["kwargs"]
         control = fresh_encoder(m, 0)
-        row["probe_untrained"] = probe(control, own, args.seeds)
-        row["probe_cpu_seconds"] = round(time.process_time() - cpu, 1)
+        if "probe" not in row:
+            cpu = time.process_time()
+            row["probe"] = probe(m.embedder(), own, args.seeds)
+            row["probe_untrained"] = probe(control, own, args.seeds)
+            row["probe_cpu_seconds"] = round(time.process_time() - cpu, 1)
         print(f"{method}: probe {row['probe']['1.0']} untrained {row['probe_untrained']['1.0']}",
               flush=True)  # fmt: skip
-        result["methods"][method] = row
-        path = write_result(name, result)
+        path = save()
         if method in ft_methods:
-            plan = (args.ft_seeds, args.ft_epochs, args.ft_fractions)
-            save = lambda: write_result(name, result)  # noqa: E731
+            plan = (seeds, args.ft_epochs, args.ft_fractions)
             finetune_all(m.embedder(), own, *plan, row.setdefault("finetuned", {}), save)
+            if args.no_scratch:
+                continue
             key = repr(sorted(row["encoder"].items()))
-            if key not in scratch_done:
-                print(f"{method}: the same network from scratch", flush=True)
-                scratch_done[key] = {}
-                row["scratch"] = scratch_done[key]
-                finetune_all(control, own, *plan, scratch_done[key], save)
-            row["scratch"] = scratch_done[key]
-        path = write_result(name, result)
+            same = [r["scratch"] for r in result["methods"].values()
+                    if "scratch" in r and repr(sorted(r["encoder"].items())) == key]  # fmt: skip
+            row["scratch"] = same[0] if same else {}  # one from-scratch row per network
+            print(f"{method}: the same network from scratch", flush=True)
+            finetune_all(control, own, *plan, row["scratch"], save)
+        path = save()
     table([result])
     print(f"wrote {path}")
 

@@ -53,6 +53,15 @@ def mean_std(values: list[float]) -> dict[str, float]:
     }
 
 
+def _steps(run: str | None) -> int | None:
+    """The last step a run's metrics.jsonl records (None without one)."""
+    path = Path(run or "/nonexistent", "metrics.jsonl")
+    if not path.is_file():
+        return None
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    return int(json.loads(lines[-1])["step"]) if lines else None
+
+
 def pretrain(
     method: str, out: Path, runs: dict[str, str], sets: list[str] = ()
 ) -> tuple[Any, Any, dict[str, Any]]:
@@ -60,7 +69,7 @@ def pretrain(
 
     if method in runs:
         loaded = api.load_run(runs[method])
-        return loaded.method, loaded.data, {"run": runs[method]}
+        return loaded.method, loaded.data, {"run": runs[method], "steps": _steps(runs[method])}
     start, wall = time.process_time(), time.time()
     res = api.pretrain(
         "medical", method, overrides=[*sets, f"train.out={out}", "train.quiet=true"],
@@ -216,7 +225,7 @@ def table(results: list[dict[str, Any]]) -> None:
                          *[_cell(result["raw_voxels"], str(f)) for f in FRACTIONS]])  # fmt: skip
             break
     for method, row in merged(results).items():
-        steps = row["pretraining"].get("steps")
+        steps = row["pretraining"].get("steps") or _steps(row["pretraining"].get("run"))
         name = f"{method} ({steps} steps)" if steps else method
         for label, key in (("probe, pretrained", "probe"), ("probe, untrained", "probe_untrained"),
                            ("fine-tuned, pretrained", "finetuned"),

@@ -43,6 +43,20 @@ def write_result(name: str, payload: dict[str, Any]) -> Path:
     return path
 
 
+def resumed(name: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The result file ``name`` as written so far (``{}`` without one), and the pretraining
+    runs of its methods whose folders still hold checkpoints (a file records a run only once
+    it ended), to reuse by method."""
+    path = RESULTS / f"{name}.json"
+    result = json.loads(path.read_text()) if path.exists() else {}
+    runs = {}
+    for method, row in result.get("methods", {}).items():
+        run = row.get("pretraining", {}).get("run")
+        if run and Path(run, "checkpoints").is_dir():
+            runs[method] = run
+    return result, runs
+
+
 def write_table(doc: str, marker: str, rows: list[list[str]], header: list[str]) -> None:
     """Replace the block between `<!-- marker -->` lines in docs/<doc> with a markdown table."""
     path = DOCS / doc

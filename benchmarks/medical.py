@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, machine, write_result, write_table
+from _common import machine, resumed, write_result, write_table
 
 PUBLISHED = {
     "ResNet-18+3D": {"acc": 0.721, "auc": 0.827},
@@ -139,18 +139,11 @@ def _stats(block: dict[str, Any]) -> None:
 
 
 def _seeded(block: dict[str, Any]) -> dict[str, Any] | None:
-    """The block's seeds by seed; a block written before seeds were kept holds them only when
-    it ran one seed (seed 0: the script started at 0), else None (it cannot take more)."""
-    if "seeds" in block or "acc" not in block:
-        return block.setdefault("seeds", {})
-    if block["acc"]["n"] != 1:
+    """The block's seeds by seed, or None for a block written before seeds were kept (its
+    mean and std stand as they are and take no more seeds)."""
+    if "acc" in block and "seeds" not in block:
         return None
-    block["seeds"] = {"0": {
-        "acc": block["acc"]["mean"], "auc": block["auc"]["mean"],
-        "val_auc": block["val_auc"]["mean"], "best_epoch": None, "lr": block.get("lr", 1e-3),
-        "epochs_asked": block.get("epochs_asked", 15), "cpu_seconds": block["cpu_seconds"],
-    }}  # fmt: skip
-    return block["seeds"]
+    return block.setdefault("seeds", {})
 
 
 def finetune_all(
@@ -281,10 +274,7 @@ def main() -> None:
     from sslkit.medical.finetune import fresh_encoder
 
     name = "medical" + (f"-{args.tag}" if args.tag else "")
-    previous = RESULTS / f"{name}.json"
-    result: dict[str, Any] = json.loads(previous.read_text()) if previous.exists() else {}
-    runs = {m: r["pretraining"]["run"] for m, r in result.get("methods", {}).items()
-            if Path(r["pretraining"].get("run") or "/nonexistent", "checkpoints").is_dir()}  # fmt: skip
+    result, runs = resumed(name)
     runs.update(dict(r.split("=", 1) for r in args.run))
     ft_methods = args.methods if args.ft_methods is None else args.ft_methods
     seeds = range(args.ft_seed_from, args.ft_seed_from + args.ft_seeds)

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, machine, write_result, write_table
+from _common import RESULTS, machine, resumed, write_result, write_table
 
 PUBLISHED = {
     # BBBP test ROC-AUC x 100, fine-tuned GIN pretrained on ZINC-2M (scaffold split, 10 seeds)
@@ -200,11 +200,6 @@ def table(results: list[dict[str, Any]]) -> None:
     write_table("molecules.md", "MOLECULES-BENCH", rows, header)
 
 
-def _reusable(facts: dict[str, Any]) -> bool:
-    """A finished pretraining run (the file records one only when it ended) still on disk."""
-    return bool(facts.get("run")) and Path(facts["run"], "checkpoints").is_dir()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--methods", nargs="+", default=["none", "attrmask", "molclr"])
@@ -231,10 +226,7 @@ def main() -> None:
     from sslkit.molecules.finetune import FineTuneOptions, fine_tune
 
     name = "molecules" + (f"-{args.tag}" if args.tag else "")
-    previous = RESULTS / f"{name}.json"
-    result: dict[str, Any] = json.loads(previous.read_text()) if previous.exists() else {}
-    runs = {m: r["pretraining"]["run"] for m, r in result.get("methods", {}).items()
-            if _reusable(r["pretraining"])}  # fmt: skip
+    result, runs = resumed(name)
     runs.update(dict(r.split("=", 1) for r in args.run))
     result.update(
         machine=machine(("torch", "torch_geometric", "rdkit", "numpy")),
@@ -256,7 +248,7 @@ def main() -> None:
     datasets = {
         name: load_data(MoleculeData(path=name, pretrain_data="self")) for name in args.datasets
     }
-    path = previous
+    path = RESULTS / f"{name}.json"
     for method in args.methods:
         embedder, facts = pretrained(method, runs, Path(args.out))
         tokens = facts.pop("tokens", None)

@@ -108,6 +108,8 @@ def feature_sets(
             ref = Embeddings(ref.ids, ref.X, y)
         return ref, payoff.labelled_rows(ref, kind)
 
+    labelled = {s: rows_of(s) for s in (train_name, test_name, val_name) if s is not None}
+
     cached = {} if features is None else features
 
     def get_features(name: str, split: str) -> Embeddings:
@@ -122,7 +124,7 @@ def feature_sets(
             if split is None:
                 parts.append(None)
                 continue
-            ref, keep = rows_of(split)
+            ref, keep = labelled[split]
             parts.append(payoff.take(_aligned(name, split, get_features(name, split), ref), keep))
         if test_name is None:  # one labelled split: the same seeded 80/20 hold-out in every set
             fit, held = holdout_rows(len(parts[0].X), ctx.seed)

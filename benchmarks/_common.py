@@ -10,6 +10,10 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from sslkit.core.quiet import quiet
+
+quiet()  # the benchmarks' output, like the CLI's, without the known third-party warnings
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 DOCS = ROOT / "docs"

@@ -153,11 +153,14 @@ def _summary(seeds: dict[str, dict[str, Any]], epochs: int) -> dict[str, Any]:
 
 def _merged(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per method: the pretraining facts and, per set, the probe and the seeds fine-tuned for
-    the most epochs found in any of ``results`` (later files add seeds)."""
+    the most epochs found in any of ``results`` (later files add seeds to the same pretraining
+    run, and replace the method's row when they hold another run)."""
     out: dict[str, dict[str, Any]] = {}
     for result in results:
         for method, row in result["methods"].items():
             into = out.setdefault(method, {"pretraining": row["pretraining"]})
+            if into["pretraining"].get("run") != row["pretraining"].get("run"):
+                into = out[method] = {"pretraining": row["pretraining"]}  # a later run replaces
             for name in SETS:
                 if name not in row:
                     continue
@@ -172,7 +175,10 @@ def _merged(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def table(results: list[dict[str, Any]]) -> None:
-    """The docs table (docs/molecules.md, between the ``MOLECULES-BENCH`` markers)."""
+    """The docs tables (docs/molecules.md, between the ``MOLECULES-BENCH`` and
+    ``MOLECULES-THROUGHPUT`` markers): one row per method, the published BBBP number beside it
+    (GraphCL has only its published row), and the featurisation throughput of the last file
+    that measured it."""
 
     def cell(summary: dict[str, Any], key: str) -> str:
         if not summary:
@@ -180,9 +186,15 @@ def table(results: list[dict[str, Any]]) -> None:
         v = summary[key]
         return f"{v['mean']:.4f} ± {v['std']:.4f} (n={v['n']})"
 
+    def published(method: str) -> str:
+        value, source = PUBLISHED.get(method, (None, ""))
+        return "-" if value is None else f"{value / 100:.3f} ({source.split(',')[0]})"
+
     rows = []
-    for method, row in _merged(results).items():
+    merged = _merged(results)
+    for method, row in merged.items():
         cells = [method]
+        per_epoch = []
         for name in SETS:
             got = row.get(name, {})
             summary = _summary(got.get("seeds", {}), got.get("epochs", 0))
@@ -193,15 +205,32 @@ def table(results: list[dict[str, Any]]) -> None:
                 cell(summary, "fine_tuned_last_epoch"),
                 str(got.get("epochs", "-")) if summary else "-",
             ]
+            per_epoch.append(f"{summary['cpu_seconds_per_epoch']:.1f}" if summary else "-")
+            if name == "bbbp":
+                cells.append(published(method))
         cpu = row["pretraining"].get("cpu_seconds")
-        cells.append("-" if cpu is None else f"{cpu:.0f}")
+        cells += [", ".join(per_epoch), "-" if cpu is None else f"{cpu:.0f}"]
         rows.append(cells)
+    for method in PUBLISHED.keys() - merged.keys():
+        rows.append([method, "-", "-", "-", "-", published(method), "-", "-", "-", "-", "-", "-"])
     header = ["method"]
     for name, metric in SETS.items():
         header += [f"{name.upper()} probe (test {metric})", f"{name.upper()} fine-tuned, best val"
                    " epoch", f"{name.upper()} fine-tuned, last epoch", f"{name.upper()} epochs"]  # fmt: skip
-    header.append("pretraining CPU s")
+        if name == "bbbp":
+            header.append("BBBP published (fine-tuned)")
+    header += ["fine-tuning CPU s / epoch (BBBP, ESOL)", "pretraining CPU s"]
     write_table("molecules.md", "MOLECULES-BENCH", rows, header)
+    measured = [r for r in results if "throughput" in r]
+    if measured:
+        rows = [
+            [name, f"{r['molecules']:,}", f"{r['cold']:,.0f}", f"{r['cold_seconds']:.1f}",
+             f"{r['warm']:,.0f}", f"{r['warm_seconds']:.3f}", str(r["workers"])]
+            for name, r in measured[-1]["throughput"].items()
+        ]  # fmt: skip
+        header = ["set", "molecules", "cold (molecules/s)", "cold (s)", "warm (molecules/s)",
+                  "warm (s)", "worker processes"]  # fmt: skip
+        write_table("molecules.md", "MOLECULES-THROUGHPUT", rows, header)
 
 
 def main() -> None:

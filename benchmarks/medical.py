@@ -177,18 +177,21 @@ def finetune_all(
     return out
 
 
-def merged(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per method, its rows of ``results`` with the fine-tuning seeds of every file (later
-    files add seeds; a block without seeds, from before they were kept, is taken as it is)."""
+def merged(results: list[dict[str, Any]]) -> dict[tuple[str, str | None], dict[str, Any]]:
+    """Per method and pretraining run, its rows of ``results`` with the fine-tuning seeds of
+    every file (later files add seeds to the same run; another run of the method, a longer
+    one say, is a row of its own; a block without seeds, from before they were kept, is taken
+    as it is). Keys: ``(method, run)``."""
     import copy
 
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[tuple[str, str | None], dict[str, Any]] = {}
     for result in results:
         for method, row in result["methods"].items():
-            if method not in out:
-                out[method] = copy.deepcopy(row)
+            key = (method, row["pretraining"].get("run"))
+            if key not in out:
+                out[key] = copy.deepcopy(row)
                 continue
-            into = out[method]
+            into = out[key]
             for key in ("finetuned", "scratch"):
                 for f, block in row.get(key, {}).items():
                     target = into.setdefault(key, {}).setdefault(f, {})
@@ -217,7 +220,7 @@ def table(results: list[dict[str, Any]]) -> None:
             rows.append(["none", "probe, raw voxels (8^3)",
                          *[_cell(result["raw_voxels"], str(f)) for f in FRACTIONS]])  # fmt: skip
             break
-    for method, row in merged(results).items():
+    for (method, _), row in merged(results).items():
         steps = row["pretraining"].get("steps") or _steps(row["pretraining"].get("run"))
         name = f"{method} ({steps} steps)" if steps else method
         for label, key in (("probe, pretrained", "probe"), ("probe, untrained", "probe_untrained"),

@@ -141,3 +141,21 @@ def test_the_segmentation_task_fine_tunes_global_locals_decoder_blocks(tmp_path)
     out = segmentation_task(SimpleNamespace(data=data, method=method, seed=0))
     assert out["pretrained_decoder_blocks"] == 2 and "scratch_pretrained_decoder_blocks" not in out
     assert "dice" in out and "scratch_dice" in out
+
+
+def test_the_long_simclr_preset_is_the_benchmarked_budget():
+    """`--preset long` resolves to the run of benchmarks/results/medical-long-simclr.json
+    (`--set train.epochs=50`): 50 passes, the default's step budget dropped, the rest default."""
+    from dataclasses import replace
+
+    from sslkit.core.config import build_run_config
+
+    assert "long" in plugin.preset_names("simclr")
+    long = build_run_config(plugin, "simclr", preset="long")
+    benchmarked = build_run_config(plugin, "simclr", overrides=["train.epochs=50"])
+    default = build_run_config(plugin, "simclr")
+    assert (long.train.epochs, long.train.steps, long.train.min_steps) == (50, 0, 0)
+    assert long.train == benchmarked.train and long.model == benchmarked.model
+    assert replace(long.train, epochs=5, steps=0, min_steps=0, warn_below_steps=0) == replace(
+        default.train, steps=0, min_steps=0, warn_below_steps=0
+    )

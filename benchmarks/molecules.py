@@ -192,7 +192,7 @@ def table(results: list[dict[str, Any]]) -> None:
 
     rows = []
     merged = _merged(results)
-    for method, row in merged.items():
+    for method, row in sorted(merged.items(), key=lambda item: item[0] != "none"):
         cells = [method]
         per_epoch = []
         for name in SETS:

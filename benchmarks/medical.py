@@ -62,6 +62,14 @@ def _steps(run: str | None) -> int | None:
     return int(json.loads(lines[-1])["step"]) if lines else None
 
 
+def _seed(run: str | None) -> int | None:
+    """The pretraining seed (``train.seed``) in a run's config.toml (None without one)."""
+    import tomllib
+
+    path = Path(run or "/nonexistent", "config.toml")
+    return tomllib.loads(path.read_text())["train"]["seed"] if path.is_file() else None
+
+
 def pretrain(
     method: str, out: Path, runs: dict[str, str], sets: list[str] = ()
 ) -> tuple[Any, Any, dict[str, Any]]:
@@ -69,14 +77,15 @@ def pretrain(
 
     if method in runs:
         loaded = api.load_run(runs[method])
-        return loaded.method, loaded.data, {"run": runs[method], "steps": _steps(runs[method])}
+        run = runs[method]
+        return loaded.method, loaded.data, {"run": run, "steps": _steps(run), "seed": _seed(run)}
     start, wall = time.process_time(), time.time()
     res = api.pretrain(
         "medical", method, overrides=[*sets, f"train.out={out}", "train.quiet=true"],
         evaluate_default_task=False, log=lambda *_: None,
     )  # fmt: skip
     return res.method, res.data, {
-        "run": str(res.run_dir), "steps": res.steps,
+        "run": str(res.run_dir), "steps": res.steps, "seed": res.config.train.seed,
         "cpu_seconds": round(time.process_time() - start, 1),
         "wall_seconds": round(time.time() - wall, 1), "last_loss": res.losses[-1],
     }  # fmt: skip
@@ -221,8 +230,11 @@ def table(results: list[dict[str, Any]]) -> None:
                          *[_cell(result["raw_voxels"], str(f)) for f in FRACTIONS]])  # fmt: skip
             break
     for (method, _), row in merged(results).items():
-        steps = row["pretraining"].get("steps") or _steps(row["pretraining"].get("run"))
-        name = f"{method} ({steps} steps)" if steps else method
+        facts = row["pretraining"]
+        steps = facts.get("steps") or _steps(facts.get("run"))
+        seed = facts.get("seed", _seed(facts.get("run")))
+        name = f"{method} ({steps} steps{f', pretraining seed {seed}' if seed else ''})"
+        name = name if steps else method
         for label, key in (("probe, pretrained", "probe"), ("probe, untrained", "probe_untrained"),
                            ("fine-tuned, pretrained", "finetuned"),
                            ("fine-tuned, from scratch", "scratch")):  # fmt: skip

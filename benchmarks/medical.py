@@ -62,14 +62,6 @@ def _steps(run: str | None) -> int | None:
     return int(json.loads(lines[-1])["step"]) if lines else None
 
 
-def _seed(run: str | None) -> int | None:
-    """The pretraining seed (``train.seed``) in a run's config.toml (None without one)."""
-    import tomllib
-
-    path = Path(run or "/nonexistent", "config.toml")
-    return tomllib.loads(path.read_text())["train"]["seed"] if path.is_file() else None
-
-
 def pretrain(
     method: str, out: Path, runs: dict[str, str], sets: list[str] = ()
 ) -> tuple[Any, Any, dict[str, Any]]:
@@ -77,8 +69,8 @@ def pretrain(
 
     if method in runs:
         loaded = api.load_run(runs[method])
-        run = runs[method]
-        return loaded.method, loaded.data, {"run": run, "steps": _steps(run), "seed": _seed(run)}
+        run, seed = runs[method], loaded.config.train.seed
+        return loaded.method, loaded.data, {"run": run, "steps": _steps(run), "seed": seed}
     start, wall = time.process_time(), time.time()
     res = api.pretrain(
         "medical", method, overrides=[*sets, f"train.out={out}", "train.quiet=true"],
@@ -232,7 +224,7 @@ def table(results: list[dict[str, Any]]) -> None:
     for (method, _), row in merged(results).items():
         facts = row["pretraining"]
         steps = facts.get("steps") or _steps(facts.get("run"))
-        seed = facts.get("seed", _seed(facts.get("run")))
+        seed = facts.get("seed")  # recorded since pretraining seeds other than 0 were run
         name = f"{method} ({steps} steps{f', pretraining seed {seed}' if seed else ''})"
         name = name if steps else method
         for label, key in (("probe, pretrained", "probe"), ("probe, untrained", "probe_untrained"),

@@ -190,6 +190,13 @@ def table(results: list[dict[str, Any]]) -> None:
         value, source = PUBLISHED.get(method, (None, ""))
         return "-" if value is None else f"{value / 100:.3f} ({source.split(',')[0]})"
 
+    header = ["method"]
+    for name, metric in SETS.items():
+        header += [f"{name.upper()} probe (test {metric})", f"{name.upper()} fine-tuned, best val"
+                   " epoch", f"{name.upper()} fine-tuned, last epoch", f"{name.upper()} epochs"]  # fmt: skip
+        if name == "bbbp":
+            header.append("BBBP published (fine-tuned)")
+    header += ["fine-tuning CPU s / epoch (BBBP, ESOL)", "pretraining CPU s"]
     rows = []
     merged = _merged(results)
     for method, row in sorted(merged.items(), key=lambda item: item[0] != "none"):
@@ -211,15 +218,10 @@ def table(results: list[dict[str, Any]]) -> None:
         cpu = row["pretraining"].get("cpu_seconds")
         cells += [", ".join(per_epoch), "-" if cpu is None else f"{cpu:.0f}"]
         rows.append(cells)
-    for method in PUBLISHED.keys() - merged.keys():
-        rows.append([method, "-", "-", "-", "-", published(method), "-", "-", "-", "-", "-", "-"])
-    header = ["method"]
-    for name, metric in SETS.items():
-        header += [f"{name.upper()} probe (test {metric})", f"{name.upper()} fine-tuned, best val"
-                   " epoch", f"{name.upper()} fine-tuned, last epoch", f"{name.upper()} epochs"]  # fmt: skip
-        if name == "bbbp":
-            header.append("BBBP published (fine-tuned)")
-    header += ["fine-tuning CPU s / epoch (BBBP, ESOL)", "pretraining CPU s"]
+    for method in (m for m in PUBLISHED if m not in merged):  # published only, in PUBLISHED order
+        row = ["-"] * len(header)
+        row[0], row[header.index("BBBP published (fine-tuned)")] = method, published(method)
+        rows.append(row)
     write_table("molecules.md", "MOLECULES-BENCH", rows, header)
     measured = [r for r in results if "throughput" in r]
     if measured:
@@ -269,7 +271,7 @@ def main() -> None:
         protocol={
             "split": "deterministic scaffold split (Hu et al.), 80/10/10",
             "pretraining": "the default preset of each method on the embedded ZINC (29,445 "
-            f"molecules, one pass), seed 0; overrides {args.set}",
+            "molecules, one pass), seed 0; a run's --set overrides are in its pretraining facts",
             "fine_tuning": "Hu et al.: batch 32, Adam 1e-3, dropout 0.5 (mlm: 0.1); the epochs "
             "of each set's row (paper: 100) and its seeds (paper: 10)",
             "probe": "the default task's linear probe on frozen embeddings (pretraining seed 0)",

@@ -108,7 +108,12 @@ def main(argv: list[str]) -> int:
                 dist.barrier()
     finally:
         if group:
-            dist.destroy_process_group()
+            # the engine's teardown: collect the DDP modules (reference cycles that hold the
+            # group) first; one freed at interpreter exit instead tears gloo's threads down
+            # under a running C++ runtime, and the rank aborts (SIGABRT) after its runs passed
+            from sslkit.core.engine import ddp
+
+            ddp.teardown(created=True, agreed=False)
     return 0
 
 

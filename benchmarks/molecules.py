@@ -272,7 +272,7 @@ def main() -> None:
             "split": "deterministic scaffold split (Hu et al.), 80/10/10",
             "pretraining": "the default preset of each method on the embedded ZINC (29,445 "
             "molecules, one pass), seed 0; a run's --set overrides are in its pretraining facts",
-            "fine_tuning": "Hu et al.: batch 32, Adam 1e-3, dropout 0.5 (mlm: 0.1); the epochs "
+            "fine_tuning": "Hu et al.: batch 32, Adam 1e-3, dropout 0.5 (mlm: 1e-4, 0.1); the epochs "
             "of each set's row (paper: 100) and its seeds (paper: 10)",
             "probe": "the default task's linear probe on frozen embeddings (pretraining seed 0)",
         },
@@ -300,15 +300,17 @@ def main() -> None:
             scores = row.setdefault(set_name, {})
             scores["probe"] = probe(embedder, data)
             seeds = scores.setdefault("seeds", {})
+            lr = FineTuneOptions().lr_for(embedder)
             for seed in range(args.seed_from, args.seed_from + args.seeds):
                 done = seeds.get(str(seed))
-                if done and done["epochs"] == args.epochs:
+                # a seed without "lr" was fine-tuned at 1e-3, the only rate before there were two
+                if done and done["epochs"] == args.epochs and done.get("lr", 1e-3) == lr:
                     continue
                 ft = fine_tune(embedder, data, FineTuneOptions(epochs=args.epochs, seed=seed))
                 seeds[str(seed)] = {
                     "epochs": args.epochs,
                     **{k: ft[k] for k in ("test_at_best_val", "test_last", "best_epoch",
-                                          "best_val", "cpu_seconds")},
+                                          "best_val", "cpu_seconds", "lr")},
                 }  # fmt: skip
                 print(f"{method} {set_name} seed {seed}: best-val {ft['test_at_best_val']:.4f} "
                       f"last {ft['test_last']:.4f} ({ft['cpu_seconds']:.0f} s CPU)", flush=True)  # fmt: skip

@@ -58,6 +58,7 @@ def test_fine_tuned_on_bbbp_is_far_above_chance():
     out = fine_tune(_encoder(data), data, FineTuneOptions(epochs=3))
     assert out["metric"] == "roc_auc" and out["test_at_best_val"] > 0.7, out["history"]
     assert 1 <= out["best_epoch"] <= 3 and len(out["history"]) == 3
+    assert out["lr"] == 1e-3  # Hu et al.'s rate for the GIN
 
 
 def test_fine_tuned_on_esol_beats_predicting_the_mean():

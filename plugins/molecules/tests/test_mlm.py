@@ -149,6 +149,7 @@ def test_the_run_state_keeps_the_vocabulary_and_evaluation_reads_tokens():
     # Hu et al.'s fine-tuning runs on the token encoder (one epoch, random split)
     out = fine_tune(method.embedder(), again, FineTuneOptions(epochs=1, batch_size=32))
     assert out["metric"] == "roc_auc" and len(out["history"]) == 1
+    assert out["lr"] == 1e-4  # the Transformer's rate, not the GIN's 1e-3 (it collapsed there)
 
 
 def test_heads_that_do_not_divide_the_width_stop_with_one_line():

@@ -11,7 +11,9 @@ initialisation (:func:`untrained_like`), trained the same way.
   holds both classes (their ``eval``).
 - The ``mlm`` run's token Transformer is fine-tuned the same way (its inputs are the
   molecules' tokens), with RoBERTa's fine-tuning dropout 0.1 (``token_dropout``) in place of
-  the GIN's 0.5.
+  the GIN's 0.5, and Adam 1e-4 (``token_lr``): RoBERTa and SELFormer fine-tune a pretrained
+  Transformer below its pretraining rate (ours pretrains at 5e-4); at the GIN's 1e-3 it
+  collapsed on BBBP (best val at epoch 2, test ROC-AUC 0.37 at epoch 100).
 - Regression (ESOL; Hu et al. have none): mean squared error on the train split's
   standardised targets over the present labels, RMSE in the labels' units averaged over tasks.
 """
@@ -43,8 +45,14 @@ class FineTuneOptions:
     """Dropout after every GIN layer (Hu et al.)."""
     token_dropout: float = 0.1
     """Dropout of the token Transformer of an ``mlm`` run (RoBERTa's fine-tuning value)."""
+    token_lr: float = 1e-4
+    """Adam's learning rate for the token Transformer of an ``mlm`` run."""
     seed: int = 0
     eval_batch: int = 512
+
+    def lr_for(self, embedder: nn.Module) -> float:
+        """``lr`` for a GIN embedder, ``token_lr`` for a token Transformer."""
+        return self.lr if hasattr(embedder, "gnn") else self.token_lr
 
 
 class GraphPredictor(nn.Module):
@@ -163,7 +171,8 @@ def fine_tune(
 
     torch.manual_seed(o.seed)
     model = GraphPredictor(embedder, y_train.shape[1], o.dropout, o.token_dropout).to(device)
-    optimiser = torch.optim.Adam(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
+    lr = o.lr_for(embedder)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=o.weight_decay)
     order = torch.Generator().manual_seed(o.seed)
     n = len(rows["train"])
     history = []
@@ -199,6 +208,7 @@ def fine_tune(
         "test_last": history[-1]["test"],
         "val_last": history[-1]["val"],
         "cpu_seconds": round(time.process_time() - start, 1),
+        "lr": lr,
         "options": asdict(o),
         "history": history,
     }
@@ -224,6 +234,7 @@ def fine_tuning(ctx: Any) -> dict[str, Any]:
         f"untrained_{m}_last_epoch": untrained["test_last"],
         "best_epoch": float(pretrained["best_epoch"]),
         "epochs": float(options.epochs),
-        "protocol": "Hu et al. 2020: the run's encoder (GIN + mean pooling, dropout 0.5; a token "
-        "Transformer: dropout 0.1) + linear head, Adam 1e-3, batch 32, test at the best val epoch",
+        "protocol": "Hu et al. 2020: the run's encoder (GIN + mean pooling, dropout 0.5, Adam "
+        "1e-3; a token Transformer: dropout 0.1, Adam 1e-4) + linear head, batch 32, test at the "
+        "best val epoch",
     }

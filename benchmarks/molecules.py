@@ -9,7 +9,8 @@ beside the published numbers; and featurisation throughput with the cache cold a
 The full protocol (10 seeds x 100 epochs) costs about 2 CPU hours per method on one core, so
 it is built to accumulate: every fine-tuning seed is written to the result file as it ends, and
 a second call with the same ``--tag`` reuses the file's pretraining runs (while their folders
-exist) and skips the seeds it holds for the same ``--epochs``. ``--seed-from K`` starts at seed
+exist) and skips the seeds it holds for the same ``--epochs`` (and drops those fine-tuned at
+another rate). ``--seed-from K`` starts at seed
 K, so two processes (two tags) can share the seeds; ``--table FILE...`` merges result files
 (per method and set, the seeds fine-tuned for the most epochs) into the table of
 ``docs/molecules.md``. ``--seeds 0`` runs the probes only. ``mlm`` (a token Transformer) is
@@ -134,6 +135,12 @@ def probe(embedder: Any, data: Any) -> dict[str, float]:
     return {"test": out[key], "val": out[f"val_{key}"]}
 
 
+def _rate(seed: dict[str, Any]) -> float:
+    """A seed's fine-tuning rate; one without ``lr`` was fine-tuned at 1e-3, the only rate
+    before the token Transformer had its own."""
+    return seed.get("lr", 1e-3)
+
+
 def _summary(seeds: dict[str, dict[str, Any]], epochs: int) -> dict[str, Any]:
     """Mean and std over the seeds fine-tuned for ``epochs`` epochs, and the CPU time."""
     done = [r for r in seeds.values() if r["epochs"] == epochs]
@@ -167,8 +174,12 @@ def _merged(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
                 got = into.setdefault(name, {"probe": row[name]["probe"], "seeds": {}})
                 seeds = row[name].get("seeds", {})
                 most = max([r["epochs"] for r in [*got["seeds"].values(), *seeds.values()]] or [0])
+                rates = [_rate(r) for r in [*seeds.values(), *got["seeds"].values()]]
+                rate = rates[0] if rates else None  # a later file's rate replaces an earlier one
                 got["seeds"] = {
-                    k: r for k, r in {**got["seeds"], **seeds}.items() if r["epochs"] == most
+                    k: r
+                    for k, r in {**got["seeds"], **seeds}.items()
+                    if r["epochs"] == most and _rate(r) == rate
                 }
                 got["epochs"] = most
     return out
@@ -301,10 +312,11 @@ def main() -> None:
             scores["probe"] = probe(embedder, data)
             seeds = scores.setdefault("seeds", {})
             lr = FineTuneOptions().lr_for(embedder)
+            for other in [k for k, r in seeds.items() if _rate(r) != lr]:
+                del seeds[other]  # fine-tuned at another rate: not the same protocol
             for seed in range(args.seed_from, args.seed_from + args.seeds):
                 done = seeds.get(str(seed))
-                # a seed without "lr" was fine-tuned at 1e-3, the only rate before there were two
-                if done and done["epochs"] == args.epochs and done.get("lr", 1e-3) == lr:
+                if done and done["epochs"] == args.epochs:
                     continue
                 ft = fine_tune(embedder, data, FineTuneOptions(epochs=args.epochs, seed=seed))
                 seeds[str(seed)] = {

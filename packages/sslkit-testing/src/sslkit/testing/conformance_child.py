@@ -108,9 +108,9 @@ def main(argv: list[str]) -> int:
                 dist.barrier()
     finally:
         if group:
-            # the engine's teardown: collect the DDP modules (reference cycles that hold the
-            # group) first; one freed at interpreter exit instead tears gloo's threads down
-            # under a running C++ runtime, and the rank aborts (SIGABRT) after its runs passed
+            # the engine's teardown: collect the DDP modules and samplers (reference cycles
+            # that hold the group) first. Left to interpreter shutdown, freeing them likely tore
+            # gloo's threads down late: rank 1 once aborted (SIGABRT) after its runs passed
             from sslkit.core.engine import ddp
 
             ddp.teardown(created=True, agreed=False)

@@ -40,6 +40,7 @@ class FineTuneOptions:
     epochs: int = 100
     batch_size: int = 32
     lr: float = 1e-3
+    """Adam's learning rate for a GIN embedder (a token Transformer takes ``token_lr``)."""
     weight_decay: float = 0.0
     dropout: float = 0.5
     """Dropout after every GIN layer (Hu et al.)."""

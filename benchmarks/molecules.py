@@ -93,6 +93,9 @@ def pretrained(
     if method == "none":
         data = load_data(MoleculeData())
         return untrained_like(build_encoder(AttrMaskConfig(), data.info), 0), {"cpu_seconds": 0}
+    if method == "none-mlm":  # mlm's control: its Transformer untrained, on its run's tokens
+        embedder, facts = pretrained("mlm", runs, out, sets)
+        return untrained_like(embedder, 0), {**facts, "cpu_seconds": 0}
     if method in runs:
         loaded = api.load_run(runs[method])
         tokens = loaded.data.state().get("tokens")
@@ -300,7 +303,7 @@ def main() -> None:
         embedder, facts = pretrained(method, runs, Path(args.out), args.set)
         tokens = facts.pop("tokens", None)
         row = result["methods"].setdefault(method, {})
-        fresh = method != "none" and method not in runs  # pretrained just now
+        fresh = method not in ("none", "none-mlm") and method not in runs  # pretrained now
         if not row or fresh or row["pretraining"].get("run") != facts.get("run"):
             row.clear()  # another pretraining run: its old scores do not apply
             row["pretraining"] = facts

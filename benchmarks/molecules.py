@@ -14,7 +14,8 @@ another rate). ``--seed-from K`` starts at seed
 K, so two processes (two tags) can share the seeds; ``--table FILE...`` merges result files
 (per method and set, the seeds fine-tuned for the most epochs) into the table of
 ``docs/molecules.md``. ``--seeds 0`` runs the probes only. ``mlm`` (a token Transformer) is
-scored on the same molecules as tokens, with its run's vocabulary.
+scored on the same molecules as tokens, with its run's vocabulary; ``none-mlm`` is its
+control, the same Transformer untrained (with ``--run mlm=RUN`` or an mlm row in the file).
 ``--run attrmask=runs/molecules-attrmask`` reuses a finished pretraining run. Results go to
 ``benchmarks/results/molecules.json`` (``--tag`` adds a suffix).
 """

@@ -95,6 +95,10 @@ def pretrained(
         data = load_data(MoleculeData())
         return untrained_like(build_encoder(AttrMaskConfig(), data.info), 0), {"cpu_seconds": 0}
     if method == "none-mlm":  # mlm's control: its Transformer untrained, on its run's tokens
+        if "mlm" not in runs:
+            sys.exit(
+                "none-mlm needs an mlm run: add --run mlm=RUN, or use the tag of a file with one"
+            )
         embedder, facts = pretrained("mlm", runs, out, sets)
         return untrained_like(embedder, 0), {**facts, "cpu_seconds": 0}
     if method in runs:
@@ -178,7 +182,8 @@ def _merged(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
                 got = into.setdefault(name, {"probe": row[name]["probe"], "seeds": {}})
                 seeds = row[name].get("seeds", {})
                 most = max([r["epochs"] for r in [*got["seeds"].values(), *seeds.values()]] or [0])
-                rates = [_rate(r) for r in [*seeds.values(), *got["seeds"].values()]]
+                rates = [_rate(r) for r in [*seeds.values(), *got["seeds"].values()]
+                         if r["epochs"] == most]  # fmt: skip
                 rate = rates[0] if rates else None  # a later file's rate replaces an earlier one
                 got["seeds"] = {
                     k: r

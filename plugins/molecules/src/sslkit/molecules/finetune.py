@@ -53,7 +53,12 @@ class FineTuneOptions:
 
     def lr_for(self, embedder: nn.Module) -> float:
         """``lr`` for a GIN embedder, ``token_lr`` for a token Transformer."""
-        return self.lr if hasattr(embedder, "gnn") else self.token_lr
+        return self.lr if is_gin(embedder) else self.token_lr
+
+
+def is_gin(embedder: nn.Module) -> bool:
+    """A GIN ``MoleculeEmbedder`` (it has ``.gnn``), not an mlm run's ``TokenEmbedder``."""
+    return hasattr(embedder, "gnn")
 
 
 class GraphPredictor(nn.Module):
@@ -64,7 +69,7 @@ class GraphPredictor(nn.Module):
     def __init__(self, embedder: nn.Module, tasks: int, dropout: float, token_dropout: float):
         super().__init__()
         self.embedder = copy.deepcopy(embedder)
-        if hasattr(self.embedder, "gnn"):
+        if is_gin(self.embedder):
             self.embedder.gnn.dropout = float(dropout)
         else:
             self.embedder.set_dropout(token_dropout)
@@ -172,8 +177,9 @@ def fine_tune(
 
     torch.manual_seed(o.seed)
     model = GraphPredictor(embedder, y_train.shape[1], o.dropout, o.token_dropout).to(device)
-    lr = o.lr_for(embedder)
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=o.weight_decay)
+    optimiser = torch.optim.Adam(
+        model.parameters(), lr=o.lr_for(embedder), weight_decay=o.weight_decay
+    )
     order = torch.Generator().manual_seed(o.seed)
     n = len(rows["train"])
     history = []
@@ -209,7 +215,7 @@ def fine_tune(
         "test_last": history[-1]["test"],
         "val_last": history[-1]["val"],
         "cpu_seconds": round(time.process_time() - start, 1),
-        "lr": lr,
+        "lr": optimiser.param_groups[0]["lr"],  # the rate the model was trained at
         "options": asdict(o),
         "history": history,
     }

@@ -212,9 +212,9 @@ def _cell(block: dict[str, Any] | None, f: str) -> str:
     return f"{acc['mean']:.3f} / {auc['mean']:.3f}{sd} (n={acc['n']})"
 
 
-def table(results: list[dict[str, Any]]) -> None:
-    """The docs table (docs/medical.md, between the ``medical-benchmark`` markers) of one or
-    more result files."""
+def table(results: list[dict[str, Any]], marker: str = "medical-benchmark") -> None:
+    """The docs table (docs/medical.md, between the ``marker`` lines) of one or more result
+    files."""
     rows = []
     for result in results:
         if "raw_voxels" in result:
@@ -238,7 +238,7 @@ def table(results: list[dict[str, Any]]) -> None:
             [f"MedMNIST v2 {name}", "from scratch", f"{p['acc']:.3f} / {p['auc']:.3f}", "-", "-"]
         )
     header = ["method", "features", "100% labels ACC / AUC", "10%", "1%"]
-    write_table("medical.md", "medical-benchmark", rows, header)
+    write_table("medical.md", marker, rows, header)
 
 
 def main() -> None:
@@ -261,17 +261,24 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="pretraining override")
     parser.add_argument("--table", nargs="*", default=[], help="only write the docs table")
     parser.add_argument("--add-raw", action="store_true", help="with --table: add raw voxels")
+    parser.add_argument(
+        "--marker", default="medical-benchmark", help="the docs table to write (another data set)"
+    )
     args = parser.parse_args()
+    # the raw-voxel baseline reads the data the runs were pretrained on (--set data.path=...)
+    data_path = next((s.split("=", 1)[1] for s in args.set if s.startswith("data.path=")), "")
     if args.table:
         results = [json.loads(Path(t).read_text()) for t in args.table]
         if args.add_raw:
             from sslkit.medical.configs import MedicalData
             from sslkit.medical.data import load_data
 
-            results[0]["raw_voxels"] = raw_voxels(load_data(MedicalData()), args.seeds)
+            results[0]["raw_voxels"] = raw_voxels(
+                load_data(MedicalData(path=data_path)), args.seeds
+            )
             text = json.dumps(results[0], indent=2, sort_keys=True) + "\n"
             Path(args.table[0]).write_text(text)
-        table(results)
+        table(results, args.marker)
         return
 
     import torch
@@ -290,7 +297,8 @@ def main() -> None:
         threads=torch.get_num_threads(),
         load_average_at_start=os.getloadavg(),
         protocol={
-            "data": "AdrenalMNIST3D 28^3 (embedded), official train/val/test 1188/98/298",
+            "data": f"{data_path or 'AdrenalMNIST3D 28^3 (embedded)'}, official train/val/test "
+            "1188/98/298",
             "pretraining": "default preset of each method, seed 0, train split only; "
             f"overrides {args.set}",
             "probe": f"logistic, C by val log-loss; {args.seeds} label subsamples below 100%",
@@ -301,7 +309,7 @@ def main() -> None:
         published=PUBLISHED,
     )
     result.setdefault("methods", {})
-    data = load_data(MedicalData())
+    data = load_data(MedicalData(path=data_path))
     if "raw_voxels" not in result:
         result["raw_voxels"] = raw_voxels(data, args.seeds)
     save = lambda: write_result(name, result)  # noqa: E731
@@ -335,7 +343,7 @@ def main() -> None:
             print(f"{method}: the same network from scratch", flush=True)
             finetune_all(control, own, *plan, row["scratch"], save)
         path = save()
-    table([result])
+    table([result], args.marker)
     print(f"wrote {path}")
 
 

@@ -169,13 +169,16 @@ def _summary(seeds: dict[str, dict[str, Any]], epochs: int) -> dict[str, Any]:
 def _merged(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per method: the pretraining facts and, per set, the probe and the seeds fine-tuned for
     the most epochs found in any of ``results`` (later files add seeds to the same pretraining
-    run, and replace the method's row when they hold another run)."""
+    run, and replace the method's row when they hold another run). A run pretrained with
+    ``--set`` overrides (a longer one, say) is a row of its own, named with its steps."""
     out: dict[str, dict[str, Any]] = {}
     for result in results:
         for method, row in result["methods"].items():
-            into = out.setdefault(method, {"pretraining": row["pretraining"]})
-            if into["pretraining"].get("run") != row["pretraining"].get("run"):
-                into = out[method] = {"pretraining": row["pretraining"]}  # a later run replaces
+            facts = row["pretraining"]
+            key = f"{method} ({facts['steps']} steps)" if facts.get("overrides") else method
+            into = out.setdefault(key, {"pretraining": facts})
+            if into["pretraining"].get("run") != facts.get("run"):
+                into = out[key] = {"pretraining": facts}  # a later run replaces
             for name in SETS:
                 if name not in row:
                     continue
@@ -207,7 +210,7 @@ def table(results: list[dict[str, Any]]) -> None:
         return f"{v['mean']:.4f} ± {v['std']:.4f} (n={v['n']})"
 
     def published(method: str) -> str:
-        value, source = PUBLISHED.get(method, (None, ""))
+        value, source = PUBLISHED.get(method.split(" (")[0], (None, ""))
         return "-" if value is None else f"{value / 100:.3f} ({source.split(',')[0]})"
 
     header = ["method"]

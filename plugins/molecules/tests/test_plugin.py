@@ -233,3 +233,21 @@ def test_did_pretraining_pay_scores_every_task_of_multi_task_data(tmp_path):
         assert (row["features"], row["model"]) == (ra["features"], ra["model"])
         assert row["mean"] == pytest.approx((ra["mean"] + rb["mean"]) / 2, abs=1e-9)
     assert a["rows"][0]["mean"] != pytest.approx(b["rows"][0]["mean"], abs=1e-6)
+
+
+def test_the_long_graphmae_preset_is_the_benchmarked_budget():
+    """`--preset long` resolves to the run of benchmarks/results/molecules-long-graphmae.json
+    (`--set train.epochs=10`): 10 passes, the default's step floor dropped, the rest default."""
+    from dataclasses import replace
+
+    from sslkit.core.config import build_run_config
+
+    assert "long" in plugin.preset_names("graphmae")
+    long = build_run_config(plugin, "graphmae", preset="long")
+    benchmarked = build_run_config(plugin, "graphmae", overrides=["train.epochs=10"])
+    default = build_run_config(plugin, "graphmae")
+    assert (long.train.epochs, long.train.steps, long.train.min_steps) == (10, 0, 0)
+    assert long.train == benchmarked.train and long.model == benchmarked.model
+    assert replace(long.train, epochs=1, min_steps=0, warn_below_steps=0) == replace(
+        default.train, min_steps=0, warn_below_steps=0
+    )

@@ -241,6 +241,15 @@ def table(results: list[dict[str, Any]], marker: str = "medical-benchmark") -> N
     write_table("medical.md", marker, rows, header)
 
 
+def _data_config(sets: list[str]) -> Any:
+    """The ``[data]`` of the ``--set data.*`` overrides, resolved as a run resolves them."""
+    from sslkit.core.config import build_run_config
+    from sslkit.medical.plugin import plugin
+
+    data_sets = [s for s in sets if s.strip().startswith("data.")]
+    return build_run_config(plugin, "simclr", overrides=data_sets).data
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--methods", nargs="+", default=["simclr", "monai-ssl", "mae"])
@@ -261,21 +270,18 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="pretraining override")
     parser.add_argument("--table", nargs="*", default=[], help="only write the docs table")
     parser.add_argument("--add-raw", action="store_true", help="with --table: add raw voxels")
-    parser.add_argument(
-        "--marker", default="medical-benchmark", help="the docs table to write (another data set)"
-    )
+    parser.add_argument("--marker", default=None, help="the docs table (another data set)")
     args = parser.parse_args()
-    # the raw-voxel baseline reads the data the runs were pretrained on (--set data.path=...)
-    data_path = next((s.split("=", 1)[1] for s in args.set if s.startswith("data.path=")), "")
+    data_config = _data_config(args.set)  # the raw-voxel baseline reads the runs' data
+    if data_config.path and not args.marker:
+        parser.error("--set data.path=... needs --marker NAME: the docs table of that data set")
+    args.marker = args.marker or "medical-benchmark"
     if args.table:
         results = [json.loads(Path(t).read_text()) for t in args.table]
         if args.add_raw:
-            from sslkit.medical.configs import MedicalData
             from sslkit.medical.data import load_data
 
-            results[0]["raw_voxels"] = raw_voxels(
-                load_data(MedicalData(path=data_path)), args.seeds
-            )
+            results[0]["raw_voxels"] = raw_voxels(load_data(data_config), args.seeds)
             text = json.dumps(results[0], indent=2, sort_keys=True) + "\n"
             Path(args.table[0]).write_text(text)
         table(results, args.marker)
@@ -283,7 +289,6 @@ def main() -> None:
 
     import torch
 
-    from sslkit.medical.configs import MedicalData
     from sslkit.medical.data import load_data
     from sslkit.medical.finetune import fresh_encoder
 
@@ -297,8 +302,7 @@ def main() -> None:
         threads=torch.get_num_threads(),
         load_average_at_start=os.getloadavg(),
         protocol={
-            "data": f"{data_path or 'AdrenalMNIST3D 28^3 (embedded)'}, official train/val/test "
-            "1188/98/298",
+            "data": data_config.path or "AdrenalMNIST3D 28^3 (embedded), official split",
             "pretraining": "default preset of each method, seed 0, train split only; "
             f"overrides {args.set}",
             "probe": f"logistic, C by val log-loss; {args.seeds} label subsamples below 100%",
@@ -309,7 +313,7 @@ def main() -> None:
         published=PUBLISHED,
     )
     result.setdefault("methods", {})
-    data = load_data(MedicalData(path=data_path))
+    data = load_data(data_config)
     if "raw_voxels" not in result:
         result["raw_voxels"] = raw_voxels(data, args.seeds)
     save = lambda: write_result(name, result)  # noqa: E731

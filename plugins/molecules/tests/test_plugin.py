@@ -248,6 +248,7 @@ def test_the_long_graphmae_preset_is_the_benchmarked_budget():
     default = build_run_config(plugin, "graphmae")
     assert (long.train.epochs, long.train.steps, long.train.min_steps) == (10, 0, 0)
     assert long.train == benchmarked.train and long.model == benchmarked.model
+    assert long.data == default.data and long.model == default.model
     assert replace(long.train, epochs=1, min_steps=0, warn_below_steps=0) == replace(
         default.train, min_steps=0, warn_below_steps=0
     )

@@ -106,6 +106,8 @@ def pretrained(
         tokens = loaded.data.state().get("tokens")
         return loaded.method.embedder(), {
             "run": runs[method],
+            "steps": loaded.checkpoint.get("step"),
+            "overrides": run_overrides(loaded.plugin, loaded.config),
             "cpu_seconds": None,
             "tokens": tokens,
         }
@@ -124,6 +126,25 @@ def pretrained(
         "cpu_seconds": round(time.process_time() - start, 1),
         "tokens": res.data.state().get("tokens"),
     }
+
+
+# run plumbing, not the pretraining recipe: a reused run's values of these are not overrides
+_PLUMBING = {"out", "name", "quiet", "progress", "tensorboard", "device", "num_workers", "resume",
+             "log_every", "checkpoint_every", "checkpoint_minutes", "keep_checkpoints",
+             "warn_below_steps"}  # fmt: skip
+
+
+def run_overrides(plugin: Any, config: Any) -> list[str]:
+    """A reused run's ``--set`` overrides: its train and model keys that differ from the
+    method's default preset (so a longer run keeps its own row in the table)."""
+    from sslkit.core.config import build_run_config, config_diff
+
+    default = build_run_config(plugin, config.method)
+    return sorted(
+        f"{key}={value}"
+        for key, (_, value) in config_diff(default, config).items()
+        if key.startswith(("train.", "method.")) and key.split(".", 1)[1] not in _PLUMBING
+    )
 
 
 def probe(embedder: Any, data: Any) -> dict[str, float]:

@@ -248,3 +248,27 @@ def test_the_long_graphmae_preset_is_the_benchmarked_budget():
     assert replace(long.train, epochs=1, min_steps=0, warn_below_steps=0) == replace(
         default.train, min_steps=0, warn_below_steps=0
     )
+
+
+def test_a_reused_long_run_keeps_its_overrides_in_the_benchmark():
+    """benchmarks/molecules.py --run graphmae=RUN on a 10-pass run: the run's recipe keys that
+    differ from the default preset are its overrides (its own table row); plumbing is not."""
+    import importlib.util
+    from pathlib import Path
+
+    from sslkit.core.config import build_run_config
+
+    script = Path(__file__).resolve().parents[3] / "benchmarks" / "molecules.py"
+    if not script.is_file():
+        pytest.skip("benchmarks/molecules.py is not in this checkout")
+    spec = importlib.util.spec_from_file_location("molecules_benchmark", script)
+    bench = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(script.parent))
+    try:
+        spec.loader.exec_module(bench)
+    finally:
+        sys.path.remove(str(script.parent))
+    sets = ["train.epochs=10", "train.out=/elsewhere", "train.quiet=true"]
+    cfg = build_run_config(plugin, "graphmae", overrides=sets)
+    assert bench.run_overrides(plugin, cfg) == ["train.epochs=10", "train.min_steps=0"]
+    assert bench.run_overrides(plugin, build_run_config(plugin, "graphmae")) == []

@@ -5,8 +5,8 @@
   Hu's features), message ``h_j + sum_k BondEmb_k(e_ji)`` (no activation), sum aggregation,
   then ``MLP = Linear(d, 2d), ReLU, Linear(2d, d)``. Bond embeddings start Xavier-uniform.
 - :class:`MoleculeGNN`: atom embedding ``sum_k AtomEmb_k(x_ik)`` (Xavier-uniform), then
-  ``num_layers`` convolutions, each followed by BatchNorm, dropout and ReLU (no ReLU after the
-  last layer); JK ``last`` or ``concat`` (the input embedding and every layer).
+  ``num_layers`` convolutions, each followed by BatchNorm, ReLU (none after the last layer) and
+  dropout; JK ``last`` or ``concat`` (the input embedding and every layer).
 - :class:`MoleculeEmbedder`: the GNN's atom representations pooled per molecule (mean by
   default), optionally through a linear layer (MolCLR's ``feat_lin``). Its inputs are the dict
   of :func:`sslkit.molecules.data.batch_inputs`; it is what a run exports.

@@ -100,7 +100,8 @@ def pretrained(
                 "none-mlm needs an mlm run: add --run mlm=RUN, or use the tag of a file with one"
             )
         embedder, facts = pretrained("mlm", runs, out, sets)
-        return untrained_like(embedder, 0), {**facts, "cpu_seconds": 0}
+        control = {k: v for k, v in facts.items() if k not in ("overrides", "steps")}
+        return untrained_like(embedder, 0), {**control, "cpu_seconds": 0}  # untrained: no recipe
     if method in runs:
         loaded = api.load_run(runs[method])
         tokens = loaded.data.state().get("tokens")
@@ -131,19 +132,20 @@ def pretrained(
 # run plumbing, not the pretraining recipe: a reused run's values of these are not overrides
 _PLUMBING = {"out", "name", "quiet", "progress", "tensorboard", "device", "num_workers", "resume",
              "log_every", "checkpoint_every", "checkpoint_minutes", "keep_checkpoints",
-             "warn_below_steps"}  # fmt: skip
+             "warn_below_steps", "monitor_every", "monitor_batch", "compile", "sync_batchnorm",
+             "find_unused_parameters"}  # fmt: skip
 
 
 def run_overrides(plugin: Any, config: Any) -> list[str]:
-    """A reused run's ``--set`` overrides: its train and model keys that differ from the
-    method's default preset (so a longer run keeps its own row in the table)."""
+    """A reused run's ``--set`` overrides: its data, train and model keys that differ from the
+    method's default preset as it is now (so a longer run keeps its own row in the table)."""
     from sslkit.core.config import build_run_config, config_diff
 
     default = build_run_config(plugin, config.method)
     return sorted(
         f"{key}={value}"
         for key, (_, value) in config_diff(default, config).items()
-        if key.startswith(("train.", "method.")) and key.split(".", 1)[1] not in _PLUMBING
+        if not (key.startswith("train.") and key.split(".", 1)[1] in _PLUMBING)
     )
 
 

@@ -251,12 +251,13 @@ def test_the_long_graphmae_preset_is_the_benchmarked_budget():
 
 
 def test_a_reused_long_run_keeps_its_overrides_in_the_benchmark():
-    """benchmarks/molecules.py --run graphmae=RUN on a 10-pass run: the run's recipe keys that
-    differ from the default preset are its overrides (its own table row); plumbing is not."""
+    """benchmarks/molecules.py --run graphmae=RUN on a 10-pass run: the saved run's recipe keys
+    (data, train, model) that differ from the default preset are its overrides (its own table
+    row); plumbing is not."""
     import importlib.util
     from pathlib import Path
 
-    from sslkit.core.config import build_run_config
+    from sslkit.core.config import build_run_config, parse_toml, run_config_from_dict
 
     script = Path(__file__).resolve().parents[3] / "benchmarks" / "molecules.py"
     if not script.is_file():
@@ -268,7 +269,15 @@ def test_a_reused_long_run_keeps_its_overrides_in_the_benchmark():
         spec.loader.exec_module(bench)
     finally:
         sys.path.remove(str(script.parent))
-    sets = ["train.epochs=10", "train.out=/elsewhere", "train.quiet=true"]
-    cfg = build_run_config(plugin, "graphmae", overrides=sets)
-    assert bench.run_overrides(plugin, cfg) == ["train.epochs=10", "train.min_steps=0"]
-    assert bench.run_overrides(plugin, build_run_config(plugin, "graphmae")) == []
+
+    def saved(sets):  # as a run folder's config.toml is read back by open_run
+        cfg = build_run_config(plugin, "graphmae", overrides=sets)
+        return run_config_from_dict(plugin, parse_toml(cfg.to_toml(), "config.toml"), "x")
+
+    plumbing = ["train.out=/elsewhere", "train.quiet=true", "train.monitor_every=0"]
+    assert bench.run_overrides(plugin, saved(["train.epochs=10", *plumbing])) == [
+        "train.epochs=10",
+        "train.min_steps=0",
+    ]
+    assert bench.run_overrides(plugin, saved(["data.featuriser=ogb"])) == ["data.featuriser=ogb"]
+    assert bench.run_overrides(plugin, saved(plumbing)) == []

@@ -193,7 +193,8 @@ def _merged(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per method: the pretraining facts and, per set, the probe and the seeds fine-tuned for
     the most epochs found in any of ``results`` (later files add seeds to the same pretraining
     run, and replace the method's row when they hold another run). A run pretrained with
-    ``--set`` overrides (a longer one, say) is a row of its own, named with its steps."""
+    ``--set`` overrides (a longer one, say; reused with ``--run``, the overrides are
+    :func:`run_overrides`) is a row of its own, named with its steps."""
     out: dict[str, dict[str, Any]] = {}
     for result in results:
         for method, row in result["methods"].items():

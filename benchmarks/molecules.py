@@ -86,6 +86,7 @@ def pretrained(
     ``none``: the untrained network (seed 0). ``facts["tokens"]``: the run's token vocabulary
     (``mlm``), which its data must be read with."""
     from sslkit.core import api
+    from sslkit.core.plugin import get_plugin
     from sslkit.molecules.configs import AttrMaskConfig, MoleculeData
     from sslkit.molecules.data import load_data
     from sslkit.molecules.encoders import build_encoder
@@ -123,7 +124,7 @@ def pretrained(
     return res.method.embedder(), {
         "run": str(res.run_dir),
         "steps": res.steps,
-        "overrides": sets,
+        "overrides": run_overrides(get_plugin("molecules"), res.config),
         "cpu_seconds": round(time.process_time() - start, 1),
         "tokens": res.data.state().get("tokens"),
     }
@@ -137,7 +138,7 @@ _PLUMBING = {"out", "name", "quiet", "progress", "tensorboard", "device", "num_w
 
 
 def run_overrides(plugin: Any, config: Any) -> list[str]:
-    """A reused run's ``--set`` overrides: its data, train and model keys that differ from the
+    """A run's ``--set`` overrides: its data, train and model keys that differ from the
     method's default preset as it is now (so a longer run keeps its own row in the table)."""
     from sslkit.core.config import build_run_config, config_diff
 
@@ -189,20 +190,38 @@ def _summary(seeds: dict[str, dict[str, Any]], epochs: int) -> dict[str, Any]:
     }
 
 
+# the budget keys: a run's steps name them in its row
+_BUDGET = ("train.epochs=", "train.steps=", "train.min_steps=", "train.max_steps=")
+
+
+def row_name(method: str, facts: dict[str, Any]) -> str:
+    """A run's table row: the method, and for a run with overrides its steps and the overrides
+    other than the budget ("graphmae (3450 steps)", "attrmask (115 steps; data.featuriser=ogb)"),
+    so two recipes never share a row."""
+    overrides = facts.get("overrides") or []
+    if not overrides:
+        return method
+    recipe = "; ".join(o for o in overrides if not o.startswith(_BUDGET))
+    return f"{method} ({facts['steps']} steps{'; ' + recipe if recipe else ''})"
+
+
 def _merged(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per method: the pretraining facts and, per set, the probe and the seeds fine-tuned for
     the most epochs found in any of ``results`` (later files add seeds to the same pretraining
     run, and replace the method's row when they hold another run). A run pretrained with
-    ``--set`` overrides (a longer one, say; reused with ``--run``, the overrides are
-    :func:`run_overrides`) is a row of its own, named with its steps."""
+    ``--set`` overrides (a longer one, say; the overrides are :func:`run_overrides` of its
+    saved config, whether pretrained now or reused with ``--run``) is a row of its own,
+    :func:`row_name`."""
     out: dict[str, dict[str, Any]] = {}
     for result in results:
         for method, row in result["methods"].items():
             facts = row["pretraining"]
-            key = f"{method} ({facts['steps']} steps)" if facts.get("overrides") else method
+            key = row_name(method, facts)
             into = out.setdefault(key, {"pretraining": facts})
             if into["pretraining"].get("run") != facts.get("run"):
                 into = out[key] = {"pretraining": facts}  # a later run replaces
+            elif into["pretraining"].get("cpu_seconds") is None:
+                into["pretraining"] = facts  # the file that pretrained it knows its CPU time
             for name in SETS:
                 if name not in row:
                     continue

@@ -253,7 +253,7 @@ def test_the_long_graphmae_preset_is_the_benchmarked_budget():
 def test_a_reused_long_run_keeps_its_overrides_in_the_benchmark():
     """benchmarks/molecules.py --run graphmae=RUN on a 10-pass run: the saved run's recipe keys
     (data, train, model) that differ from the default preset are its overrides (its own table
-    row); plumbing is not."""
+    row, named by its steps and its other overrides); plumbing is not."""
     import importlib.util
     from pathlib import Path
 
@@ -281,3 +281,9 @@ def test_a_reused_long_run_keeps_its_overrides_in_the_benchmark():
     ]
     assert bench.run_overrides(plugin, saved(["data.featuriser=ogb"])) == ["data.featuriser=ogb"]
     assert bench.run_overrides(plugin, saved(plumbing)) == []
+    # the row names: a longer run by its steps; another recipe at the same steps apart from it
+    long = {"overrides": ["train.epochs=30", "train.min_steps=0"], "steps": 3450}
+    ogb = {"overrides": ["data.featuriser=ogb"], "steps": 115}
+    assert bench.row_name("graphmae", long) == "graphmae (3450 steps)"
+    assert bench.row_name("graphmae", ogb) == "graphmae (115 steps; data.featuriser=ogb)"
+    assert bench.row_name("graphmae", {"overrides": [], "steps": 115}) == "graphmae"

@@ -287,3 +287,15 @@ def test_a_reused_long_run_keeps_its_overrides_in_the_benchmark():
     assert bench.row_name("graphmae", long) == "graphmae (3450 steps)"
     assert bench.row_name("graphmae", ogb) == "graphmae (115 steps; data.featuriser=ogb)"
     assert bench.row_name("graphmae", {"overrides": [], "steps": 115}) == "graphmae"
+    # the paired comparison against no pretraining: diffs +0.05 and +0.02 (BBBP, higher is
+    # better), mean +0.035, standard error std([0.05, 0.02], ddof=1) / sqrt(2) = 0.015
+    pretraining = {"steps": 115}
+    seeds = {k: {"test_at_best_val": v} for k, v in (("0", 0.65), ("1", 0.72))}
+    none = {k: {"test_at_best_val": v} for k, v in (("0", 0.60), ("1", 0.70), ("2", 0.9))}
+    merged = {
+        "none": {"bbbp": {"seeds": none}},
+        "graphmae": {"pretraining": pretraining, "bbbp": {"seeds": seeds}},
+    }
+    assert bench.paired_lines(merged) == [
+        "bbbp graphmae: +0.0350 ± 0.0150 against none on 2 seeds (t +2.33), 2 of them better"
+    ]

@@ -82,6 +82,14 @@ def _train(plugin: Any, run: dict[str, Any], out: Path) -> None:
     save_file(state, str(out / f"{name}-rank{rank}.safetensors"))
 
 
+def _teardown(agreed: bool) -> None:
+    """The engine's teardown: it collects the DDP modules and samplers (reference cycles that
+    hold the group) before it destroys the group."""
+    from sslkit.core.engine import ddp
+
+    ddp.teardown(created=True, agreed=agreed)
+
+
 def main(argv: list[str]) -> int:
     import torch
     import torch.distributed as dist
@@ -106,14 +114,20 @@ def main(argv: list[str]) -> int:
             _train(plugin, run, Path(args.out))
             if group:
                 dist.barrier()
-    finally:
+    except BaseException:
         if group:
-            # the engine's teardown: collect the DDP modules and samplers (reference cycles
-            # that hold the group) first. Left to interpreter shutdown, freeing them likely tore
-            # gloo's threads down late: rank 1 once aborted (SIGABRT) after its runs passed
-            from sslkit.core.engine import ddp
-
-            ddp.teardown(created=True, agreed=False)
+            _teardown(agreed=False)
+        raise
+    if group:
+        _teardown(agreed=True)
+        # skip interpreter finalization: twice in CI (recsys lightgcn-ddp, the last run, both
+        # times) rank 1 aborted there after all its runs passed, the second time with the
+        # teardown above in place ("terminate called without an active exception", SIGABRT:
+        # likely a C++ thread that frees a tensor asks for the GIL while Python finalizes, and
+        # is ended inside a destructor; pytorch/pytorch#179291 describes the same with gloo)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0
 
 

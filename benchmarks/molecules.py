@@ -241,25 +241,33 @@ def _merged(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def control_of(row: str) -> str:
+    """The row a pretrained row is compared with: the same encoder untrained (``none-mlm``, the
+    token Transformer, for mlm's rows; ``none``, the GIN, for the others)."""
+    return "none-mlm" if row.split(" ")[0] == "mlm" else "none"
+
+
 def paired_lines(merged: dict[str, dict[str, Any]]) -> list[str]:
-    """Each row against no pretraining on the seeds both hold (fine-tuned, best val epoch): the
-    mean per-seed difference ± its standard error (core's ``paired_gain``) and how many seeds
-    are better (higher ROC-AUC, lower RMSE)."""
+    """Each pretrained row against its untrained control (:func:`control_of`) on the seeds both
+    hold (fine-tuned, best val epoch): the mean per-seed difference ± its standard error
+    (core's ``paired_gain``) and how many seeds are better (higher ROC-AUC, lower RMSE)."""
     from sslkit.core.evaluate.payoff import paired_gain
 
     lines = []
     for name, sign in (("bbbp", 1), ("esol", -1)):
-        base = merged.get("none", {}).get(name, {}).get("seeds", {})
         for method, row in merged.items():
+            control_row = control_of(method)
+            base = merged.get(control_row, {}).get(name, {}).get("seeds", {})
             seeds = row.get(name, {}).get("seeds", {})
             common = sorted(set(seeds) & set(base), key=int)
-            if method == "none" or len(common) < 2:
+            if method in ("none", "none-mlm") or len(common) < 2:
                 continue
             mine, control = ([s[k]["test_at_best_val"] for k in common] for s in (seeds, base))
             gain, se = paired_gain({"scores": mine}, {"scores": control})
             better = sum((a - b) * sign > 0 for a, b in zip(mine, control))
-            lines.append(f"{name} {method}: {gain:+.4f} ± {se:.4f} against none on {len(common)} "
-                         f"seeds (t {gain / se if se else math.nan:+.2f}), {better} of them better")  # fmt: skip
+            lines.append(f"{name} {method}: {gain:+.4f} ± {se:.4f} against {control_row} on "
+                         f"{len(common)} seeds (t {gain / se if se else math.nan:+.2f}), {better} "
+                         "of them better")  # fmt: skip
     return lines
 
 

@@ -293,9 +293,21 @@ def test_a_reused_long_run_keeps_its_overrides_in_the_benchmark():
     seeds = {k: {"test_at_best_val": v} for k, v in (("0", 0.65), ("1", 0.72))}
     none = {k: {"test_at_best_val": v} for k, v in (("0", 0.60), ("1", 0.70), ("2", 0.9))}
     merged = {
-        "none": {"bbbp": {"seeds": none}},
         "graphmae": {"pretraining": pretraining, "bbbp": {"seeds": seeds}},
+        # mlm is compared with its own untrained Transformer, not the GIN: ESOL RMSE diffs
+        # -0.1 and +0.3 (lower is better), mean +0.1, std([-0.1, 0.3], ddof=1) / sqrt(2) = 0.2
+        "mlm": {
+            "esol": {"seeds": {"0": {"test_at_best_val": 1.0}, "1": {"test_at_best_val": 1.4}}}
+        },
+        "none-mlm": {
+            "esol": {"seeds": {k: {"test_at_best_val": v} for k, v in (("0", 1.1), ("1", 1.1))}}
+        },
+        "none": {
+            "bbbp": {"seeds": none},
+            "esol": {"seeds": {"0": {"test_at_best_val": 9.0}, "1": {"test_at_best_val": 9.0}}},
+        },
     }
     assert bench.paired_lines(merged) == [
-        "bbbp graphmae: +0.0350 ± 0.0150 against none on 2 seeds (t +2.33), 2 of them better"
+        "bbbp graphmae: +0.0350 ± 0.0150 against none on 2 seeds (t +2.33), 2 of them better",
+        "esol mlm: +0.1000 ± 0.2000 against none-mlm on 2 seeds (t +0.50), 1 of them better",
     ]

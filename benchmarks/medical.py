@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -204,6 +205,51 @@ def merged(results: list[dict[str, Any]]) -> dict[tuple[str, str | None], dict[s
     return out
 
 
+def row_name(method: str, facts: dict[str, Any]) -> str:
+    """A pretraining run's table name: the method, its steps and its seed when not 0."""
+    steps = facts.get("steps") or _steps(facts.get("run"))
+    seed = facts.get("seed")  # recorded since pretraining seeds other than 0 were run
+    name = f"{method} ({steps} steps{f', pretraining seed {seed}' if seed else ''})"
+    return name if steps else method
+
+
+def _network(row: dict[str, Any]) -> str:
+    return repr(sorted(row.get("encoder", {}).items()))
+
+
+def paired_lines(rows: dict[tuple[str, str | None], dict[str, Any]]) -> list[str]:
+    """Each pretrained run fine-tuned against the same network from scratch, per label
+    fraction, on the seeds both hold for the same epochs (a seed draws the label subsample, the
+    head and the batches of both): the mean per-seed test AUC difference ± its standard error
+    (core's ``paired_gain``), t, and how many seeds are better. The from-scratch seeds are the
+    row's own or, where it has none, another row's with the same encoder (the network from
+    scratch depends on its spec and the seed only: mae's ViT is monai-ssl's)."""
+    from sslkit.core.evaluate.payoff import paired_gain
+
+    pool: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows.values():
+        for f, block in row.get("scratch", {}).items():
+            pool.setdefault((_network(row), f), {}).update(block.get("seeds", {}))
+    lines = []
+    for (method, _), row in rows.items():
+        for f, block in sorted(row.get("finetuned", {}).items(), key=lambda kv: -float(kv[0])):
+            mine = block.get("seeds", {})
+            own = row.get("scratch", {}).get(f, {}).get("seeds", {})
+            base = {**pool.get((_network(row), f), {}), **own}
+            common = sorted((s for s in set(mine) & set(base)
+                             if mine[s]["epochs_asked"] == base[s]["epochs_asked"]), key=int)  # fmt: skip
+            if len(common) < 2:
+                continue
+            a, b = [mine[s]["auc"] for s in common], [base[s]["auc"] for s in common]
+            gain, se = paired_gain({"scores": a}, {"scores": b})
+            better = sum(x > y for x, y in zip(a, b))
+            lines.append(f"{row_name(method, row['pretraining'])} {float(f):.0%}: AUC "
+                         f"{gain:+.4f} ± {se:.4f} against the same network from scratch on "
+                         f"{len(common)} seeds (t {gain / se if se else math.nan:+.2f}), "
+                         f"{better} of them better")  # fmt: skip
+    return lines
+
+
 def _cell(block: dict[str, Any] | None, f: str) -> str:
     if not block or f not in block:
         return "-"
@@ -221,12 +267,9 @@ def table(results: list[dict[str, Any]], marker: str = "medical-benchmark") -> N
             rows.append(["none", "probe, raw voxels (8^3)",
                          *[_cell(result["raw_voxels"], str(f)) for f in FRACTIONS]])  # fmt: skip
             break
-    for (method, _), row in merged(results).items():
-        facts = row["pretraining"]
-        steps = facts.get("steps") or _steps(facts.get("run"))
-        seed = facts.get("seed")  # recorded since pretraining seeds other than 0 were run
-        name = f"{method} ({steps} steps{f', pretraining seed {seed}' if seed else ''})"
-        name = name if steps else method
+    rows_by_run = merged(results)
+    for (method, _), row in rows_by_run.items():
+        name = row_name(method, row["pretraining"])
         for label, key in (("probe, pretrained", "probe"), ("probe, untrained", "probe_untrained"),
                            ("fine-tuned, pretrained", "finetuned"),
                            ("fine-tuned, from scratch", "scratch")):  # fmt: skip
@@ -239,6 +282,8 @@ def table(results: list[dict[str, Any]], marker: str = "medical-benchmark") -> N
         )
     header = ["method", "features", "100% labels ACC / AUC", "10%", "1%"]
     write_table("medical.md", marker, rows, header)
+    for line in paired_lines(rows_by_run):
+        print(line)
 
 
 def _data_config(sets: list[str]) -> Any:

@@ -155,3 +155,41 @@ def test_the_long_simclr_preset_is_the_benchmarked_budget():
     assert replace(long.train, epochs=5, steps=0, min_steps=0, warn_below_steps=0) == replace(
         default.train, steps=0, min_steps=0, warn_below_steps=0
     )
+
+
+def test_the_benchmark_pairs_each_run_with_the_same_network_from_scratch():
+    """benchmarks/medical.py --table: a pretrained run's fine-tuned seeds against the from-scratch
+    seeds of the same encoder (its own, or another row's: mae's ViT is monai-ssl's), on the seeds
+    both hold for the same epochs; a run with another encoder is not paired with them."""
+    from sslkit.testing.benchmarks import load_benchmark
+
+    bench = load_benchmark(__file__, "medical")
+
+    def seeds(*aucs, epochs=15):
+        return {"seeds": {str(i): {"auc": a, "epochs_asked": epochs} for i, a in enumerate(aucs)}}
+
+    vit, unet = {"arch": "vit", "width": 96}, {"arch": "unet", "width": 8}
+    rows = {
+        ("monai-ssl", "a"): {
+            "pretraining": {"steps": 111},
+            "encoder": vit,
+            "finetuned": {"1.0": seeds(0.80, 0.70, 0.90)},
+            # seed 2 from scratch ran 5 epochs only: not comparable, left out
+            "scratch": {"1.0": seeds(0.75, 0.71, 0.10)},
+        },
+        ("mae", "b"): {"pretraining": {"steps": 900, "seed": 1}, "encoder": vit,
+                       "finetuned": {"0.1": seeds(0.60, 0.62), "1.0": seeds(0.77, 0.69)}},
+        ("global-local", "c"): {"pretraining": {}, "encoder": unet,
+                                "finetuned": {"1.0": seeds(0.5, 0.5)}},
+    }  # fmt: skip
+    rows[("monai-ssl", "a")]["scratch"]["1.0"]["seeds"]["2"]["epochs_asked"] = 5
+    # monai-ssl 100%: diffs +0.05, -0.01 (seed 2 dropped): mean +0.02,
+    # se = std([0.05, -0.01], ddof=1) / sqrt(2) = 0.0424264 / 1.4142136 = 0.03, t 0.67;
+    # mae 100% against monai-ssl's scratch: +0.02, -0.02: mean 0, se 0.02; mae 10% and
+    # global-local have no from-scratch seeds of their network
+    assert bench.paired_lines(rows) == [
+        "monai-ssl (111 steps) 100%: AUC +0.0200 ± 0.0300 against the same network from scratch "
+        "on 2 seeds (t +0.67), 1 of them better",
+        "mae (900 steps, pretraining seed 1) 100%: AUC +0.0000 ± 0.0200 against the same network "
+        "from scratch on 2 seeds (t +0.00), 1 of them better",
+    ]

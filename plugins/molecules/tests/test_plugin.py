@@ -254,21 +254,10 @@ def test_a_reused_long_run_keeps_its_overrides_in_the_benchmark():
     """benchmarks/molecules.py --run graphmae=RUN on a 10-pass run: the saved run's recipe keys
     (data, train, model) that differ from the default preset are its overrides (its own table
     row, named by its steps and its other overrides); plumbing is not."""
-    import importlib.util
-    from pathlib import Path
-
     from sslkit.core.config import build_run_config, parse_toml, run_config_from_dict
+    from sslkit.testing.benchmarks import load_benchmark
 
-    script = Path(__file__).resolve().parents[3] / "benchmarks" / "molecules.py"
-    if not script.is_file():
-        pytest.skip("benchmarks/molecules.py is not in this checkout")
-    spec = importlib.util.spec_from_file_location("molecules_benchmark", script)
-    bench = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(script.parent))
-    try:
-        spec.loader.exec_module(bench)
-    finally:
-        sys.path.remove(str(script.parent))
+    bench = load_benchmark(__file__, "molecules")
 
     def saved(sets):  # as a run folder's config.toml is read back by open_run
         cfg = build_run_config(plugin, "graphmae", overrides=sets)

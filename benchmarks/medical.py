@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import sys
@@ -221,10 +220,10 @@ def paired_lines(rows: dict[tuple[str, str | None], dict[str, Any]]) -> list[str
     """Each pretrained run fine-tuned against the same network from scratch, per label
     fraction, on the seeds both hold for the same epochs (a seed draws the label subsample, the
     head and the batches of both): the mean per-seed test AUC difference ± its standard error
-    (core's ``paired_gain``), t, and how many seeds are better. The from-scratch seeds are the
+    (core's ``paired_text``), t, and how many seeds are better. The from-scratch seeds are the
     row's own or, where it has none, another row's with the same encoder (the network from
     scratch depends on its spec and the seed only: mae's ViT is monai-ssl's)."""
-    from sslkit.core.evaluate.payoff import paired_gain
+    from sslkit.core.evaluate.payoff import paired_text
 
     pool: dict[tuple[str, str], dict[str, Any]] = {}
     for row in rows.values():
@@ -241,12 +240,8 @@ def paired_lines(rows: dict[tuple[str, str | None], dict[str, Any]]) -> list[str
             if len(common) < 2:
                 continue
             a, b = [mine[s]["auc"] for s in common], [base[s]["auc"] for s in common]
-            gain, se = paired_gain({"scores": a}, {"scores": b})
-            better = sum(x > y for x, y in zip(a, b))
-            lines.append(f"{row_name(method, row['pretraining'])} {float(f):.0%}: AUC "
-                         f"{gain:+.4f} ± {se:.4f} against the same network from scratch on "
-                         f"{len(common)} seeds (t {gain / se if se else math.nan:+.2f}), "
-                         f"{better} of them better")  # fmt: skip
+            text = paired_text(a, b, "the same network from scratch")
+            lines.append(f"{row_name(method, row['pretraining'])} {float(f):.0%}: AUC {text}")
     return lines
 
 
@@ -385,9 +380,8 @@ def main() -> None:
             finetune_all(m.embedder(), own, *plan, row.setdefault("finetuned", {}), save)
             if args.no_scratch:
                 continue
-            key = repr(sorted(row["encoder"].items()))
             same = [r["scratch"] for r in result["methods"].values()
-                    if "scratch" in r and repr(sorted(r["encoder"].items())) == key]  # fmt: skip
+                    if "scratch" in r and _network(r) == _network(row)]  # fmt: skip
             row["scratch"] = same[0] if same else {}  # one from-scratch row per network
             print(f"{method}: the same network from scratch", flush=True)
             finetune_all(control, own, *plan, row["scratch"], save)

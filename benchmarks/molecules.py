@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import sys
@@ -250,8 +249,8 @@ def control_of(row: str) -> str:
 def paired_lines(merged: dict[str, dict[str, Any]]) -> list[str]:
     """Each pretrained row against its untrained control (:func:`control_of`) on the seeds both
     hold (fine-tuned, best val epoch): the mean per-seed difference ± its standard error
-    (core's ``paired_gain``) and how many seeds are better (higher ROC-AUC, lower RMSE)."""
-    from sslkit.core.evaluate.payoff import paired_gain
+    (core's ``paired_text``) and how many seeds are better (higher ROC-AUC, lower RMSE)."""
+    from sslkit.core.evaluate.payoff import paired_text
 
     lines = []
     for name, sign in (("bbbp", 1), ("esol", -1)):
@@ -263,11 +262,7 @@ def paired_lines(merged: dict[str, dict[str, Any]]) -> list[str]:
             if method in ("none", "none-mlm") or len(common) < 2:
                 continue
             mine, control = ([s[k]["test_at_best_val"] for k in common] for s in (seeds, base))
-            gain, se = paired_gain({"scores": mine}, {"scores": control})
-            better = sum((a - b) * sign > 0 for a, b in zip(mine, control))
-            lines.append(f"{name} {method}: {gain:+.4f} ± {se:.4f} against {control_row} on "
-                         f"{len(common)} seeds (t {gain / se if se else math.nan:+.2f}), {better} "
-                         "of them better")  # fmt: skip
+            lines.append(f"{name} {method}: {paired_text(mine, control, control_row, sign)}")
     return lines
 
 

@@ -109,6 +109,15 @@ def test_low_label_lines_give_the_paired_gain_and_its_standard_error():
     )
 
 
+def test_paired_text_counts_better_seeds_in_the_metric_s_direction():
+    # RMSE (lower is better): diffs -0.2, +0.1, -0.2: mean -0.1, std([-0.2, 0.1, -0.2], ddof=1)
+    # = 0.1732051, se 0.1, t -1.00; two seeds are better (lower)
+    text = payoff.paired_text([1.0, 1.3, 1.0], [1.2, 1.2, 1.2], "none", sign=-1)
+    assert text == "-0.1000 ± 0.1000 against none on 3 seeds (t -1.00), 2 of them better"
+    # ROC-AUC (higher is better): the same scores have one better seed
+    assert payoff.paired_text([1.0, 1.3, 1.0], [1.2, 1.2, 1.2], "x").endswith("1 of them better")
+
+
 def test_curve_plot_is_written(tmp_path):
     sets, models = _sets("oracle")
     metric, rows = payoff.label_curve(

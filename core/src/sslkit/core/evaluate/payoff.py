@@ -298,6 +298,17 @@ def paired_gain(a: dict[str, Any], b: dict[str, Any]) -> tuple[float, float]:
     return float(diff.mean()), se
 
 
+def paired_text(mine: list[float], control: list[float], against: str, sign: int = 1) -> str:
+    """One line for a benchmark table: the per-seed gain of ``mine`` over ``control`` (paired
+    seeds, :func:`paired_gain`) ± its standard error, t, and how many seeds are better
+    (``sign`` -1 where lower is better, an RMSE)."""
+    gain, se = paired_gain({"scores": mine}, {"scores": control})
+    better = sum((a - b) * sign > 0 for a, b in zip(mine, control))
+    t = gain / se if se else math.nan
+    return (f"{gain:+.4f} ± {se:.4f} against {against} on {len(mine)} seeds (t {t:+.2f}), "
+            f"{better} of them better")  # fmt: skip
+
+
 def low_label_lines(metric: str, rows: list[dict[str, Any]]) -> list[str]:
     """One line per fraction below 100%: the pretrained mean ± std and its paired gain over
     the control (mean ± standard error of the per-seed differences)."""

@@ -205,10 +205,19 @@ def row_name(method: str, facts: dict[str, Any]) -> str:
     return f"{method} ({facts['steps']} steps{'; ' + recipe if recipe else ''})"
 
 
+def _same_model(into: dict[str, Any], row: dict[str, Any]) -> bool:
+    """Whether a run in another folder is the same pretrained model as the one merged so far:
+    pretrained again with the same recipe and seed (CPU training is deterministic), its probes
+    equal the earlier run's on every set both hold, to the last digit."""
+    shared = [name for name in SETS if name in into and name in row]
+    return bool(shared) and all(into[n]["probe"] == row[n]["probe"] for n in shared)
+
+
 def _merged(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per method: the pretraining facts and, per set, the probe and the seeds fine-tuned for
     the most epochs found in any of ``results`` (later files add seeds to the same pretraining
-    run, and replace the method's row when they hold another run). A run pretrained with
+    run, or to the same model pretrained again elsewhere, :func:`_same_model`, and replace the
+    method's row when they hold another run). A run pretrained with
     ``--set`` overrides (a longer one, say; the overrides are :func:`run_overrides` of its
     saved config, whether pretrained now or reused with ``--run``) is a row of its own,
     :func:`row_name`."""
@@ -218,7 +227,7 @@ def _merged(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             facts = row["pretraining"]
             key = row_name(method, facts)
             into = out.setdefault(key, {"pretraining": facts})
-            if into["pretraining"].get("run") != facts.get("run"):
+            if into["pretraining"].get("run") != facts.get("run") and not _same_model(into, row):
                 into = out[key] = {"pretraining": facts}  # a later run replaces
             elif into["pretraining"].get("cpu_seconds") is None:
                 into["pretraining"] = facts  # the file that pretrained it knows its CPU time

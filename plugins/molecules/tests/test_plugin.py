@@ -309,3 +309,32 @@ def test_a_reused_long_run_keeps_its_overrides_in_the_benchmark():
         "bbbp graphmae (last epoch): -0.0300 ± 0.0100 against none on 2 seeds (t -3.00), "
         "0 of them better"
     )
+
+
+def test_a_run_pretrained_again_elsewhere_joins_its_row_when_its_probes_match():
+    """benchmarks/molecules.py --table: a later file's run in another folder adds its seeds to
+    the row when its probes equal the earlier run's (the same recipe and seed pretrained again),
+    and replaces the row when they differ (another model)."""
+    from sslkit.testing.benchmarks import load_benchmark
+
+    bench = load_benchmark(__file__, "molecules")
+
+    def result(run, probe, seed, score):
+        facts = {"run": run, "overrides": ["train.epochs=10"], "steps": 1150, "cpu_seconds": 9.0}
+        fine = {"epochs": 100, "test_at_best_val": score, "test_last": score, "cpu_seconds": 1.0}
+        bbbp = {"probe": {"test": probe, "val": 0.8}, "seeds": {seed: fine}}
+        return {"methods": {"graphmae": {"pretraining": facts, "bbbp": bbbp}}}
+
+    first = result("/a/molecules-graphmae", 0.629050925925926, "0", 0.70)
+    again = result("/b/molecules-graphmae", 0.629050925925926, "3", 0.68)
+    other = result("/b/molecules-graphmae", 0.629050925925927, "3", 0.68)
+    row = bench._merged([first, again])["graphmae (1150 steps)"]
+    assert (
+        sorted(row["bbbp"]["seeds"]) == ["0", "3"]
+        and row["pretraining"]["run"] == "/a/molecules-graphmae"
+    )
+    row = bench._merged([first, other])["graphmae (1150 steps)"]
+    assert (
+        sorted(row["bbbp"]["seeds"]) == ["3"]
+        and row["pretraining"]["run"] == "/b/molecules-graphmae"
+    )

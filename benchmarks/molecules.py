@@ -266,12 +266,14 @@ def paired_lines(merged: dict[str, dict[str, Any]]) -> list[str]:
     for name, sign in (("bbbp", 1), ("esol", -1)):
         for key, label in (("test_at_best_val", ""), ("test_last", " (last epoch)")):
             for method, row in merged.items():
+                if method in ("none", "none-mlm"):
+                    continue
                 control_row = control_of(method)
                 base = merged.get(control_row, {}).get(name, {}).get("seeds", {})
                 seeds = row.get(name, {}).get("seeds", {})
                 common = [k for k in sorted(set(seeds) & set(base), key=int)
                           if key in seeds[k] and key in base[k]]  # fmt: skip
-                if method in ("none", "none-mlm") or len(common) < 2:
+                if len(common) < 2:
                     continue
                 mine, control = ([s[k][key] for k in common] for s in (seeds, base))
                 text = paired_text(mine, control, control_row, sign)

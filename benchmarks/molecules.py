@@ -206,11 +206,15 @@ def row_name(method: str, facts: dict[str, Any]) -> str:
 
 
 def _same_model(into: dict[str, Any], row: dict[str, Any]) -> bool:
-    """Whether a run in another folder is the same pretrained model as the one merged so far:
-    pretrained again with the same recipe and seed (CPU training is deterministic), its probes
-    equal the earlier run's on every set both hold, to the last digit."""
+    """Whether a later file's run is the same pretrained model as the one merged so far: its
+    probes equal the earlier run's on every set both hold, to the last digit (a run pretrained
+    again with the same recipe and seed on the same kind of CPU). With no set in common, the
+    same run folder. The folder alone does not decide: a run pretrained again into it on
+    another host can differ (session 23's contextpred: BBBP probe 0.636 against 0.653)."""
     shared = [name for name in SETS if name in into and name in row]
-    return bool(shared) and all(into[n]["probe"] == row[n]["probe"] for n in shared)
+    if not shared:
+        return into["pretraining"].get("run") == row["pretraining"].get("run")
+    return all(into[n]["probe"] == row[n]["probe"] for n in shared)
 
 
 def _merged(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -227,7 +231,7 @@ def _merged(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             facts = row["pretraining"]
             key = row_name(method, facts)
             into = out.setdefault(key, {"pretraining": facts})
-            if into["pretraining"].get("run") != facts.get("run") and not _same_model(into, row):
+            if not _same_model(into, row):
                 into = out[key] = {"pretraining": facts}  # a later run replaces
             elif into["pretraining"].get("cpu_seconds") is None:
                 into["pretraining"] = facts  # the file that pretrained it knows its CPU time

@@ -314,7 +314,7 @@ def test_a_reused_long_run_keeps_its_overrides_in_the_benchmark():
 def test_a_run_pretrained_again_elsewhere_joins_its_row_when_its_probes_match():
     """benchmarks/molecules.py --table: a later file's run in another folder adds its seeds to
     the row when its probes equal the earlier run's (the same recipe and seed pretrained again),
-    and replaces the row when they differ (another model)."""
+    and replaces the row when they differ (another model), in the same folder too."""
     from sslkit.testing.benchmarks import load_benchmark
 
     bench = load_benchmark(__file__, "molecules")
@@ -338,3 +338,7 @@ def test_a_run_pretrained_again_elsewhere_joins_its_row_when_its_probes_match():
         sorted(row["bbbp"]["seeds"]) == ["3"]
         and row["pretraining"]["run"] == "/b/molecules-graphmae"
     )
+    # the same folder pretrained again into, another model (another host's arithmetic)
+    redone = result("/a/molecules-graphmae", 0.6358989197530863, "5", 0.65)
+    row = bench._merged([first, redone])["graphmae (1150 steps)"]
+    assert sorted(row["bbbp"]["seeds"]) == ["5"] and row["bbbp"]["probe"]["test"] < 0.64

@@ -78,6 +78,13 @@ def throughput() -> dict[str, Any]:
     return out
 
 
+def weights_digest(embedder: Any) -> str:
+    """A digest of the embedder's parameters and buffers: the pretrained model's identity."""
+    from sslkit.core.evaluate.logistic import digest
+
+    return digest(*(t.detach().cpu().numpy() for t in embedder.state_dict().values())).hex()
+
+
 def pretrained(
     method: str, runs: dict[str, str], out: Path, sets: list[str]
 ) -> tuple[Any, dict[str, Any]]:
@@ -106,8 +113,10 @@ def pretrained(
     if method in runs:
         loaded = api.load_run(runs[method])
         tokens = loaded.data.state().get("tokens")
-        return loaded.method.embedder(), {
+        embedder = loaded.method.embedder()
+        return embedder, {
             "run": runs[method],
+            "weights": weights_digest(embedder),
             "steps": loaded.checkpoint.get("step"),
             "overrides": run_overrides(loaded.plugin, loaded.config),
             "cpu_seconds": None,
@@ -121,8 +130,10 @@ def pretrained(
         evaluate_default_task=False,
         log=lambda *_: None,
     )
-    return res.method.embedder(), {
+    embedder = res.method.embedder()
+    return embedder, {
         "run": str(res.run_dir),
+        "weights": weights_digest(embedder),
         "steps": res.steps,
         "overrides": run_overrides(get_plugin("molecules"), res.config),
         "cpu_seconds": round(time.process_time() - start, 1),
@@ -206,11 +217,14 @@ def row_name(method: str, facts: dict[str, Any]) -> str:
 
 
 def _same_model(into: dict[str, Any], row: dict[str, Any]) -> bool:
-    """Whether a later file's run is the same pretrained model as the one merged so far: its
-    probes equal the earlier run's on every set both hold, to the last digit (a run pretrained
-    again with the same recipe and seed on the same kind of CPU). With no set in common, the
-    same run folder. The folder alone does not decide: a run pretrained again into it on
+    """Whether a later file's run is the same pretrained model as the one merged so far: the
+    same :func:`weights_digest` where both files record it; otherwise its probes equal the
+    earlier run's on every set both hold, to the last digit (a run pretrained again with the
+    same recipe and seed on the same kind of CPU); with no set in common, the same run folder. The folder alone does not decide: a run pretrained again into it on
     another host can differ (session 23's contextpred: BBBP probe 0.636 against 0.653)."""
+    mine, theirs = into["pretraining"].get("weights"), row["pretraining"].get("weights")
+    if mine and theirs:  # files since session 23 record the weights' digest
+        return mine == theirs
     shared = [name for name in SETS if name in into and name in row]
     if not shared:
         return into["pretraining"].get("run") == row["pretraining"].get("run")

@@ -342,3 +342,27 @@ def test_a_run_pretrained_again_elsewhere_joins_its_row_when_its_probes_match():
     redone = result("/a/molecules-graphmae", 0.6358989197530863, "5", 0.65)
     row = bench._merged([first, redone])["graphmae (1150 steps)"]
     assert sorted(row["bbbp"]["seeds"]) == ["5"] and row["bbbp"]["probe"]["test"] < 0.64
+    # where both files record the weights' digest, it decides, whatever the probes
+    first["methods"]["graphmae"]["pretraining"]["weights"] = "aa"
+    again["methods"]["graphmae"]["pretraining"]["weights"] = "bb"
+    assert sorted(bench._merged([first, again])["graphmae (1150 steps)"]["bbbp"]["seeds"]) == ["3"]
+    again["methods"]["graphmae"]["pretraining"]["weights"] = "aa"
+    assert sorted(bench._merged([first, again])["graphmae (1150 steps)"]["bbbp"]["seeds"]) == [
+        "0",
+        "3",
+    ]
+
+
+def test_the_weights_digest_names_the_weights():
+    """benchmarks/molecules.py: equal weights give equal digests; one changed value another."""
+    import torch
+
+    from sslkit.testing.benchmarks import load_benchmark
+
+    bench = load_benchmark(__file__, "molecules")
+    a, b = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    b.load_state_dict(a.state_dict())
+    assert bench.weights_digest(a) == bench.weights_digest(b)
+    with torch.no_grad():
+        b.bias[0] += 1e-6
+    assert bench.weights_digest(a) != bench.weights_digest(b)

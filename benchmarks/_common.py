@@ -43,7 +43,10 @@ def median(values: list[float]) -> float:
 def write_result(name: str, payload: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    # write beside it, then rename: a run stopped mid-write keeps the seeds written before
+    partial = path.with_suffix(".json.partial")
+    partial.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    os.replace(partial, path)
     return path
 
 

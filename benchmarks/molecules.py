@@ -108,7 +108,7 @@ def pretrained(
                 "none-mlm needs an mlm run: add --run mlm=RUN, or use the tag of a file with one"
             )
         embedder, facts = pretrained("mlm", runs, out, sets)
-        control = {k: v for k, v in facts.items() if k not in ("overrides", "steps")}
+        control = {k: v for k, v in facts.items() if k not in ("overrides", "steps", "weights")}
         return untrained_like(embedder, 0), {**control, "cpu_seconds": 0}  # untrained: no recipe
     if method in runs:
         loaded = api.load_run(runs[method])
@@ -220,8 +220,9 @@ def _same_model(into: dict[str, Any], row: dict[str, Any]) -> bool:
     """Whether a later file's run is the same pretrained model as the one merged so far: the
     same :func:`weights_digest` where both files record it; otherwise its probes equal the
     earlier run's on every set both hold, to the last digit (a run pretrained again with the
-    same recipe and seed on the same kind of CPU); with no set in common, the same run folder. The folder alone does not decide: a run pretrained again into it on
-    another host can differ (session 23's contextpred: BBBP probe 0.636 against 0.653)."""
+    same recipe and seed on the same kind of CPU); with no set in common, the same run folder.
+    The folder alone does not decide: a run pretrained again into it on another host can
+    differ (session 23's contextpred: BBBP probe 0.636 against 0.653)."""
     mine, theirs = into["pretraining"].get("weights"), row["pretraining"].get("weights")
     if mine and theirs:  # files since session 23 record the weights' digest
         return mine == theirs

@@ -70,9 +70,13 @@ def test_round_trip(digits_run: Path, tmp_path: Path):
     assert clear.mean() > 0.95
     for row in np.flatnonzero(clear):
         assert set(index_ids[found[row]]) == set(torch_ids[order[row, :k]]), row
-    gaps = np.diff(top[:, :k], axis=1) < -1e-5  # strict order where there is no tie
+    # a rank is pinned where no tie touches it: a clear gap to the neighbour before (or none)
+    # and to the one after; checking the gap before alone let a tie after it swap two ranks
+    gaps = np.diff(top, axis=1) < -1e-5
+    pinned = np.concatenate([np.ones((len(top), 1), bool), gaps[:, : k - 1]], 1) & gaps
     same_rank = index_ids[found] == torch_ids[order[:, :k]]
-    assert np.all(same_rank[:, 1:][gaps & clear[:, None]])
+    assert pinned.mean() > 0.5
+    assert np.all(same_rank[pinned])
 
 
 @pytest.mark.parametrize("kind", ["ivf", "hnsw"])

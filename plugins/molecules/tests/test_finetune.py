@@ -65,9 +65,11 @@ def test_fine_tuned_on_esol_beats_predicting_the_mean():
     data = load_data(MoleculeData(path="esol", pretrain_data="self"))
     encoder = _encoder(data)
     before = [p.detach().clone() for p in encoder.parameters()]
-    out = fine_tune(encoder, data, FineTuneOptions(epochs=3))
-    y = data.labels[data.split_index("test"), 0]
-    assert out["metric"] == "rmse" and out["test_at_best_val"] < 0.85 * np.std(y), out
+    out = fine_tune(encoder, data, FineTuneOptions(epochs=5))
+    y = data.labels[:, 0]
+    train_mean = y[data.split_index("train")].mean()
+    mean_rmse = np.sqrt(np.mean((y[data.split_index("test")] - train_mean) ** 2))  # 2.31
+    assert out["metric"] == "rmse" and out["test_at_best_val"] < 0.85 * mean_rmse, out
     # the encoder given is copied, not trained in place; the untrained twin differs from it
     assert all(torch.equal(a, b) for a, b in zip(before, encoder.parameters()))
     twin = untrained_like(encoder, seed=1)

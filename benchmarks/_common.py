@@ -41,12 +41,11 @@ def median(values: list[float]) -> float:
 
 
 def write_result(name: str, payload: dict[str, Any]) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    from sslkit.core.engine.rundir import atomic_write_text
+
     path = RESULTS / f"{name}.json"
-    # write beside it, then rename: a run stopped mid-write keeps the seeds written before
-    partial = path.with_suffix(".json.partial")
-    partial.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-    os.replace(partial, path)
+    # atomic: a benchmark stopped mid-write keeps the seeds it wrote before
+    atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
     return path
 
 

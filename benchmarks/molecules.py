@@ -16,7 +16,8 @@ K, so two processes (two tags) can share the seeds; ``--table FILE...`` merges r
 ``docs/molecules.md``. ``--seeds 0`` runs the probes only. ``mlm`` (a token Transformer) is
 scored on the same molecules as tokens, with its run's vocabulary; ``none-mlm`` is its
 control, the same Transformer untrained (with ``--run mlm=RUN`` or an mlm row in the file).
-``--run attrmask=runs/molecules-attrmask`` reuses a finished pretraining run. Results go to
+``--run attrmask=runs/molecules-attrmask`` reuses a finished pretraining run. ``--device
+cuda`` pretrains, probes and fine-tunes on a GPU (``benchmarks/gpu_check.sh``). Results go to
 ``benchmarks/results/molecules.json`` (``--tag`` adds a suffix).
 """
 
@@ -86,7 +87,7 @@ def weights_digest(embedder: Any) -> str:
 
 
 def pretrained(
-    method: str, runs: dict[str, str], out: Path, sets: list[str]
+    method: str, runs: dict[str, str], out: Path, sets: list[str], device: str = "cpu"
 ) -> tuple[Any, dict[str, Any]]:
     """The embedder of ``method`` pretrained on ZINC (the default preset with the ``--set``
     overrides ``sets``), or of a given run;
@@ -107,7 +108,7 @@ def pretrained(
             sys.exit(
                 "none-mlm needs an mlm run: add --run mlm=RUN, or use the tag of a file with one"
             )
-        embedder, facts = pretrained("mlm", runs, out, sets)
+        embedder, facts = pretrained("mlm", runs, out, sets, device)
         control = {k: v for k, v in facts.items() if k not in ("overrides", "steps", "weights")}
         return untrained_like(embedder, 0), {**control, "cpu_seconds": 0}  # untrained: no recipe
     if method in runs:
@@ -126,7 +127,7 @@ def pretrained(
     res = api.pretrain(
         "molecules",
         method,
-        overrides=[*sets, f"train.out={out}", "train.quiet=true"],
+        overrides=[*sets, f"train.out={out}", "train.quiet=true", f"train.device={device}"],
         evaluate_default_task=False,
         log=lambda *_: None,
     )
@@ -161,7 +162,7 @@ def run_overrides(plugin: Any, config: Any) -> list[str]:
     )
 
 
-def probe(embedder: Any, data: Any) -> dict[str, float]:
+def probe(embedder: Any, data: Any, device: str = "cpu") -> dict[str, float]:
     """The default task's linear probe on frozen embeddings of ``data``."""
     from types import SimpleNamespace
 
@@ -170,12 +171,22 @@ def probe(embedder: Any, data: Any) -> dict[str, float]:
     from sslkit.molecules.finetune import predict_embeddings
 
     cache = {
-        s: Embeddings(None, predict_embeddings(embedder, data, s), None) for s in data.split_names()
+        s: Embeddings(None, predict_embeddings(embedder, data, s, device), None)
+        for s in data.split_names()
     }
     ctx = SimpleNamespace(data=data, seed=0, embeddings=lambda s: cache[s])
     out = tasks.property_prediction(ctx)
     key = "rmse" if data.task_kind() == "regression" else "roc_auc"
     return {"test": out[key], "val": out[f"val_{key}"]}
+
+
+def _device_name(device: str) -> str:
+    """``cpu``, or the GPU's name (``cuda: NVIDIA H200``)."""
+    import torch
+
+    if device.startswith("cuda"):
+        return f"cuda: {torch.cuda.get_device_name(torch.device(device))}"
+    return device
 
 
 def _rate(seed: dict[str, Any]) -> float:
@@ -374,6 +385,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="pretraining override")
     parser.add_argument("--out", default="runs/benchmark-molecules")
     parser.add_argument("--tag", default="")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (fine-tuning, too)")
     parser.add_argument(
         "--no-throughput", action="store_true", help="skip the featurisation timing"
     )
@@ -394,6 +406,7 @@ def main() -> None:
     runs.update(dict(r.split("=", 1) for r in args.run))
     result.update(
         machine=machine(("torch", "torch_geometric", "rdkit", "numpy")),
+        device=_device_name(args.device),
         threads=torch.get_num_threads(),
         load_average_at_start=os.getloadavg(),
         protocol={
@@ -414,7 +427,8 @@ def main() -> None:
     }
     path = RESULTS / f"{name}.json"
     for method in args.methods:
-        embedder, facts = pretrained(method, runs, Path(args.out), args.set)
+        embedder, facts = pretrained(method, runs, Path(args.out), args.set, args.device)
+        embedder.to(args.device)
         tokens = facts.pop("tokens", None)
         row = result["methods"].setdefault(method, {})
         fresh = method not in ("none", "none-mlm") and method not in runs  # pretrained now
@@ -426,7 +440,7 @@ def main() -> None:
                 config = MoleculeData(path=set_name, pretrain_data="self")
                 data = load_data(config, state={"tokens": tokens})
             scores = row.setdefault(set_name, {})
-            scores["probe"] = probe(embedder, data)
+            scores["probe"] = probe(embedder, data, args.device)
             seeds = scores.setdefault("seeds", {})
             lr = FineTuneOptions().lr_for(embedder)
             for other in [k for k, r in seeds.items() if _rate(r) != lr]:
@@ -435,11 +449,13 @@ def main() -> None:
                 done = seeds.get(str(seed))
                 if done and done["epochs"] == args.epochs:
                     continue
-                ft = fine_tune(embedder, data, FineTuneOptions(epochs=args.epochs, seed=seed))
+                options = FineTuneOptions(epochs=args.epochs, seed=seed)
+                ft = fine_tune(embedder, data, options, args.device)
                 seeds[str(seed)] = {
                     "epochs": args.epochs,
                     **{k: ft[k] for k in ("test_at_best_val", "test_last", "best_epoch",
-                                          "best_val", "cpu_seconds", "lr")},
+                                          "best_val", "cpu_seconds", "wall_seconds", "lr")},
+                    "device": result["device"],
                 }  # fmt: skip
                 print(f"{method} {set_name} seed {seed}: best-val {ft['test_at_best_val']:.4f} "
                       f"last {ft['test_last']:.4f} ({ft['cpu_seconds']:.0f} s CPU)", flush=True)  # fmt: skip

@@ -17,7 +17,7 @@ def test_check_plugin_passes_on_the_digits_plugin(tmp_path, capsys):
     tasks = reports["simclr"]["tasks"]
     assert tasks["knn"]["accuracy"] > 0.5  # ten balanced classes: chance is 0.1
     assert tasks["representation"]["rankme"] > 1.0
-    assert "conformance: digits: 1 methods x 4 paths passed" in capsys.readouterr().out
+    assert "conformance: digits: 1 methods x 5 paths passed" in capsys.readouterr().out
     assert {"ddp", "resume", "onnx", "faiss", "safetensors"} <= set(
         reports["simclr"]["conformance_seconds"]
     )
@@ -131,6 +131,14 @@ def test_check_plugin_fails_when_a_resumed_run_draws_other_views(tmp_path):
 
     with pytest.raises(AssertionError, match="differ from the uninterrupted run"):
         check_plugin(private_rng, workdir=tmp_path, paths=("resume",))
+
+
+@pytest.mark.conformance
+def test_check_plugin_fails_on_a_dtype_mix_only_autocast_makes(tmp_path):
+    from sslkit.testing.faulty import mixed_precision
+
+    with pytest.raises(AssertionError, match="under bf16 autocast: RuntimeError: index_add"):
+        check_plugin(mixed_precision, workdir=tmp_path, paths=("bf16",))
 
 
 @pytest.mark.conformance

@@ -73,6 +73,27 @@ def test_the_fast_aggregation_gives_the_index_add_sums_and_gradients(monkeypatch
         )
 
 
+def test_the_gnn_runs_under_bf16_autocast_as_on_cuda():
+    """bf16 autocast (CUDA's default precision) takes the edge path, where bf16 activations
+    meet fp32 bond embeddings: it failed on an H200 ("index_add_(): self (BFloat16) and source
+    (Float)"). Under CPU autocast the same path runs; its atoms agree with fp32 to bf16's
+    precision and every parameter gets a finite gradient."""
+    torch.manual_seed(0)
+    graphs = [mol_graph(s) for s in ("C/C=C/C", "c1ccccc1O", "[Na+].CC(=O)[O-]")]
+    inputs = batch_inputs(graphs)
+    gnn = MoleculeGNN(HU.atom_vocab, HU.bond_vocab, HU.self_loop, hidden_dim=16, num_layers=3)
+    gnn.eval()  # BatchNorm's running statistics: the same normalisation in both precisions
+    fp32 = gnn(inputs["x"], inputs["edge_index"], inputs["edge_attr"])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert not FastAggregation.usable(fp32)
+        h = gnn(inputs["x"], inputs["edge_index"], inputs["edge_attr"])
+    assert h.dtype == torch.bfloat16
+    torch.testing.assert_close(h.float(), fp32, rtol=0.05, atol=0.05)
+    h.float().pow(2).sum().backward()
+    for name, param in gnn.named_parameters():
+        assert param.grad is not None and torch.isfinite(param.grad).all(), name
+
+
 def test_pooling_per_molecule():
     h = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, -6.0]])
     batch, atoms = torch.tensor([0, 0, 1]), torch.tensor([2, 1])

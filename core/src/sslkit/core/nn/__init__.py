@@ -1,4 +1,5 @@
-"""Building blocks shared by SSL methods: heads, EMA teacher, masking, pooling, encoder specs."""
+"""Building blocks shared by SSL methods: heads, EMA teacher, masking, pooling, encoder specs,
+sparse products under autocast."""
 
 from sslkit.core.nn.ema import EMATeacher, cosine_momentum
 from sslkit.core.nn.heads import MLPHead
@@ -11,6 +12,7 @@ from sslkit.core.nn.masking import (
     unmasked_indices,
 )
 from sslkit.core.nn.pooling import AttentionPool, LayerWeightedSum, masked_max, masked_mean
+from sslkit.core.nn.sparse import sparse_mm
 from sslkit.core.nn.spec import check_spec, recorded_spec, records_init
 from sslkit.core.nn.tracing import tracing
 
@@ -30,6 +32,7 @@ __all__ = [
     "recorded_spec",
     "records_init",
     "span_mask",
+    "sparse_mm",
     "tracing",
     "unmasked_indices",
 ]

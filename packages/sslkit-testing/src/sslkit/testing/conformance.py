@@ -15,6 +15,10 @@ The ddp and resume runs of all the methods share their processes (one ``torchrun
 interrupted and one resuming process per plugin, :mod:`sslkit.testing.conformance_child`):
 start-up, mostly importing torch and the plugin's libraries, is paid once per plugin.
 4. **import**: importing the plugin module loads no torch (``sslkit plugins`` stays fast).
+5. **bf16**: the same run under bf16 autocast (``train.precision=bf16``, what ``auto`` picks on
+   CUDA), on CPU: every loss is finite and the first step's is the fp32 run's within
+   ``BF16_RTOL`` (same weights, same batch). It catches the dtype mixes that only autocast
+   makes (an fp32 embedding added to bf16 activations, a sparse product with no bf16 kernel).
 
 It prints one summary line per plugin ("conformance: tabular: 3 methods x 4 paths passed"),
 also collected for pytest's terminal summary.
@@ -33,7 +37,8 @@ from typing import Any
 
 from sslkit.testing.conformance_export import FORMATS, check_export
 
-PATHS = ("export", "ddp", "resume", "import")
+PATHS = ("export", "ddp", "resume", "import", "bf16")
+BF16_RTOL = 0.05
 STEPS = 4
 DEFAULT_OVERRIDES = (
     f"train.max_steps={STEPS}",
@@ -163,8 +168,38 @@ def _check_method(
             assert (out / "model_card.json").is_file(), f"{where}: {fmt} export wrote no card"
             check_export(out, fmt, loaded, ref_ids, ref, atol=atol, trained=trained)
             seconds[fmt] = time.perf_counter() - start - sum(seconds.values())
+    if "bf16" in paths:
+        _check_bf16(plugin, name, root, sets, reference)
+        seconds["bf16"] = time.perf_counter() - start - sum(seconds.values())
     report["conformance_seconds"] = {k: round(v, 2) for k, v in seconds.items()}
     return report, {"sets": sets, "reference": reference, "batch": batch}
+
+
+def _check_bf16(plugin: Any, name: str, root: Path, sets: list[str], reference) -> None:
+    """The run again under bf16 autocast: finite losses, the first close to fp32's."""
+    import math
+
+    from sslkit.core import api
+    from sslkit.core.config import build_run_config
+
+    where = f"{plugin.name}/{name} under bf16 autocast"
+    # two steps: the first compared with fp32, the second after a bf16 backward and update
+    overrides = [*sets, "train.precision=bf16", "train.max_steps=2", f"train.out={root}",
+                 f"train.name={name}-bf16"]  # fmt: skip
+    try:
+        cfg = build_run_config(plugin, name, overrides=overrides)
+        result = api.pretrain(cfg, evaluate_default_task=False, log=lambda *_: None)
+    except Exception as err:  # the error names the op; the path says where
+        raise AssertionError(f"{where}: {type(err).__name__}: {err}") from err
+    losses = step_losses(result.run_dir)
+    assert losses and all(math.isfinite(v) for v in losses.values()), (
+        f"{where}: non-finite loss {_fmt(losses)}"
+    )
+    first = min(reference)
+    fp32, bf16 = reference[first], losses.get(first, float("nan"))
+    assert abs(bf16 - fp32) <= BF16_RTOL * max(abs(fp32), 1e-3), (
+        f"{where}: step {first} loss {bf16:.5g}, fp32 {fp32:.5g} (rtol {BF16_RTOL})"
+    )
 
 
 def _check_children(

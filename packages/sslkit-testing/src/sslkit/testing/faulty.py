@@ -54,5 +54,29 @@ def _variant(name: str, build: Any) -> Any:
     return dataclasses.replace(digits, name=name, methods=Registry("method", [spec]), presets="")
 
 
+def build_mixed_precision(cfg: Any, data: Any) -> Any:
+    """SimCLR whose encoder sums with ``index_add`` into a buffer of the activations' dtype
+    what an fp32 parameter was added to: fine in fp32, a dtype error under bf16 autocast (as
+    the molecules GIN was on CUDA)."""
+    import torch
+
+    from sslkit.testing.digits_impl import build_simclr
+
+    class MixedSum(torch.nn.Module):
+        def __init__(self, encoder: Any, dim: int):
+            super().__init__()
+            self.encoder, self.bias = encoder, torch.nn.Parameter(torch.zeros(dim))
+
+        def forward(self, x: Any) -> Any:
+            h = self.encoder(x)  # bf16 under autocast; h + bias is fp32
+            rows = torch.arange(h.size(0), device=h.device)
+            return torch.zeros_like(h).index_add(0, rows, h + self.bias)
+
+    method = build_simclr(cfg, data)
+    method.encoder = MixedSum(method.encoder, cfg.embed_dim)
+    return method
+
+
 unused_parameter = _variant("unuseddigits", build_unused)
+mixed_precision = _variant("bf16digits", build_mixed_precision)
 private_rng = _variant("rngdigits", build_private_rng)

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sslkit.core.nn import records_init
+from sslkit.core.nn import records_init, sparse_mm
 from sslkit.core.nn.tracing import tracing
 from sslkit.molecules.configs import EncoderOptions
 
@@ -84,7 +84,8 @@ class FastAggregation:
 
     @staticmethod
     def usable(x: Tensor) -> bool:
-        return x.device.type == "cpu" and not tracing()
+        # under autocast the edge path, as on CUDA (MKL has no bf16 CSR product)
+        return x.device.type == "cpu" and not tracing() and not torch.is_autocast_enabled("cpu")
 
 
 class EdgeGINConv(nn.Module):
@@ -106,7 +107,7 @@ class EdgeGINConv(nn.Module):
         self, x: Tensor, edge_index: Tensor, edge_attr: Tensor, fast: FastAggregation | None = None
     ) -> Tensor:
         if fast is not None:
-            total = torch.sparse.mm(fast.adj, x.float()).to(x.dtype)
+            total = sparse_mm(fast.adj, x)
             for counts, table in zip(fast.counts, self.bond.tables):
                 total = total + (counts @ table.weight).to(x.dtype)
             return self.mlp(total)
@@ -116,7 +117,9 @@ class EdgeGINConv(nn.Module):
         dst = torch.cat([edge_index[1], loops])
         attr = torch.cat([edge_attr, self.self_loop.expand(n, -1)])
         messages = x.index_select(0, src) + self.bond(attr)
-        return self.mlp(torch.zeros_like(x).index_add(0, dst, messages))
+        # under autocast x is bf16 and the bond embeddings fp32: sum in the messages' dtype
+        total = messages.new_zeros((n, messages.size(1))).index_add(0, dst, messages)
+        return self.mlp(total)
 
 
 @records_init

@@ -183,7 +183,7 @@ def fine_tune(
     order = torch.Generator().manual_seed(o.seed)
     n = len(rows["train"])
     history = []
-    start = time.process_time()
+    start, wall = time.process_time(), time.perf_counter()
     for epoch in range(1, o.epochs + 1):
         model.train()
         perm = torch.randperm(n, generator=order).tolist()
@@ -215,6 +215,7 @@ def fine_tune(
         "test_last": history[-1]["test"],
         "val_last": history[-1]["val"],
         "cpu_seconds": round(time.process_time() - start, 1),
+        "wall_seconds": round(time.perf_counter() - wall, 1),
         "lr": optimiser.param_groups[0]["lr"],  # the rate the model was trained at
         "options": asdict(o),
         "history": history,

@@ -19,7 +19,7 @@ import warnings
 import torch
 from torch import nn
 
-from sslkit.core.nn import records_init
+from sslkit.core.nn import records_init, sparse_mm
 from sslkit.recsys.configs import EncoderOptions, GraphEncoderOptions
 
 # torch warns once a process that CSR support is "in beta"; CSR @ dense is all we use
@@ -35,11 +35,11 @@ class _SymmetricSpMM(torch.autograd.Function):
     @staticmethod
     def forward(ctx, adj: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         ctx.adj = adj
-        return adj @ x
+        return sparse_mm(adj, x)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        return None, ctx.adj @ grad.contiguous()
+        return None, sparse_mm(ctx.adj, grad.contiguous())
 
 
 def csr_matmul(crow: torch.Tensor, col: torch.Tensor, value: torch.Tensor, x: torch.Tensor):

@@ -24,7 +24,7 @@ PLUGINS = sorted(p.name for p in (ROOT / "plugins").iterdir() if (p / "pyproject
 # run once, in `isolation` (a venv holding that plugin alone, installed from its wheel)
 SHARED_TEST_DIRS = ["core/tests", "cli/tests", "packages/sslkit-testing/tests", "tests"]
 TEST_DIRS = [*SHARED_TEST_DIRS[:3], *[f"plugins/{p}/tests" for p in PLUGINS], "tests"]
-# the conformance kit (every method x DDP, export, resume, import) runs in its own session
+# the conformance kit (every method x DDP, export, resume, import, bf16) runs in its own session
 PYTEST = ["-m", "not slow and not conformance", "-p", "no:cacheprovider", "-q"]
 CONFORMANCE = ["-m", "conformance and not slow", "-p", "no:cacheprovider", "-q"]
 # two pytest-xdist workers, one torch thread each: most of a test's time is one thread (Python,

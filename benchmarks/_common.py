@@ -20,7 +20,8 @@ DOCS = ROOT / "docs"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
-def machine(packages: tuple[str, ...] = ("torch", "numpy")) -> dict[str, Any]:
+def machine(packages: tuple[str, ...] = ("torch", "numpy"), device: str = "cpu") -> dict[str, Any]:
+    """The machine's facts; with a CUDA ``device``, the GPU's name too."""
     versions = {}
     for name in packages:
         try:
@@ -33,7 +34,14 @@ def machine(packages: tuple[str, ...] = ("torch", "numpy")) -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "versions": versions,
+        **({"gpu": _gpu_name(device)} if device.startswith("cuda") else {}),
     }
+
+
+def _gpu_name(device: str) -> str:
+    import torch
+
+    return torch.cuda.get_device_name(torch.device(device))
 
 
 def median(values: list[float]) -> float:

@@ -37,7 +37,7 @@ timeout -k 20 -s TERM $(left 2) python3 -m sslkit.cli pretrain molecules -m grap
     --set train.epochs=100 --set train.min_steps=0 --set train.num_workers=4 \
     --set train.out=/tmp/gpu-runs --name graphmae100 --no-evaluate > $L/pretrain.log 2>&1
 stamp "graphmae pretraining end rc=$?"
-for s in 0 1 2 3; do  # fine-tuning is CPU-bound (a batch of 32 molecules a step): few processes
+for s in 0 1 2 3; do  # each step builds a batch of 32 graphs on the CPU: few processes
     OMP_NUM_THREADS=2 timeout $(left) $B --methods graphmae none \
         --run graphmae=/tmp/gpu-runs/graphmae100 --seed-from $s --tag gpu-$s > $L/ft-$s.log 2>&1 &
 done

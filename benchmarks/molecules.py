@@ -180,15 +180,6 @@ def probe(embedder: Any, data: Any, device: str = "cpu") -> dict[str, float]:
     return {"test": out[key], "val": out[f"val_{key}"]}
 
 
-def _device_name(device: str) -> str:
-    """``cpu``, or the GPU's name (``cuda: NVIDIA H200``)."""
-    import torch
-
-    if device.startswith("cuda"):
-        return f"cuda: {torch.cuda.get_device_name(torch.device(device))}"
-    return device
-
-
 def _rate(seed: dict[str, Any]) -> float:
     """A seed's fine-tuning rate; one without ``lr`` was fine-tuned at 1e-3, the only rate
     before the token Transformer had its own."""
@@ -405,8 +396,8 @@ def main() -> None:
     result, runs = resumed(name)
     runs.update(dict(r.split("=", 1) for r in args.run))
     result.update(
-        machine=machine(("torch", "torch_geometric", "rdkit", "numpy")),
-        device=_device_name(args.device),
+        machine=machine(("torch", "torch_geometric", "rdkit", "numpy"), args.device),
+        device=args.device,
         threads=torch.get_num_threads(),
         load_average_at_start=os.getloadavg(),
         protocol={
@@ -455,7 +446,7 @@ def main() -> None:
                     "epochs": args.epochs,
                     **{k: ft[k] for k in ("test_at_best_val", "test_last", "best_epoch",
                                           "best_val", "cpu_seconds", "wall_seconds", "lr")},
-                    "device": result["device"],
+                    "device": args.device,
                 }  # fmt: skip
                 print(f"{method} {set_name} seed {seed}: best-val {ft['test_at_best_val']:.4f} "
                       f"last {ft['test_last']:.4f} ({ft['cpu_seconds']:.0f} s CPU)", flush=True)  # fmt: skip

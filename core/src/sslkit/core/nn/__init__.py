@@ -12,7 +12,7 @@ from sslkit.core.nn.masking import (
     unmasked_indices,
 )
 from sslkit.core.nn.pooling import AttentionPool, LayerWeightedSum, masked_max, masked_mean
-from sslkit.core.nn.sparse import sparse_mm
+from sslkit.core.nn.sparse import csr_fast_path, sparse_mm
 from sslkit.core.nn.spec import check_spec, recorded_spec, records_init
 from sslkit.core.nn.tracing import tracing
 
@@ -25,6 +25,7 @@ __all__ = [
     "check_spec",
     "corrupt_features",
     "cosine_momentum",
+    "csr_fast_path",
     "gather_tokens",
     "masked_max",
     "masked_mean",

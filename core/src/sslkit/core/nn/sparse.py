@@ -1,10 +1,20 @@
-"""Sparse x dense products under bf16 autocast."""
+"""Sparse x dense products under bf16 autocast, and where a plugin's CSR fast path runs."""
 
 from __future__ import annotations
 
 import torch
 
-__all__ = ["sparse_mm"]
+from sslkit.core.nn.tracing import tracing
+
+__all__ = ["csr_fast_path", "sparse_mm"]
+
+
+def csr_fast_path(x: torch.Tensor) -> bool:
+    """Whether a message-passing layer may take its CSR product path for the features ``x``
+    instead of scatter over edges (the same sums, faster on CPU): on CPU only, not while
+    tracing (ONNX exports the edge path) and not under autocast, where the edge path runs as
+    it does on CUDA (so CPU tests in bf16 run CUDA's code; MKL has no bf16 CSR product)."""
+    return x.device.type == "cpu" and not tracing() and not torch.is_autocast_enabled("cpu")
 
 
 def sparse_mm(adj: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -17,7 +17,8 @@ Hu et al.'s; and a dependency on ``sslkit-graphs`` would put a second plugin int
 plugin's isolation environment. Message passing is written with ``index_add`` (not PyG's
 ``MessagePassing``) so that the encoder traces to ONNX with dynamic atom and molecule counts.
 
-On CPU, outside tracing, the same sum is computed another way (:class:`FastAggregation`):
+On CPU, outside tracing and autocast (``sslkit.core.nn.csr_fast_path``), the same sum is
+computed another way (:class:`FastAggregation`):
 ``sum_j (h_j + b(e_ji)) = (A + I) h + sum_k C_k T_k`` with ``A + I`` a CSR adjacency (sparse
 matrix product) and ``C_k`` each atom's count of incoming bonds per value of bond column ``k``
 (``T_k`` its embedding table), built once per batch for all layers: no per-edge gather of
@@ -34,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sslkit.core.nn import records_init, sparse_mm
+from sslkit.core.nn import csr_fast_path, records_init, sparse_mm
 from sslkit.core.nn.tracing import tracing
 from sslkit.molecules.configs import EncoderOptions
 
@@ -84,8 +85,7 @@ class FastAggregation:
 
     @staticmethod
     def usable(x: Tensor) -> bool:
-        # under autocast the edge path, as on CUDA (MKL has no bf16 CSR product)
-        return x.device.type == "cpu" and not tracing() and not torch.is_autocast_enabled("cpu")
+        return csr_fast_path(x)
 
 
 class EdgeGINConv(nn.Module):

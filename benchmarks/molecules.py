@@ -116,7 +116,7 @@ def pretrained(
         tokens = loaded.data.state().get("tokens")
         embedder = loaded.method.embedder()
         return embedder, {
-            "run": runs[method],
+            "run": str(Path(runs[method]).resolve()),  # as a fresh run records it: the same row
             "weights": weights_digest(embedder),
             "steps": loaded.checkpoint.get("step"),
             "overrides": run_overrides(loaded.plugin, loaded.config),

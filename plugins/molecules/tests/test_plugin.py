@@ -366,3 +366,34 @@ def test_the_weights_digest_names_the_weights():
     with torch.no_grad():
         b.bias[0] += 1e-6
     assert bench.weights_digest(a) != bench.weights_digest(b)
+
+
+def test_the_benchmark_library_leaves_out_every_bbbp_and_esol_molecule(tmp_path):
+    """benchmarks/molecule_library.py: a BBBP molecule written another way and a stereoisomer
+    of another BBBP molecule are left out, an ESOL molecule too; a duplicate is kept once, an
+    invalid SMILES counted; what is left is written as `SMILES source:row`."""
+    from rdkit import Chem
+
+    from sslkit.testing.benchmarks import load_benchmark
+
+    bench = load_benchmark(__file__, "molecule_library")
+    penicillin = "Cc1onc(c2ccccc2Cl)c1C(=O)N[C@H]3[C@H]4SC(C)(C)[C@@H](N4C3=O)C(O)=O"  # BBBP row 5
+    rows = [
+        "CC(C)NCC(O)COc1cccc2ccccc12.[Cl]",  # BBBP row 1, fragments swapped
+        penicillin.replace("@@", "@"),  # a stereoisomer of BBBP row 5
+        "Cc1occc1C(=O)Nc2ccccc2",  # ESOL row 2
+        "c1ccc2c(c1)CCCC2O",  # new
+        "OC1CCCc2ccccc21",  # the same molecule again
+        "C1CC(",  # invalid
+        "CCOC(=O)c1ccncc1",  # new
+    ]
+    (tmp_path / "a.csv").write_text(
+        "name,smiles\n" + "".join(f"m{i},{s}\n" for i, s in enumerate(rows))
+    )
+    out = tmp_path / "lib.smi"
+    facts = bench.build([tmp_path / "a.csv"], out, base=())
+    assert facts["sources"]["a.csv"] == {"bbbp_or_esol": 3, "kept": 2, "duplicate": 1, "invalid": 1}
+    assert out.read_text().splitlines() == [
+        f"{Chem.CanonSmiles('c1ccc2c(c1)CCCC2O')} a.csv:3",
+        f"{Chem.CanonSmiles('CCOC(=O)c1ccncc1')} a.csv:6",
+    ]

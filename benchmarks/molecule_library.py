@@ -1,0 +1,101 @@
+"""A larger pretraining library for the molecules benchmark: the embedded ZINC plus the
+unlabelled SMILES of other MoleculeNet sets, without any BBBP or ESOL molecule.
+
+The papers pretrain on ZINC-2M (Hu et al. 2020, GraphMAE) or PubChem-10M (MolCLR); this machine
+holds 29,445 ZINC molecules. chemprop's repository (MIT, the commit ``../shared/data`` took
+BBBP and ESOL from) also holds HIV (41,127), MUV (93,087), Tox21, ToxCast, SIDER, ClinTox, BACE
+and Lipophilicity. Their labels are dropped; only the structures are pretrained on.
+
+No downstream molecule reaches pretraining: a molecule whose canonical SMILES *without
+stereochemistry* equals one of BBBP's or ESOL's (any split) is left out, so a stereoisomer of a
+test molecule is left out too (Hu et al.'s atom features differ between the two only in the
+chirality tag). Duplicates across the sets are kept once (by canonical isomeric SMILES).
+
+    git -C MIRROR show b83635bc:data/HIV.csv.gz > HIV.csv.gz   # ... and the other sets
+    uv run python benchmarks/molecule_library.py HIV.csv.gz muv.csv.gz ... --out library.smi
+
+The output is a ``.smi`` file (``SMILES source:row``), what ``data.pretrain_data`` reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+
+
+def canonical(smiles: str) -> tuple[str, str] | None:
+    """(canonical isomeric SMILES, canonical SMILES without stereochemistry), or None when
+    RDKit cannot parse or sanitise it."""
+    from rdkit import Chem
+
+    mol = Chem.MolFromSmiles(smiles)
+    if mol is None or mol.GetNumAtoms() == 0:
+        return None
+    return Chem.MolToSmiles(mol), Chem.MolToSmiles(mol, isomericSmiles=False)
+
+
+def smiles_of(path: Path) -> list[str]:
+    """The SMILES column of a CSV (``.csv`` or ``.csv.gz``): the plugin's own detection."""
+    from sslkit.molecules.data.reading import smiles_column
+
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return frame[smiles_column(frame, "", str(path))].tolist()
+
+
+def embedded(name: str) -> list[str]:
+    from sslkit.molecules.data.reading import read_table, smiles_column
+
+    table = read_table(name)
+    return table.frame[smiles_column(table.frame, "", table.source)].tolist()
+
+
+def build(files: list[Path], out: Path, base: tuple[str, ...] = ("zinc",)) -> dict[str, object]:
+    """Write the library to ``out``: the embedded sets ``base``, then ``files``, in order;
+    returns the counts per source (kept, invalid, duplicate, bbbp_or_esol)."""
+    from rdkit import RDLogger
+
+    RDLogger.DisableLog("rdApp.*")
+    held_out = set()
+    for name in ("bbbp", "esol"):
+        for s in embedded(name):
+            pair = canonical(s)
+            if pair:
+                held_out.add(pair[1])
+    seen: set[str] = set()
+    counts: dict[str, Counter] = {}
+    lines = io.StringIO()
+    sources = [(name, embedded(name)) for name in base] + [(f.name, smiles_of(f)) for f in files]
+    for source, smiles in sources:
+        count = counts.setdefault(source, Counter())
+        for row, s in enumerate(smiles):
+            pair = canonical(s)
+            if pair is None:
+                count["invalid"] += 1
+            elif pair[1] in held_out:
+                count["bbbp_or_esol"] += 1
+            elif pair[0] in seen:
+                count["duplicate"] += 1
+            else:
+                seen.add(pair[0])
+                count["kept"] += 1
+                lines.write(f"{pair[0]} {source}:{row}\n")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(lines.getvalue())
+    return {"molecules": len(seen), "held_out_smiles": len(held_out), "sources": counts}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("files", nargs="*", type=Path, help="CSV files with a SMILES column")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    print(json.dumps(build(args.files, args.out), indent=1, default=dict))
+
+
+if __name__ == "__main__":
+    main()

@@ -29,47 +29,48 @@ import pandas as pd
 
 
 def canonical(smiles: str) -> tuple[str, str] | None:
-    """(canonical isomeric SMILES, canonical SMILES without stereochemistry), or None when
-    RDKit cannot parse or sanitise it."""
+    """(canonical isomeric SMILES, canonical SMILES without stereochemistry), or None for a
+    SMILES the plugin's reader rejects (:func:`sslkit.molecules.data.parse.parse_one`)."""
     from rdkit import Chem
 
-    mol = Chem.MolFromSmiles(smiles)
-    if mol is None or mol.GetNumAtoms() == 0:
+    from sslkit.molecules.data.parse import parse_one
+
+    mol, _ = parse_one(smiles)
+    if mol is None:
         return None
     return Chem.MolToSmiles(mol), Chem.MolToSmiles(mol, isomericSmiles=False)
 
 
-def smiles_of(path: Path) -> list[str]:
-    """The SMILES column of a CSV (``.csv`` or ``.csv.gz``): the plugin's own detection."""
-    from sslkit.molecules.data.reading import smiles_column
-
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    return frame[smiles_column(frame, "", str(path))].tolist()
-
-
-def embedded(name: str) -> list[str]:
+def smiles_of(source: str | Path) -> list[str]:
+    """The SMILES column (the plugin's own detection) of an embedded set's name or of a CSV
+    file (``.csv`` or ``.csv.gz``)."""
     from sslkit.molecules.data.reading import read_table, smiles_column
 
-    table = read_table(name)
-    return table.frame[smiles_column(table.frame, "", table.source)].tolist()
+    if isinstance(source, Path):
+        frame, where = pd.read_csv(source, dtype=str, keep_default_na=False), str(source)
+    else:
+        table = read_table(source)
+        frame, where = table.frame, table.source
+    return frame[smiles_column(frame, "", where)].tolist()
 
 
 def build(files: list[Path], out: Path, base: tuple[str, ...] = ("zinc",)) -> dict[str, object]:
     """Write the library to ``out``: the embedded sets ``base``, then ``files``, in order;
     returns the counts per source (kept, invalid, duplicate, bbbp_or_esol)."""
-    from rdkit import RDLogger
+    from sslkit.molecules.data.parse import quiet_rdkit
 
-    RDLogger.DisableLog("rdApp.*")
-    held_out = set()
-    for name in ("bbbp", "esol"):
-        for s in embedded(name):
-            pair = canonical(s)
-            if pair:
-                held_out.add(pair[1])
+    with quiet_rdkit():
+        return _build(files, out, base)
+
+
+def _build(files: list[Path], out: Path, base: tuple[str, ...]) -> dict[str, object]:
+    held_out = {
+        pair[1] for name in ("bbbp", "esol") for s in smiles_of(name) if (pair := canonical(s))
+    }
     seen: set[str] = set()
     counts: dict[str, Counter] = {}
     lines = io.StringIO()
-    sources = [(name, embedded(name)) for name in base] + [(f.name, smiles_of(f)) for f in files]
+    sources = [(name, smiles_of(name)) for name in base] + [(f.name, smiles_of(f)) for f in files]
     for source, smiles in sources:
         count = counts.setdefault(source, Counter())
         for row, s in enumerate(smiles):

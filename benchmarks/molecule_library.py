@@ -25,8 +25,6 @@ import json
 from collections import Counter
 from pathlib import Path
 
-import pandas as pd
-
 
 def canonical(smiles: str) -> tuple[str, str] | None:
     """(canonical isomeric SMILES, canonical SMILES without stereochemistry), or None for a
@@ -41,17 +39,13 @@ def canonical(smiles: str) -> tuple[str, str] | None:
     return Chem.MolToSmiles(mol), Chem.MolToSmiles(mol, isomericSmiles=False)
 
 
-def smiles_of(source: str | Path) -> list[str]:
-    """The SMILES column (the plugin's own detection) of an embedded set's name or of a CSV
-    file (``.csv`` or ``.csv.gz``)."""
+def smiles_of(source: str) -> list[str]:
+    """The SMILES column (the plugin's own reader and detection) of an embedded set's name or
+    of a file (``.csv``, ``.csv.gz``, ...)."""
     from sslkit.molecules.data.reading import read_table, smiles_column
 
-    if isinstance(source, Path):
-        frame, where = pd.read_csv(source, dtype=str, keep_default_na=False), str(source)
-    else:
-        table = read_table(source)
-        frame, where = table.frame, table.source
-    return frame[smiles_column(frame, "", where)].tolist()
+    table = read_table(source)
+    return table.frame[smiles_column(table.frame, "", table.source)].tolist()
 
 
 def build(files: list[Path], out: Path, base: tuple[str, ...] = ("zinc",)) -> dict[str, object]:
@@ -59,38 +53,37 @@ def build(files: list[Path], out: Path, base: tuple[str, ...] = ("zinc",)) -> di
     returns the counts per source (kept, invalid, duplicate, bbbp_or_esol)."""
     from sslkit.molecules.data.parse import quiet_rdkit
 
-    with quiet_rdkit():
-        return _build(files, out, base)
-
-
-def _build(files: list[Path], out: Path, base: tuple[str, ...]) -> dict[str, object]:
-    held_out = {
-        pair[1] for name in ("bbbp", "esol") for s in smiles_of(name) if (pair := canonical(s))
-    }
     seen: set[str] = set()
     counts: dict[str, Counter] = {}
     lines = io.StringIO()
-    sources = [(name, smiles_of(name)) for name in base] + [(f.name, smiles_of(f)) for f in files]
-    for source, smiles in sources:
-        count = counts.setdefault(source, Counter())
-        for row, s in enumerate(smiles):
-            pair = canonical(s)
-            if pair is None:
-                count["invalid"] += 1
-            elif pair[1] in held_out:
-                count["bbbp_or_esol"] += 1
-            elif pair[0] in seen:
-                count["duplicate"] += 1
-            else:
-                seen.add(pair[0])
-                count["kept"] += 1
-                lines.write(f"{pair[0]} {source}:{row}\n")
+    with quiet_rdkit():
+        held_out = {
+            p[1] for name in ("bbbp", "esol") for s in smiles_of(name) if (p := canonical(s))
+        }
+        sources = [(name, name) for name in base] + [(f.name, str(f)) for f in files]
+        for source, where in sources:
+            count = counts.setdefault(source, Counter())
+            for row, s in enumerate(smiles_of(where)):
+                pair = canonical(s)
+                if pair is None:
+                    count["invalid"] += 1
+                elif pair[1] in held_out:
+                    count["bbbp_or_esol"] += 1
+                elif pair[0] in seen:
+                    count["duplicate"] += 1
+                else:
+                    seen.add(pair[0])
+                    count["kept"] += 1
+                    lines.write(f"{pair[0]} {source}:{row}\n")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(lines.getvalue())
     return {"molecules": len(seen), "held_out_smiles": len(held_out), "sources": counts}
 
 
 def main() -> None:
+    from sslkit.core.quiet import quiet
+
+    quiet()  # torch_geometric's import-time FutureWarning, as the CLI hides it
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="*", type=Path, help="CSV files with a SMILES column")
     parser.add_argument("--out", type=Path, required=True)

@@ -109,6 +109,25 @@ def test_smi_parquet_and_dataframe_inputs(tmp_path):
     assert mem.facts["molecules"] == 3 and mem.facts["source"].startswith("<in-memory DataFrame")
 
 
+def test_gzipped_tables_read_as_their_inner_format(tmp_path):
+    """MoleculeNet ships HIV and MUV as .csv.gz: a gzipped CSV or .smi reads as the plain one;
+    a .gz that is not gzip is one clear error naming the file."""
+    import gzip
+
+    text = "name,smiles,y\na,CCO,1\nb,c1ccccc1,0\nc,CCN,\n"
+    (tmp_path / "m.csv").write_text(text)
+    (tmp_path / "m.csv.gz").write_bytes(gzip.compress(text.encode()))
+    plain = load_data(MoleculeData(path=str(tmp_path / "m.csv")))
+    zipped = load_data(MoleculeData(path=str(tmp_path / "m.csv.gz")))
+    assert zipped.smiles == plain.smiles == ["CCO", "c1ccccc1", "CCN"]
+    assert np.array_equal(zipped.labels, plain.labels, equal_nan=True)
+    (tmp_path / "lib.smi.gz").write_bytes(gzip.compress(b"CCO ethanol\nCCN\n"))
+    assert load_data(MoleculeData(path=str(tmp_path / "lib.smi.gz"))).smiles == ["CCO", "CCN"]
+    (tmp_path / "bad.csv.gz").write_text(text)  # not compressed
+    with pytest.raises(DataError, match=r"bad\.csv\.gz.*not a readable gzip file"):
+        load_data(MoleculeData(path=str(tmp_path / "bad.csv.gz")))
+
+
 def test_embedded_sets_and_a_runs_state():
     bbbp = load_data(MoleculeData())
     assert bbbp.facts["molecules"] == 2039 and bbbp.tasks == ["p_np"]

@@ -47,35 +47,19 @@ def read_table(path: str, max_rows: int = 0) -> Table:
         name, labels = EMBEDDED[key]
         data = resources.files("sslkit.molecules.datasets").joinpath(name).read_bytes()
         source = f"<embedded {name}>"
-        if name.endswith(".smi.gz"):
-            import gzip
-
-            frame = _smi(gzip.decompress(data), source, max_rows)
-        else:
-            frame = _csv(data, source, ",", max_rows)
-        return Table(frame, source, _digest(data), labels)
+        return Table(_frame(data, name, source, max_rows), source, _digest(data), labels)
     p = Path(path).expanduser()
     if not p.is_file():
         raise DataError(
             "no such file",
             path=p,
-            hint="give a CSV, TSV, Parquet or .smi file, or an embedded set: "
-            + ", ".join(EMBEDDED),
+            hint="give a CSV, TSV, Parquet or .smi file (or one of them gzipped), or an embedded "
+            "set: " + ", ".join(EMBEDDED),
         )
     data = p.read_bytes()
     if not data.strip():
         raise DataError("the file is empty", path=p, hint="give a table with a SMILES column")
-    suffix = p.suffix.lower()
-    if suffix in PARQUET:
-        try:
-            frame = pd.read_parquet(p)
-        except Exception as exc:
-            raise DataError(f"not a readable Parquet file ({type(exc).__name__})", path=p) from None
-        frame = frame.head(max_rows) if max_rows else frame
-    elif suffix == ".smi":
-        frame = _smi(data, str(p), max_rows)
-    else:
-        frame = _csv(data, str(p), "\t" if suffix == ".tsv" else ",", max_rows)
+    frame = _frame(data, p.name, str(p), max_rows)
     if len(frame) == 0:
         raise DataError("the file has no data rows", path=p, hint="it holds only a header")
     return Table(frame.reset_index(drop=True), str(p), _digest(data))
@@ -95,6 +79,33 @@ def frame_table(frame: Any) -> Table:
     frame.columns = [str(c) for c in frame.columns]
     h = pd.util.hash_pandas_object(frame.astype(str), index=True).to_numpy().tobytes()
     return Table(frame, source, _digest(h + "|".join(frame.columns).encode()))
+
+
+def _frame(data: bytes, name: str, source: str, max_rows: int) -> pd.DataFrame:
+    """The table in a file's bytes, by its name's suffix (``.csv``, ``.tsv``, Parquet,
+    ``.smi``; any of them gzipped, ``.csv.gz`` as MoleculeNet ships HIV and MUV)."""
+    import io
+
+    if name.lower().endswith(".gz"):
+        import gzip
+
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise DataError(f"not a readable gzip file ({exc})", path=source) from None
+        name = name[:-3]
+    suffix = Path(name).suffix.lower()
+    if suffix in PARQUET:
+        try:
+            frame = pd.read_parquet(io.BytesIO(data))
+        except Exception as exc:
+            raise DataError(
+                f"not a readable Parquet file ({type(exc).__name__})", path=source
+            ) from None
+        return frame.head(max_rows) if max_rows else frame
+    if suffix == ".smi":
+        return _smi(data, source, max_rows)
+    return _csv(data, source, "\t" if suffix == ".tsv" else ",", max_rows)
 
 
 def _csv(data: bytes, source: str, sep: str, max_rows: int) -> pd.DataFrame:
